@@ -1,0 +1,46 @@
+"""graphsurgeon: freeze, prune and inspect TensorFlow graphs without TensorFlow.
+
+    import graphsurgeon as gs
+    loaded = gs.load_graph("model.ckpt-10000.meta")
+    ckpt = gs.load_checkpoint("model.ckpt-10000")
+    frozen = gs.freeze(loaded, ckpt, outputs=["logits"])
+    gs.save_graph(frozen, "frozen.pb")
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from graphsurgeon import errors
+from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.formats.checkpoint import Checkpoint, TensorInfo, load_checkpoint
+from graphsurgeon.formats.model import LoadedGraph, load_graph, save_graph
+from graphsurgeon.formats.tensors import array_to_tensor, tensor_to_array
+from graphsurgeon.graph.names import TensorRef, parse_input
+from graphsurgeon.graph.view import GraphView
+from graphsurgeon.rewrite.constify import constify
+from graphsurgeon.rewrite.freeze import FreezeResult, freeze
+from graphsurgeon.rewrite.prune import prune
+from graphsurgeon.summary import summarize, summarize_checkpoint
+
+__all__ = [
+    "Checkpoint",
+    "FreezeResult",
+    "GraphSurgeonError",
+    "GraphView",
+    "LoadedGraph",
+    "TensorInfo",
+    "TensorRef",
+    "array_to_tensor",
+    "constify",
+    "errors",
+    "freeze",
+    "load_checkpoint",
+    "load_graph",
+    "parse_input",
+    "prune",
+    "save_graph",
+    "summarize",
+    "summarize_checkpoint",
+    "tensor_to_array",
+]

@@ -1,0 +1,1 @@
+"""Bytes <-> messages and arrays: the file formats graphsurgeon reads and writes."""

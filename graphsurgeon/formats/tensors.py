@@ -1,0 +1,200 @@
+"""DataType <-> numpy dtype, and TensorProto <-> numpy array."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ml_dtypes
+import numpy as np
+
+from graphsurgeon._proto import tensor_pb2, tensor_shape_pb2, types_pb2
+from graphsurgeon.errors import UnsupportedError
+
+DT = types_pb2.DataType
+
+#: DataType enum value -> numpy dtype (the in-memory element type; see tf-formats §1.5).
+NUMPY_DTYPES: dict[int, np.dtype] = {
+    DT.DT_FLOAT: np.dtype(np.float32),
+    DT.DT_DOUBLE: np.dtype(np.float64),
+    DT.DT_HALF: np.dtype(np.float16),
+    DT.DT_BFLOAT16: np.dtype(ml_dtypes.bfloat16),
+    DT.DT_INT8: np.dtype(np.int8),
+    DT.DT_INT16: np.dtype(np.int16),
+    DT.DT_INT32: np.dtype(np.int32),
+    DT.DT_INT64: np.dtype(np.int64),
+    DT.DT_UINT8: np.dtype(np.uint8),
+    DT.DT_UINT16: np.dtype(np.uint16),
+    DT.DT_UINT32: np.dtype(np.uint32),
+    DT.DT_UINT64: np.dtype(np.uint64),
+    DT.DT_BOOL: np.dtype(np.bool_),
+    DT.DT_COMPLEX64: np.dtype(np.complex64),
+    DT.DT_COMPLEX128: np.dtype(np.complex128),
+    DT.DT_STRING: np.dtype(object),
+    # Quantized types are plain integers on disk and in TensorProto.tensor_content.
+    DT.DT_QINT8: np.dtype(np.int8),
+    DT.DT_QUINT8: np.dtype(np.uint8),
+    DT.DT_QINT16: np.dtype(np.int16),
+    DT.DT_QUINT16: np.dtype(np.uint16),
+    DT.DT_QINT32: np.dtype(np.int32),
+    DT.DT_FLOAT8_E5M2: np.dtype(ml_dtypes.float8_e5m2),
+    DT.DT_FLOAT8_E4M3FN: np.dtype(ml_dtypes.float8_e4m3fn),
+    DT.DT_FLOAT8_E4M3FNUZ: np.dtype(ml_dtypes.float8_e4m3fnuz),
+    DT.DT_FLOAT8_E4M3B11FNUZ: np.dtype(ml_dtypes.float8_e4m3b11fnuz),
+    DT.DT_FLOAT8_E5M2FNUZ: np.dtype(ml_dtypes.float8_e5m2fnuz),
+    DT.DT_INT4: np.dtype(ml_dtypes.int4),
+    DT.DT_UINT4: np.dtype(ml_dtypes.uint4),
+    DT.DT_INT2: np.dtype(ml_dtypes.int2),
+    DT.DT_UINT2: np.dtype(ml_dtypes.uint2),
+    DT.DT_FLOAT4_E2M1FN: np.dtype(ml_dtypes.float4_e2m1fn),
+}
+
+# numpy dtype -> DataType for array_to_tensor; quantized types never win the reverse lookup.
+_FROM_NUMPY: dict[np.dtype, int] = {}
+for _dt, _np in NUMPY_DTYPES.items():
+    if _dt not in (DT.DT_QINT8, DT.DT_QUINT8, DT.DT_QINT16, DT.DT_QUINT16, DT.DT_QINT32, DT.DT_STRING):
+        _FROM_NUMPY.setdefault(_np, _dt)
+
+REF_OFFSET = 100  # DT_FLOAT_REF == DT_FLOAT + 100
+
+
+def dtype_name(dtype: int) -> str:
+    """``DT_FLOAT`` -> ``'float32'``-style short names as TensorFlow prints them (``float``)."""
+    try:
+        name = DT.Name(dtype)
+    except ValueError:
+        return f"<unknown dtype {dtype}>"
+    return name[3:].lower()
+
+
+def base_dtype(dtype: int) -> int:
+    """Strips the ``_REF`` variant: ``DT_FLOAT_REF`` -> ``DT_FLOAT``."""
+    return dtype - REF_OFFSET if dtype > REF_OFFSET else dtype
+
+
+def is_ref_dtype(dtype: int) -> bool:
+    return dtype > REF_OFFSET
+
+
+def to_numpy_dtype(dtype: int, what: str = "tensor") -> np.dtype:
+    """DataType -> numpy dtype; raises ``UnsupportedError`` naming ``what`` for unknown types."""
+    try:
+        return NUMPY_DTYPES[base_dtype(dtype)]
+    except KeyError:
+        raise UnsupportedError(
+            f"{what} has dtype {dtype_name(dtype)} ({dtype}), which has no numpy equivalent") from None
+
+
+def from_numpy_dtype(dtype: np.dtype | type) -> int:
+    """numpy dtype -> DataType. Object and bytes/str arrays map to DT_STRING."""
+    dt = np.dtype(dtype)
+    if dt.kind in "OSU":
+        return DT.DT_STRING
+    try:
+        return _FROM_NUMPY[dt]
+    except KeyError:
+        raise UnsupportedError(f"numpy dtype {dt} has no TensorFlow DataType") from None
+
+
+def shape_to_proto(shape: Sequence[int | None] | None) -> tensor_shape_pb2.TensorShapeProto:
+    """A shape (``None`` = unknown rank, ``None``/-1 in a dim = unknown size) -> TensorShapeProto."""
+    proto = tensor_shape_pb2.TensorShapeProto()
+    if shape is None:
+        proto.unknown_rank = True
+        return proto
+    for size in shape:
+        proto.dim.add(size=-1 if size is None else int(size))
+    return proto
+
+
+def shape_from_proto(proto: tensor_shape_pb2.TensorShapeProto) -> tuple[int, ...] | None:
+    """TensorShapeProto -> tuple (-1 for unknown sizes) or ``None`` for unknown rank."""
+    if proto.unknown_rank:
+        return None
+    return tuple(int(d.size) for d in proto.dim)
+
+
+# The typed repeated field holding each dtype's values when tensor_content is not used.
+_VAL_FIELDS: dict[int, str] = {
+    DT.DT_FLOAT: "float_val", DT.DT_DOUBLE: "double_val",
+    DT.DT_INT32: "int_val", DT.DT_INT16: "int_val", DT.DT_INT8: "int_val", DT.DT_UINT8: "int_val",
+    DT.DT_UINT16: "int_val", DT.DT_QINT8: "int_val", DT.DT_QUINT8: "int_val",
+    DT.DT_QINT16: "int_val", DT.DT_QUINT16: "int_val", DT.DT_QINT32: "int_val",
+    DT.DT_INT4: "int_val", DT.DT_UINT4: "int_val", DT.DT_INT2: "int_val", DT.DT_UINT2: "int_val",
+    DT.DT_INT64: "int64_val", DT.DT_UINT32: "uint32_val", DT.DT_UINT64: "uint64_val",
+    DT.DT_BOOL: "bool_val", DT.DT_STRING: "string_val",
+    DT.DT_COMPLEX64: "scomplex_val", DT.DT_COMPLEX128: "dcomplex_val",
+    DT.DT_HALF: "half_val", DT.DT_BFLOAT16: "half_val",
+    DT.DT_FLOAT8_E5M2: "float8_val", DT.DT_FLOAT8_E4M3FN: "float8_val",
+    DT.DT_FLOAT8_E4M3FNUZ: "float8_val", DT.DT_FLOAT8_E4M3B11FNUZ: "float8_val",
+    DT.DT_FLOAT8_E5M2FNUZ: "float8_val", DT.DT_FLOAT4_E2M1FN: "float8_val",
+}
+
+
+def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.ndarray:
+    """TensorProto -> a new numpy array (strings as an object array of ``bytes``).
+
+    Handles ``tensor_content`` and the typed ``*_val`` fields, where fewer values than
+    elements means the last value repeats (and none means zeros), as TensorFlow does.
+    """
+    dtype = base_dtype(proto.dtype)
+    np_dtype = to_numpy_dtype(dtype, what)
+    shape = shape_from_proto(proto.tensor_shape) or ()
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if dtype != DT.DT_STRING and proto.tensor_content:
+        expected = count * np_dtype.itemsize
+        if len(proto.tensor_content) != expected:
+            raise UnsupportedError(
+                f"{what}: tensor_content holds {len(proto.tensor_content)} bytes, "
+                f"but {dtype_name(dtype)}{list(shape)} needs {expected}")
+        return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(shape).copy()
+    field = _VAL_FIELDS.get(dtype)
+    if field is None:
+        raise UnsupportedError(f"{what}: cannot decode a constant of dtype {dtype_name(dtype)}")
+    values = getattr(proto, field)
+    if dtype == DT.DT_STRING:
+        flat = np.empty(len(values), dtype=object)
+        flat[:] = list(values)
+    elif field in ("scomplex_val", "dcomplex_val"):
+        raw = np.asarray(values, dtype=np.float32 if field == "scomplex_val" else np.float64)
+        flat = raw[0::2] + 1j * raw[1::2]
+        flat = flat.astype(np_dtype)
+    elif field == "half_val":
+        flat = np.asarray(values, dtype=np.uint16).view(np_dtype)
+    elif field == "float8_val":
+        flat = np.frombuffer(bytes(values), dtype=np.uint8).view(np_dtype)
+    else:
+        flat = np.asarray(values).astype(np_dtype) if len(values) else np.empty(0, np_dtype)
+    if flat.size == count:
+        return flat.reshape(shape)
+    if flat.size > count:
+        raise UnsupportedError(f"{what}: holds {flat.size} values but its shape {list(shape)} has {count} elements")
+    out = np.empty(count, dtype=np_dtype)
+    if dtype == DT.DT_STRING:
+        out[:] = b"" if flat.size == 0 else flat[-1]
+    else:
+        out[:] = 0 if flat.size == 0 else flat[-1]
+    if flat.size:
+        out[: flat.size] = flat
+    return out.reshape(shape)
+
+
+def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> tensor_pb2.TensorProto:
+    """numpy array (or scalar / nested list) -> TensorProto, as ``tf.make_tensor_proto`` writes it.
+
+    Numeric tensors use ``tensor_content`` (raw little-endian bytes); strings use ``string_val``.
+    """
+    if dtype is not None and base_dtype(dtype) == DT.DT_STRING:
+        arr = np.asarray(array, dtype=object)
+    else:
+        arr = np.asarray(array) if dtype is None else np.asarray(array, dtype=to_numpy_dtype(dtype))
+    dt = from_numpy_dtype(arr.dtype) if dtype is None else base_dtype(dtype)
+    proto = tensor_pb2.TensorProto(dtype=dt)
+    proto.tensor_shape.CopyFrom(shape_to_proto(arr.shape))
+    if dt == DT.DT_STRING:
+        proto.string_val.extend(v if isinstance(v, bytes) else str(v).encode("utf-8") for v in arr.reshape(-1))
+    elif arr.size:
+        data = np.ascontiguousarray(arr)
+        if data.dtype.byteorder == ">":
+            data = data.astype(data.dtype.newbyteorder("<"))
+        proto.tensor_content = data.tobytes()
+    return proto

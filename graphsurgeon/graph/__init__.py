@@ -1,0 +1,1 @@
+"""Read-only analysis of a GraphDef: names and the networkx view."""

@@ -1,0 +1,94 @@
+"""The only code that parses TensorFlow's name forms: ``node``, ``node:1`` and ``^node``."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from graphsurgeon.errors import NodeNotFoundError
+
+
+class TensorRef(NamedTuple):
+    """One reference to a node: a data input (``node:index``) or a control input (``^node``)."""
+
+    node: str
+    index: int = 0
+    is_control: bool = False
+
+    def __str__(self) -> str:
+        return format_input(self)
+
+    @property
+    def tensor_name(self) -> str:
+        """Always ``node:index`` (``dense/BiasAdd:0``)."""
+        return f"{self.node}:{self.index}"
+
+
+def parse_input(name: str) -> TensorRef:
+    """Parses a NodeDef input or a user-given name.
+
+    ``"a"`` -> ``TensorRef("a", 0)``, ``"a:2"`` -> ``TensorRef("a", 2)``,
+    ``"^a"`` -> ``TensorRef("a", 0, is_control=True)``. A suffix that is not a number stays in the
+    node name (``"a:b"`` -> node ``"a:b"``).
+    """
+    if name.startswith("^"):
+        return TensorRef(name[1:], 0, True)
+    node, sep, index = name.rpartition(":")
+    if sep and index.isdigit() and node:
+        return TensorRef(node, int(index), False)
+    return TensorRef(name, 0, False)
+
+
+def format_input(ref: TensorRef) -> str:
+    """The NodeDef input string: ``^a`` for control, ``a`` for output 0, ``a:2`` otherwise."""
+    if ref.is_control:
+        return f"^{ref.node}"
+    return ref.node if ref.index == 0 else f"{ref.node}:{ref.index}"
+
+
+def node_name(name: str) -> str:
+    """The node a name refers to: ``"^a"``, ``"a:1"`` and ``"a"`` all give ``"a"``."""
+    return parse_input(name).node
+
+
+def tensor_name(name: str) -> str:
+    """``"a"`` -> ``"a:0"``; ``"a:1"`` stays. Control inputs are refused."""
+    ref = parse_input(name)
+    if ref.is_control:
+        raise ValueError(f"'{name}' is a control input, not a tensor")
+    return ref.tensor_name
+
+
+def split_names(value: str | Iterable[str] | None) -> list[str]:
+    """``"a, b:0"`` or ``["a", "b:0"]`` -> ``["a", "b:0"]`` (empty parts dropped)."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        out.extend(part.strip() for part in str(item).split(",") if part.strip())
+    return out
+
+
+def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` candidates similar to ``name`` (difflib), best first."""
+    pool = list(candidates)
+    matches = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
+    if len(matches) < n:
+        # A name that is a suffix of a longer scope ("logits" vs "model/logits") is a good hint too.
+        tail = [c for c in pool if c.endswith("/" + name) and c not in matches]
+        matches.extend(sorted(tail, key=len)[: n - len(matches)])
+    return matches
+
+
+def not_found(kind: str, name: str, candidates: Iterable[str], where: str = "the graph",
+              hint: str = "run 'gs inspect' to list the graph's inputs and candidate outputs") -> NodeNotFoundError:
+    """A ``NodeNotFoundError`` saying what is missing, where, what is close, and where to look."""
+    matches = close_matches(name, candidates)
+    msg = f"{kind} '{name}' not found in {where}"
+    if matches:
+        msg += "; did you mean " + ", ".join(f"'{m}'" for m in matches) + "?"
+    if hint:
+        msg += f" ({hint})"
+    return NodeNotFoundError(msg)

@@ -1,0 +1,1 @@
+"""Rewrites: GraphDef in, new GraphDef out; one rewrite a file; inputs are never modified."""
