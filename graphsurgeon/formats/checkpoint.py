@@ -1,16 +1,351 @@
 """Tensor-bundle (checkpoint V2) reader: .index SSTable -> entries; lazy, memory-mapped data.
 
-PLACEHOLDER: the interface below is fixed; the implementation lands with the checkpoint issue.
+``load_checkpoint(path)`` parses the ``.index`` (a LevelDB-style SSTable of serialized
+``BundleEntryProto``s, see docs/tf-formats.md §1) up front and validates every entry against the
+real sizes of the data shards, so names, dtypes, shapes and byte sizes are known without reading
+any tensor data. Tensor bytes are memory-mapped and become read-only numpy arrays without a
+copy where the layout allows (fixed-size dtypes in little-endian files); each tensor's crc32c is
+checked when it is read. Partitioned variables (§2) are reassembled under the variable's name.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
+import mmap
 import os
-from collections.abc import Mapping
+import re
+import struct
+from collections.abc import Callable, Iterator, Mapping
 
+import google_crc32c
 import numpy as np
+from google.protobuf import message as _message
 
+from graphsurgeon._proto import (
+    checkpoint_state_pb2,
+    tensor_bundle_pb2,
+    tensor_slice_pb2,
+    trackable_object_graph_pb2,
+    types_pb2,
+)
+from graphsurgeon.errors import CheckpointError, ChecksumError, FileFormatError, UnsupportedError
+from graphsurgeon.formats import snappy
+from graphsurgeon.formats.protofile import format_bytes, parse_message
+from graphsurgeon.formats.tensors import NUMPY_DTYPES, dtype_name
+from graphsurgeon.graph.names import close_matches, not_found
+
+logger = logging.getLogger(__name__)
+
+DT = types_pb2.DataType
+_HEADER = tensor_bundle_pb2.BundleHeaderProto
+
+#: Key of the TF2 object graph (a DT_STRING scalar holding a serialized TrackableObjectGraph).
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+_TABLE_MAGIC = 0xDB4775248B80FB57
+_FOOTER_SIZE = 48
+_TRAILER_SIZE = 5
+_MASK_DELTA = 0xA282EAD8
+_DATA_SUFFIX = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+_TEMP_NAME = re.compile(r"\.tempstate\d+$|_temp[/\\]part-")
+_CHUNK = 16 << 20  # bytes per crc32c call when reporting progress or streaming
+
+# The highest bundle format version this reader understands (TF's kTensorBundleVersion).
+_BUNDLE_VERSION = 1
+
+
+def mask_crc(crc: int) -> int:
+    """The masked form of a crc32c, as stored on disk (LevelDB's ``crc32c::Mask``)."""
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def unmask_crc(masked: int) -> int:
+    """Inverse of :func:`mask_crc`."""
+    rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
+    return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
+
+
+# --- slice keys (OrderedCode, tf-formats §2) --------------------------------------------------
+
+def _encode_unsigned(value: int) -> bytes:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return bytes([len(raw)]) + raw
+
+
+def _encode_signed(value: int) -> bytes:
+    for n in range(1, 9):
+        if -(1 << (7 * n - 1)) <= value < (1 << (7 * n - 1)):
+            raw = value & ((1 << (8 * n)) - 1)
+            raw ^= ((1 << n) - 1) << (7 * n)  # length prefix: top n bits set (>= 0) or cleared (< 0)
+            return raw.to_bytes(n, "big")
+    raise UnsupportedError(f"slice bound {value} is too large for a checkpoint slice key")
+
+
+def encode_slice_key(name: str, extents: list[tuple[int, int]]) -> bytes:
+    """The index key of one slice of tensor ``name`` (TF's ``EncodeTensorNameSlice``).
+
+    ``extents`` holds ``(start, length)`` per dimension; ``(0, -1)`` means the whole dimension.
+    """
+    escaped = bytearray()
+    for byte in name.encode("utf-8", "surrogateescape"):
+        escaped += b"\x00\xff" if byte == 0 else b"\xff\x00" if byte == 0xFF else bytes((byte,))
+    parts = [_encode_unsigned(0), bytes(escaped), b"\x00\x01", _encode_unsigned(len(extents))]
+    for start, length in extents:
+        parts.append(_encode_signed(start))
+        parts.append(_encode_signed(length))
+    return b"".join(parts)
+
+
+# --- SSTable ---------------------------------------------------------------------------------
+
+def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise ValueError("bad varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _read_block(data: bytes, offset: int, size: int, path: str, what: str, verify: bool) -> bytes:
+    end = len(data) - _FOOTER_SIZE
+    if offset < 0 or size < 0 or offset + size + _TRAILER_SIZE > end:
+        raise CheckpointError(
+            f"{what} of '{path}' points at bytes [{offset}, {offset + size + _TRAILER_SIZE}) beyond the "
+            f"{end} bytes before the footer; the index file is truncated or corrupt")
+    block = data[offset:offset + size]
+    kind = data[offset + size]
+    if verify:
+        stored = int.from_bytes(data[offset + size + 1:offset + size + 5], "little")
+        actual = google_crc32c.extend(google_crc32c.value(block), bytes([kind]))
+        if unmask_crc(stored) != actual:
+            raise ChecksumError(
+                f"{what} of '{path}' (bytes {offset}..{offset + size}) fails its crc32c "
+                f"(stored {unmask_crc(stored):#010x}, computed {actual:#010x}); the index file is corrupt")
+    if kind == 0:
+        return block
+    if kind == 1:
+        try:
+            return snappy.decompress(block, max_size=max(len(data) * 64, 1 << 24))
+        except snappy.SnappyError as err:
+            raise CheckpointError(f"{what} of '{path}' is not valid Snappy data: {err}") from None
+    raise CheckpointError(f"{what} of '{path}' has unknown compression type {kind}; the index file is corrupt")
+
+
+def _block_entries(block: bytes, path: str, what: str) -> list[tuple[bytes, bytes]]:
+    """All (key, value) pairs of one block, with its restart array checked."""
+    size = len(block)
+    if size < 4:
+        raise CheckpointError(f"{what} of '{path}' is {size} bytes, too short for a block; the index is corrupt")
+    num_restarts = int.from_bytes(block[size - 4:], "little")
+    limit = size - 4 - 4 * num_restarts
+    if limit < 0 or (num_restarts == 0 and size > 4):
+        raise CheckpointError(f"{what} of '{path}' has a bad restart count {num_restarts}; the index is corrupt")
+    restarts = struct.unpack_from(f"<{num_restarts}I", block, limit)
+    entries: list[tuple[bytes, bytes]] = []
+    fresh: set[int] = set()  # offsets of entries with shared == 0 (valid restart targets)
+    key = b""
+    pos = 0
+    try:
+        while pos < limit:
+            start = pos
+            shared, pos = _varint(block, pos, limit)
+            non_shared, pos = _varint(block, pos, limit)
+            value_len, pos = _varint(block, pos, limit)
+            if shared > len(key) or pos + non_shared + value_len > limit:
+                raise ValueError("entry overruns the block")
+            if shared == 0:
+                fresh.add(start)
+            key = key[:shared] + block[pos:pos + non_shared]
+            pos += non_shared
+            entries.append((key, block[pos:pos + value_len]))
+            pos += value_len
+    except ValueError as err:
+        raise CheckpointError(
+            f"{what} of '{path}' is corrupt at byte {pos} ({err}); the index file is damaged") from None
+    bad = [r for r in restarts if r not in fresh]
+    if bad:
+        raise CheckpointError(
+            f"{what} of '{path}' has restart point(s) {bad[:3]} that are not entry starts; the index is corrupt")
+    return entries
+
+
+def read_table(path: str, verify: bool = True) -> list[tuple[bytes, bytes]]:
+    """Reads a whole LevelDB-style SSTable (the ``.index`` container) -> sorted (key, value) pairs.
+
+    Checks the footer magic, every block handle against the file size, every block trailer's
+    crc32c (``verify``), restart points, and that keys strictly increase and agree with the index
+    block's separators. Raises ``CheckpointError``/``ChecksumError`` naming ``path``.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint index '{path}' does not exist") from None
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint index '{path}': {err.strerror or err}") from None
+    if len(data) < _FOOTER_SIZE:
+        raise CheckpointError(
+            f"'{path}' is {len(data)} bytes, shorter than an SSTable footer ({_FOOTER_SIZE} bytes); "
+            "the index file is truncated or not a checkpoint index")
+    footer = data[-_FOOTER_SIZE:]
+    if int.from_bytes(footer[40:], "little") != _TABLE_MAGIC:
+        raise CheckpointError(
+            f"'{path}' does not end with the SSTable magic number; it is not a TensorFlow checkpoint index "
+            "(or it is truncated)")
+    try:
+        pos = 0
+        _meta_offset, pos = _varint(footer, pos, 40)
+        _meta_size, pos = _varint(footer, pos, 40)
+        index_offset, pos = _varint(footer, pos, 40)
+        index_size, pos = _varint(footer, pos, 40)
+    except ValueError:
+        raise CheckpointError(f"the footer of '{path}' is corrupt (bad block handles)") from None
+    index_block = _read_block(data, index_offset, index_size, path, "the index block", verify)
+    result: list[tuple[bytes, bytes]] = []
+    prev_sep: bytes | None = None
+    for i, (separator, handle) in enumerate(_block_entries(index_block, path, "the index block")):
+        try:
+            offset, hpos = _varint(handle, 0, len(handle))
+            size, hpos = _varint(handle, hpos, len(handle))
+        except ValueError:
+            raise CheckpointError(f"block handle {i} in the index block of '{path}' is corrupt") from None
+        what = f"data block {i}"
+        entries = _read_block(data, offset, size, path, what, verify)
+        for key, value in _block_entries(entries, path, what):
+            if result and key <= result[-1][0]:
+                raise CheckpointError(f"{what} of '{path}' has keys out of order ({key!r}); the index is corrupt")
+            if key > separator or (prev_sep is not None and key <= prev_sep):
+                raise CheckpointError(
+                    f"{what} of '{path}' holds key {key!r} outside its index range; the index is corrupt")
+            result.append((key, value))
+        prev_sep = separator
+    return result
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+def _is_v1_file(path: str) -> bool:
+    """A legacy V1 checkpoint: one SSTable file named exactly ``<prefix>`` (tf-formats §6)."""
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) < _FOOTER_SIZE:
+            return False
+        with open(path, "rb") as f:
+            f.seek(-8, os.SEEK_END)
+            return int.from_bytes(f.read(8), "little") == _TABLE_MAGIC
+    except OSError:
+        return False
+
+
+def _state_prefix(directory: str, state_file: str) -> str | None:
+    """The latest prefix named by a ``checkpoint`` state file, resolved as tf.train.latest_checkpoint."""
+    try:
+        with open(state_file, "rb") as f:
+            state = parse_message(f.read(), checkpoint_state_pb2.CheckpointState, state_file, text=True)
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint state file '{state_file}': {err.strerror or err}") from None
+    except FileFormatError as err:
+        raise CheckpointError(f"checkpoint state file '{state_file}' is not valid: {err}") from None
+    name = state.model_checkpoint_path
+    if not name:
+        return None
+    candidate = name if os.path.isabs(name) else os.path.join(directory, name)
+    if os.path.exists(candidate + ".index") or _is_v1_file(candidate):
+        return candidate
+    # Saver writes absolute paths; if the directory was moved, look beside the state file.
+    moved = os.path.join(directory, os.path.basename(name))
+    if os.path.exists(moved + ".index") or _is_v1_file(moved):
+        return moved
+    raise CheckpointError(
+        f"checkpoint state file '{state_file}' names '{name}', but neither '{candidate}.index' nor "
+        f"'{moved}.index' exists; pass the checkpoint prefix explicitly")
+
+
+def resolve_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
+    """Turns any accepted checkpoint path into its prefix.
+
+    Accepted: a prefix (``model.ckpt-10``), its ``.index`` or ``.data-SSSSS-of-NNNNN`` file, a
+    legacy V1 single file, a directory holding a ``checkpoint`` state file (its latest, as
+    ``tf.train.latest_checkpoint``; an absolute path that no longer exists falls back to its
+    basename in that directory), the ``checkpoint`` state file itself, a SavedModel directory
+    (its ``variables/variables``), a ``variables/`` directory, or a directory with exactly one
+    ``.index`` file. Raises ``CheckpointError`` saying what was looked for.
+    """
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        state_file = os.path.join(text, "checkpoint")
+        if os.path.isfile(state_file):
+            prefix = _state_prefix(text, state_file)
+            if prefix:
+                return prefix
+        for stem in (os.path.join(text, "variables", "variables"), os.path.join(text, "variables")):
+            if os.path.isfile(stem + ".index"):
+                return stem
+        indexes = sorted(n for n in os.listdir(text) if n.endswith(".index") and not _TEMP_NAME.search(n))
+        if len(indexes) == 1:
+            return os.path.join(text, indexes[0][: -len(".index")])
+        found = f"; it holds {len(indexes)} .index files: {', '.join(indexes[:5])}" if indexes else ""
+        raise CheckpointError(
+            f"directory '{text}' holds no 'checkpoint' state file, no SavedModel variables and no single "
+            f"checkpoint{found}; pass a checkpoint prefix such as '{os.path.join(text, 'model.ckpt-1000')}'")
+    if os.path.basename(text) == "checkpoint" and os.path.isfile(text) and not _is_v1_file(text):
+        directory = os.path.dirname(text) or "."
+        prefix = _state_prefix(directory, text)
+        if prefix:
+            return prefix
+        raise CheckpointError(f"checkpoint state file '{text}' names no checkpoint")
+    if text.endswith(".index"):
+        return text[: -len(".index")]
+    match = _DATA_SUFFIX.search(text)
+    if match:
+        return text[: match.start()]
+    if os.path.isfile(text + ".index") or _is_v1_file(text):
+        return text
+    hint = ""
+    directory = os.path.dirname(text) or "."
+    if os.path.isdir(directory):
+        stems = [n[: -len(".index")] for n in os.listdir(directory) if n.endswith(".index")]
+        close = close_matches(os.path.basename(text), stems)
+        if close:
+            hint = "; did you mean " + ", ".join(f"'{os.path.join(directory, m)}'" for m in close) + "?"
+    raise CheckpointError(f"no checkpoint at '{text}': '{text}.index' does not exist{hint}")
+
+
+def is_checkpoint_path(path: str | os.PathLike[str]) -> bool:
+    """Cheaply decides whether ``path`` names a checkpoint rather than a graph; never raises.
+
+    True for a prefix with ``.index`` beside it, a ``.index``/``.data-*`` file, a V1 single-file
+    checkpoint, a ``checkpoint`` state file, or a directory holding a ``checkpoint`` state file, a
+    ``variables.index`` or a SavedModel ``variables/`` directory (a SavedModel directory is a
+    checkpoint only when it has no ``saved_model.pb``/``.pbtxt``, since then it is a graph too).
+    """
+    try:
+        text = os.fspath(path)
+        if os.path.isdir(text):
+            if os.path.isfile(os.path.join(text, "saved_model.pb")) or \
+                    os.path.isfile(os.path.join(text, "saved_model.pbtxt")):
+                return False
+            return (os.path.isfile(os.path.join(text, "checkpoint"))
+                    or os.path.isfile(os.path.join(text, "variables.index"))
+                    or os.path.isfile(os.path.join(text, "variables", "variables.index")))
+        if text.endswith(".index") or _DATA_SUFFIX.search(text):
+            return os.path.isfile(text)
+        if os.path.isfile(text + ".index"):
+            return True
+        if os.path.basename(text) == "checkpoint" and os.path.isfile(text):
+            return True
+        return _is_v1_file(text)
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+# --- the reader ------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class TensorInfo:
@@ -21,25 +356,486 @@ class TensorInfo:
     shape: tuple[int, ...]
     nbytes: int  # bytes in the data file(s) (for strings: the stored encoding's size)
     num_slices: int = 0  # >0 for a partitioned tensor reassembled from slices
+    shard_id: int = 0  # data shard of an unpartitioned tensor (the first slice's for a partitioned one)
+
+    @property
+    def num_elements(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dtype_name(self) -> str:
+        """``'float'``, ``'int64'``, ... as TensorFlow prints dtypes."""
+        return dtype_name(self.dtype)
+
+
+def _shape_of(entry: tensor_bundle_pb2.BundleEntryProto) -> tuple[int, ...]:
+    return tuple(int(d.size) for d in entry.shape.dim)
+
+
+def _extents(slice_proto: tensor_slice_pb2.TensorSliceProto, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """-> per dimension (start, length, key_length) where key_length is -1 for a whole dimension."""
+    result = []
+    for extent, dim in zip(slice_proto.extent, shape):
+        if extent.HasField("length"):
+            result.append((int(extent.start), int(extent.length), int(extent.length)))
+        else:
+            result.append((0, dim, -1))
+    return result
 
 
 class Checkpoint(Mapping[str, np.ndarray]):
-    """A read-only mapping tensor name -> numpy array, read lazily from a tensor bundle."""
+    """A read-only mapping tensor name -> numpy array, read lazily from a tensor bundle.
+
+    Build it with :func:`load_checkpoint`. Iteration yields tensor names in the index's (bytewise)
+    order; slices of partitioned tensors are not separate names. Arrays are read-only; fixed-size
+    dtypes from little-endian files are views of the memory-mapped data files (they stay valid
+    after :meth:`close`). Each read verifies the tensor's crc32c when ``verify`` is true.
+    """
 
     prefix: str
 
-    def info(self, name: str) -> TensorInfo:
-        raise NotImplementedError
+    def __init__(self, prefix: str, verify: bool = True) -> None:
+        self.prefix = prefix
+        self.verify = verify
+        self.index_path = prefix + ".index"
+        if not os.path.exists(self.index_path):
+            raise CheckpointError(
+                f"checkpoint index '{self.index_path}' does not exist (is '{prefix}' a checkpoint prefix?)")
+        records = read_table(self.index_path, verify=verify)
+        if not records or records[0][0] != b"":
+            raise CheckpointError(f"'{self.index_path}' has no bundle header entry; it is not a V2 checkpoint index")
+        self.header = self._parse(tensor_bundle_pb2.BundleHeaderProto, records[0][1], "the bundle header")
+        self._check_header()
+        self._entries: dict[str, tensor_bundle_pb2.BundleEntryProto] = {}
+        self._slice_entries: dict[bytes, tensor_bundle_pb2.BundleEntryProto] = {}
+        for key, value in records[1:]:
+            if key[:1] == b"\x00":
+                self._slice_entries[key] = self._parse(tensor_bundle_pb2.BundleEntryProto, value, f"slice {key!r}")
+            else:
+                name = key.decode("utf-8", "surrogateescape")
+                self._entries[name] = self._parse(tensor_bundle_pb2.BundleEntryProto, value, f"tensor '{name}'")
+        self.num_shards = int(self.header.num_shards)
+        self.data_paths = [f"{prefix}.data-{s:05d}-of-{self.num_shards:05d}" for s in range(self.num_shards)]
+        self._shard_sizes: dict[int, int] = {}
+        self._maps: dict[int, mmap.mmap | bytes] = {}
+        self._infos: dict[str, TensorInfo] = {}
+        for name, entry in self._entries.items():
+            self._infos[name] = self._validate(name, entry)
+
+    # -- loading and validation ----------------------------------------------------------
+
+    def _parse(self, cls: type, value: bytes, what: str):  # noqa: ANN202
+        try:
+            return cls.FromString(value)
+        except (_message.DecodeError, RuntimeError, ValueError) as err:
+            raise CheckpointError(
+                f"{what} in '{self.index_path}' is not a valid {cls.__name__} ({err}); the index is corrupt") from None
+
+    def _check_header(self) -> None:
+        header = self.header
+        version = header.version
+        if version.min_consumer > _BUNDLE_VERSION or _BUNDLE_VERSION in version.bad_consumers:
+            raise CheckpointError(
+                f"'{self.index_path}' needs a newer checkpoint reader (bundle version producer {version.producer}, "
+                f"min_consumer {version.min_consumer}, bad_consumers {list(version.bad_consumers)}; this reader "
+                f"is version {_BUNDLE_VERSION}); re-save it with a TensorFlow that writes V2 bundles of version 1")
+        if header.endianness not in (_HEADER.LITTLE, _HEADER.BIG):
+            raise CheckpointError(f"'{self.index_path}' has unknown endianness {header.endianness} in its header")
+        if header.num_shards < 1:
+            raise CheckpointError(f"'{self.index_path}' declares {header.num_shards} data shards; the index is corrupt")
+
+    @property
+    def big_endian(self) -> bool:
+        return self.header.endianness == _HEADER.BIG
+
+    def _shard_size(self, shard_id: int, name: str) -> int:
+        size = self._shard_sizes.get(shard_id)
+        if size is None:
+            if not 0 <= shard_id < self.num_shards:
+                raise CheckpointError(
+                    f"tensor '{name}' in '{self.index_path}' names data shard {shard_id}, but the checkpoint has "
+                    f"{self.num_shards}; the index is corrupt")
+            path = self.data_paths[shard_id]
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                raise CheckpointError(
+                    f"data shard '{path}' of checkpoint '{self.prefix}' is missing (tensor '{name}' is stored "
+                    "there); copy every .data-* file along with the .index") from None
+            except OSError as err:
+                raise CheckpointError(f"cannot read data shard '{path}': {err.strerror or err}") from None
+            self._shard_sizes[shard_id] = size
+        return size
+
+    def _check_stored(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto) -> None:
+        """Checks one stored piece (a whole tensor or a slice) against its shard's real size."""
+        shape = _shape_of(entry)
+        if entry.shape.unknown_rank or any(d < 0 for d in shape):
+            raise CheckpointError(f"tensor '{name}' in '{self.index_path}' has an invalid shape {shape}")
+        size = self._shard_size(entry.shard_id, name)
+        if entry.offset < 0 or entry.size < 0 or entry.offset + entry.size > size:
+            raise CheckpointError(
+                f"tensor '{name}' in '{self.index_path}' points at bytes [{entry.offset}, {entry.offset + entry.size}) "
+                f"of '{self.data_paths[entry.shard_id]}', which holds only {size} bytes; the data shard is "
+                "truncated or does not belong to this index")
+        np_dtype = NUMPY_DTYPES.get(entry.dtype)
+        if np_dtype is not None and entry.dtype != DT.DT_STRING:
+            expected = math.prod(shape) * np_dtype.itemsize
+            if entry.size != expected:
+                raise CheckpointError(
+                    f"tensor '{name}' in '{self.index_path}' is {dtype_name(entry.dtype)}{list(shape)} "
+                    f"({expected} bytes) but its entry says {entry.size} bytes; the index is corrupt")
+
+    def _validate(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto) -> TensorInfo:
+        shape = _shape_of(entry)
+        if not entry.slices:
+            self._check_stored(name, entry)
+            return TensorInfo(name, int(entry.dtype), shape, int(entry.size), 0, int(entry.shard_id))
+        if entry.shape.unknown_rank or any(d < 0 for d in shape):
+            raise CheckpointError(f"partitioned tensor '{name}' in '{self.index_path}' has an invalid shape {shape}")
+        nbytes = covered = 0
+        first_shard = None
+        for piece in entry.slices:
+            if len(piece.extent) != len(shape):
+                raise CheckpointError(
+                    f"partitioned tensor '{name}' in '{self.index_path}' has a slice of rank {len(piece.extent)} "
+                    f"for a shape of rank {len(shape)}; the index is corrupt")
+            extents = _extents(piece, shape)
+            for (start, length, _), dim in zip(extents, shape):
+                if start < 0 or length < 0 or start + length > dim:
+                    raise CheckpointError(
+                        f"partitioned tensor '{name}' in '{self.index_path}' has a slice {self._spec(extents)} "
+                        f"outside its shape {list(shape)}; the index is corrupt")
+            slice_entry = self._slice_entry(name, extents)
+            self._check_stored(f"{name}[{self._spec(extents)}]", slice_entry)
+            if slice_entry.dtype != entry.dtype or _shape_of(slice_entry) != tuple(e[1] for e in extents):
+                raise CheckpointError(
+                    f"slice {self._spec(extents)} of tensor '{name}' in '{self.index_path}' is "
+                    f"{dtype_name(slice_entry.dtype)}{list(_shape_of(slice_entry))}, which does not match "
+                    f"the variable ({dtype_name(entry.dtype)}); the index is corrupt")
+            nbytes += slice_entry.size
+            covered += math.prod(e[1] for e in extents)
+            if first_shard is None:
+                first_shard = int(slice_entry.shard_id)
+        if covered != math.prod(shape):
+            raise CheckpointError(
+                f"the {len(entry.slices)} slices of partitioned tensor '{name}' in '{self.index_path}' cover "
+                f"{covered} of its {math.prod(shape)} elements; the checkpoint is incomplete")
+        return TensorInfo(name, int(entry.dtype), shape, nbytes, len(entry.slices), first_shard or 0)
+
+    @staticmethod
+    def _spec(extents: list[tuple[int, int, int]]) -> str:
+        return ", ".join(f"{start}:{start + length}" for start, length, _ in extents)
+
+    def _slice_entry(self, name: str, extents: list[tuple[int, int, int]]) -> tensor_bundle_pb2.BundleEntryProto:
+        key = encode_slice_key(name, [(start, key_length) for start, _, key_length in extents])
+        entry = self._slice_entries.get(key)
+        if entry is None:
+            raise CheckpointError(
+                f"slice [{self._spec(extents)}] of partitioned tensor '{name}' is missing from "
+                f"'{self.index_path}'; the index is corrupt")
+        return entry
+
+    # -- Mapping -------------------------------------------------------------------------
 
     def __getitem__(self, name: str) -> np.ndarray:
-        raise NotImplementedError
+        return self.read(name)
 
-    def __iter__(self):  # noqa: ANN204
-        raise NotImplementedError
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
 
     def __len__(self) -> int:
-        raise NotImplementedError
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __repr__(self) -> str:
+        return f"<Checkpoint '{self.prefix}': {len(self)} tensors, {self.num_shards} shard(s)>"
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drops this object's memory maps; arrays already returned stay valid (they hold their own)."""
+        self._maps.clear()
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def _missing(self, name: str) -> Exception:
+        return not_found("tensor", name, self._entries, where=f"checkpoint '{self.prefix}'",
+                         hint="run 'gs inspect' on the checkpoint to list its tensors")
+
+    def info(self, name: str) -> TensorInfo:
+        """Dtype, shape and stored size of ``name``, without reading data; NodeNotFoundError if absent."""
+        try:
+            return self._infos[name]
+        except KeyError:
+            raise self._missing(name) from None
+
+    def infos(self) -> list[TensorInfo]:
+        """Every tensor's :class:`TensorInfo`, sorted by name."""
+        return [self._infos[n] for n in sorted(self._infos)]
+
+    def entry(self, name: str) -> tensor_bundle_pb2.BundleEntryProto:
+        """A copy of the raw ``BundleEntryProto`` of ``name`` (the full entry for a partitioned tensor)."""
+        if name not in self._entries:
+            raise self._missing(name)
+        copy = tensor_bundle_pb2.BundleEntryProto()
+        copy.CopyFrom(self._entries[name])
+        return copy
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(i.nbytes for i in self._infos.values())
+
+    # -- data ----------------------------------------------------------------------------
+
+    def _map(self, shard_id: int) -> mmap.mmap | bytes:
+        mapped = self._maps.get(shard_id)
+        if mapped is None:
+            path = self.data_paths[shard_id]
+            try:
+                with open(path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    if size != self._shard_sizes.get(shard_id, size):
+                        raise CheckpointError(f"data shard '{path}' changed size while the checkpoint was open")
+                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            except FileNotFoundError:
+                raise CheckpointError(f"data shard '{path}' of checkpoint '{self.prefix}' is missing") from None
+            except OSError as err:
+                raise CheckpointError(f"cannot read data shard '{path}': {err.strerror or err}") from None
+            self._maps[shard_id] = mapped
+        return mapped
+
+    def _stored_bytes(self, entry: tensor_bundle_pb2.BundleEntryProto) -> np.ndarray:
+        """The entry's stored bytes as a read-only uint8 view of the mapped shard (no copy)."""
+        if entry.size == 0:
+            empty = np.empty(0, np.uint8)
+            empty.flags.writeable = False
+            return empty
+        return np.frombuffer(self._map(entry.shard_id), np.uint8, int(entry.size), int(entry.offset))
+
+    def _crc_mismatch(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto, actual: int) -> ChecksumError:
+        return ChecksumError(
+            f"tensor '{name}' in '{self.data_paths[entry.shard_id]}' (bytes {entry.offset}.."
+            f"{entry.offset + entry.size}) fails its checksum (stored crc32c {unmask_crc(entry.crc32c):#010x}, "
+            f"computed {actual:#010x}); the data file is corrupt. Re-copy it, or read with verify=False "
+            "to get the damaged values anyway")
+
+    def _read_entry(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto, verify: bool,
+                    progress: Callable[[int], None] | None) -> np.ndarray:
+        dtype = int(entry.dtype)
+        shape = _shape_of(entry)
+        if dtype == DT.DT_STRING:
+            return self._read_strings(name, entry, shape, verify, progress)
+        if dtype == DT.DT_VARIANT:
+            raise UnsupportedError(
+                f"tensor '{name}' in '{self.index_path}' has dtype variant (e.g. a tf.data iterator state), "
+                "whose contents are type-specific and cannot be decoded into an array (TensorFlow's "
+                "checkpoint reader cannot return it either)")
+        np_dtype = NUMPY_DTYPES.get(dtype)
+        if np_dtype is None:
+            raise CheckpointError(
+                f"tensor '{name}' in '{self.index_path}' has unknown dtype {dtype_name(dtype)} ({dtype}); "
+                "this checkpoint was written by a newer TensorFlow or is corrupt")
+        raw = self._stored_bytes(entry)
+        if verify:
+            crc = 0
+            for start in range(0, len(raw), _CHUNK):
+                chunk = raw[start:start + _CHUNK]
+                crc = google_crc32c.extend(crc, chunk)
+                if progress:
+                    progress(len(chunk))
+            if crc != unmask_crc(entry.crc32c):
+                raise self._crc_mismatch(name, entry, crc)
+        elif progress:
+            progress(len(raw))
+        array = raw.view(np_dtype)
+        if self.big_endian and np_dtype.itemsize > 1:
+            array = self._swap(array, np_dtype)
+        return array.reshape(shape)
+
+    @staticmethod
+    def _swap(array: np.ndarray, np_dtype: np.dtype) -> np.ndarray:
+        # each complex component is swapped on its own (TF's ByteSwapTensor)
+        unit = np_dtype.itemsize // 2 if np_dtype.kind == "c" else np_dtype.itemsize
+        swapped = array.view(np.dtype(f"u{unit}")).byteswap().view(np_dtype)
+        swapped.flags.writeable = False
+        return swapped
+
+    def _read_strings(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto, shape: tuple[int, ...],
+                      verify: bool, progress: Callable[[int], None] | None) -> np.ndarray:
+        where = f"string tensor '{name}' in '{self.data_paths[entry.shard_id]}'"
+        count = math.prod(shape)
+        size = int(entry.size)
+        # every element needs at least one varint byte, plus the 4-byte length checksum
+        if size < count + 4:
+            raise CheckpointError(f"{where} is {size} bytes, too small for {count} strings; the index is corrupt")
+        buf = bytes(self._stored_bytes(entry))
+        lengths = []
+        pos = 0
+        try:
+            for _ in range(count):
+                length, pos = _varint(buf, pos, size - 4)
+                lengths.append(length)
+        except ValueError:
+            raise CheckpointError(f"{where} has corrupt string lengths") from None
+        start = pos + 4
+        if start + sum(lengths) != size:
+            raise CheckpointError(
+                f"{where}: its lengths add up to {start + sum(lengths)} bytes but it stores {size}; "
+                "the data is corrupt")
+        order = ">" if self.big_endian else "<"
+        wide = any(n > 0xFFFFFFFF for n in lengths)
+        if not wide:
+            length_bytes = np.asarray(lengths, dtype=f"{order}u4").tobytes()
+        else:
+            length_bytes = b"".join(struct.pack(f"{order}Q" if n > 0xFFFFFFFF else f"{order}I", n) for n in lengths)
+        if verify:
+            crc = google_crc32c.value(length_bytes)
+            stored = int.from_bytes(buf[pos:start], "big" if self.big_endian else "little")
+            if mask_crc(crc) != stored:
+                raise ChecksumError(
+                    f"{where} fails its length checksum (stored {stored:#010x}, computed {mask_crc(crc):#010x}); "
+                    "the data file is corrupt")
+            crc = google_crc32c.extend(google_crc32c.extend(crc, buf[pos:start]), buf[start:])
+            if crc != unmask_crc(entry.crc32c):
+                raise self._crc_mismatch(name, entry, crc)
+        if progress:
+            progress(size)
+        array = np.empty(count, dtype=object)
+        offset = start
+        for i, length in enumerate(lengths):
+            array[i] = buf[offset:offset + length]
+            offset += length
+        array = array.reshape(shape)
+        array.flags.writeable = False
+        return array
+
+    def read(self, name: str, verify: bool | None = None,
+             progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Reads one tensor (partitioned ones reassembled) as a read-only numpy array.
+
+        Args:
+            name: the tensor's checkpoint key.
+            verify: check crc32c (default: the checkpoint's ``verify`` setting).
+            progress: called with a number of bytes each time that many more have been read.
+
+        Raises:
+            NodeNotFoundError: no such tensor (with close matches).
+            ChecksumError: the stored bytes do not match their crc32c.
+            CheckpointError: the data is damaged or of an unknown dtype.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            raise self._missing(name)
+        verify = self.verify if verify is None else verify
+        if not entry.slices:
+            return self._read_entry(name, entry, verify, progress)
+        info = self._infos[name]
+        np_dtype = NUMPY_DTYPES.get(info.dtype) if info.dtype != DT.DT_VARIANT else None
+        if np_dtype is None:
+            raise CheckpointError(f"partitioned tensor '{name}' in '{self.index_path}' has unsupported dtype "
+                                  f"{dtype_name(info.dtype)} ({info.dtype})")
+        full = np.empty(info.shape, dtype=np_dtype)
+        for extents, piece in self._iter_slices(name, entry, verify, progress):
+            full[tuple(slice(s, s + n) for s, n, _ in extents)] = piece
+        full.flags.writeable = False
+        return full
+
+    def _iter_slices(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto, verify: bool,
+                     progress: Callable[[int], None] | None) -> Iterator[tuple[list[tuple[int, int, int]], np.ndarray]]:
+        shape = _shape_of(entry)
+        for piece in entry.slices:
+            extents = _extents(piece, shape)
+            slice_entry = self._slice_entry(name, extents)
+            yield extents, self._read_entry(f"{name}[{self._spec(extents)}]", slice_entry, verify, progress)
+
+    def slices(self, name: str, verify: bool | None = None) -> list[tuple[tuple[tuple[int, int], ...], np.ndarray]]:
+        """The stored pieces of a partitioned tensor, in the order of its entry.
+
+        Returns a list of ``(extents, array)`` where ``extents`` holds ``(start, length)`` per
+        dimension (whole dimensions resolved to ``(0, dim)``). An unpartitioned tensor is one
+        piece covering everything.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            raise self._missing(name)
+        verify = self.verify if verify is None else verify
+        if not entry.slices:
+            array = self._read_entry(name, entry, verify, None)
+            return [(tuple((0, d) for d in array.shape), array)]
+        return [(tuple((s, n) for s, n, _ in extents), piece)
+                for extents, piece in self._iter_slices(name, entry, verify, None)]
+
+    def object_graph(self) -> trackable_object_graph_pb2.TrackableObjectGraph | None:
+        """The TF2 object graph (``_CHECKPOINTABLE_OBJECT_GRAPH``) decoded, or None if absent."""
+        if OBJECT_GRAPH_KEY not in self._entries:
+            return None
+        value = self.read(OBJECT_GRAPH_KEY)
+        if value.shape != () or value.dtype != object:
+            raise CheckpointError(f"'{OBJECT_GRAPH_KEY}' in '{self.index_path}' is not a string scalar")
+        try:
+            return trackable_object_graph_pb2.TrackableObjectGraph.FromString(value[()])
+        except _message.DecodeError as err:
+            raise CheckpointError(
+                f"'{OBJECT_GRAPH_KEY}' in '{self.index_path}' is not a valid TrackableObjectGraph ({err})") from None
+
+    def iter_raw_chunks(self, name: str, chunk_size: int = _CHUNK, verify: bool | None = None) -> Iterator[bytes]:
+        """Yields the stored bytes of tensor ``name`` in chunks of at most ``chunk_size`` bytes.
+
+        For streaming writers: only an unpartitioned, fixed-size-dtype tensor of a little-endian
+        checkpoint (the bytes are then exactly numpy's C-order little-endian layout). The crc32c
+        is extended over each chunk; after the last chunk a mismatch raises ``ChecksumError``
+        (when ``verify``, default the checkpoint's setting). Other tensors raise ``UnsupportedError``.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            raise self._missing(name)
+        if entry.slices or entry.dtype in (DT.DT_STRING, DT.DT_VARIANT) or self.big_endian \
+                or entry.dtype not in NUMPY_DTYPES:
+            raise UnsupportedError(
+                f"tensor '{name}' in '{self.index_path}' cannot be streamed raw (partitioned, string, variant, "
+                "unknown dtype or big-endian); read it with checkpoint[name] instead")
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        verify = self.verify if verify is None else verify
+        raw = self._stored_bytes(entry)
+        crc = 0
+        for start in range(0, len(raw), chunk_size):
+            chunk = raw[start:start + chunk_size].tobytes()
+            if verify:
+                crc = google_crc32c.extend(crc, chunk)
+            yield chunk
+        if verify and crc != unmask_crc(entry.crc32c):
+            raise self._crc_mismatch(name, entry, crc)
 
 
 def load_checkpoint(path: str | os.PathLike[str], verify: bool = True) -> Checkpoint:
-    raise NotImplementedError
+    """Opens a TensorFlow V2 checkpoint (tensor bundle) without TensorFlow.
+
+    Args:
+        path: a prefix, its ``.index`` or ``.data-*`` file, a directory with a ``checkpoint``
+            state file, or a SavedModel directory (see :func:`resolve_checkpoint_prefix`).
+        verify: check crc32c of index blocks and of each tensor when it is read.
+
+    Returns:
+        A lazy :class:`Checkpoint`: the index is parsed and every entry is validated against the
+        data files' sizes now; tensor data is read (memory-mapped) only on access.
+
+    Raises:
+        CheckpointError: missing, truncated or corrupt files, or an unsupported bundle version.
+    """
+    prefix = resolve_checkpoint_prefix(path)
+    if not os.path.exists(prefix + ".index") and _is_v1_file(prefix):
+        raise CheckpointError(
+            f"'{prefix}' is a legacy V1 checkpoint (a single file without .index), which graphsurgeon does not "
+            "read yet; re-save it with tf.compat.v1.train.Saver() (the default V2 format)")
+    ckpt = Checkpoint(prefix, verify=verify)
+    logger.info("checkpoint %s: %d tensors, %d shard(s), %s", prefix, len(ckpt), ckpt.num_shards,
+                format_bytes(ckpt.total_bytes))
+    return ckpt
