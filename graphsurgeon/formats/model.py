@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 
 from google.protobuf import message as _message
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2
 from graphsurgeon.errors import FileFormatError, UnsupportedError
@@ -41,6 +42,7 @@ class LoadedGraph:
         meta_graph_def: the MetaGraphDef (SaverDef, signatures, collections), when there is one.
         saved_model_dir: the SavedModel directory, when the graph came from one.
         tags: the chosen meta graph's tag set, for a SavedModel.
+        available_tags: every meta graph's tag set in the SavedModel, in file order.
     """
 
     graph_def: graph_pb2.GraphDef
@@ -50,16 +52,21 @@ class LoadedGraph:
     meta_graph_def: meta_graph_pb2.MetaGraphDef | None = None
     saved_model_dir: pathlib.Path | None = None
     tags: tuple[str, ...] = ()
+    available_tags: tuple[tuple[str, ...], ...] = ()
 
 
-def _text_kind(data: bytes) -> str | None:
+def _first_text_field(data: bytes) -> str | None:
+    """The first field name of a protobuf text file, skipping ``#`` comment lines."""
     text = data[:65536].decode("utf-8", errors="ignore")
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     match = _TEXT_FIRST_FIELD.search(text)
-    if not match:
-        return None
+    return match.group(1) if match else None
+
+
+def _text_kind(data: bytes) -> str | None:
+    first = _first_text_field(data)
     for kind, fields in _TEXT_FIELDS.items():
-        if match.group(1) in fields:
+        if first in fields:
             return kind
     return None
 
@@ -104,39 +111,75 @@ def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
     return None, pos
 
 
-def _binary_kind(data: bytes) -> str:
-    fields = _top_level_fields(data)
-    numbers = {f for f, _ in fields}
+_OP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_>.\-]*$")
+
+
+def _plausible_graph(graph: graph_pb2.GraphDef) -> bool:
+    """Whether a binary parse really was a GraphDef: no unknown top-level fields, sane op names.
+
+    Binary protobuf parsers accept many byte strings (tf-formats §7), so "it parsed" is not
+    enough: a MetaGraphDef read as a GraphDef yields a node whose op is a serialized OpList.
+    """
+    if len(UnknownFieldSet(graph)):
+        return False
+    return all(n.name and n.name.isprintable() and _OP_NAME.match(n.op) for n in graph.node)
+
+
+def _plausible_meta(meta: meta_graph_pb2.MetaGraphDef) -> bool:
+    if len(UnknownFieldSet(meta)) or not (meta.HasField("graph_def") or meta.HasField("meta_info_def")):
+        return False
+    return _plausible_graph(meta.graph_def)
+
+
+def _describe_text(data: bytes) -> str | None:
+    """The first line of ``data`` when it is readable text (for error messages), else ``None``."""
+    try:
+        text = data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or not all(c.isprintable() or c in "\t\r\n" for c in text):
+        return None
+    return lines[0][:60]
+
+
+def _parse_text(data: bytes, source: str) -> tuple[str, _message.Message]:
+    kind = _text_kind(data)
+    if kind is None:
+        first = _first_text_field(data) or "?"
+        raise FileFormatError(
+            f"'{source}' is a protobuf text file but not a GraphDef, MetaGraphDef or SavedModel: it starts "
+            f"with field '{first}' (a text GraphDef starts with 'node {{', a MetaGraphDef with 'meta_info_def {{')")
+    msg_type = {GRAPH_DEF: graph_pb2.GraphDef, META_GRAPH_DEF: meta_graph_pb2.MetaGraphDef,
+                SAVED_MODEL: saved_model_pb2.SavedModel}[kind]
+    return kind, protofile.parse_message(data, msg_type, source, text=True, strict=True)
+
+
+def _parse_binary(data: bytes, source: str) -> tuple[str, _message.Message]:
+    fields = _top_level_fields(data, limit=2)
     if fields and fields[0] == (1, 0):
-        return SAVED_MODEL  # saved_model_schema_version, a varint, comes first
-    if any(f in (3, 5, 6, 7) and w == 2 for f, w in fields):
-        return META_GRAPH_DEF  # saver_def, signature_def, asset_file_def, object_graph_def
-    if 4 in numbers and any(f == 4 and w == 2 for f, w in fields):
-        # GraphDef.versions vs MetaGraphDef.collection_def: decide by parsing below.
-        return ""
-    return ""
-
-
-def _parse_graph_or_meta(data: bytes, source: str, text: bool) -> tuple[str, _message.Message]:
-    kind = _text_kind(data) if text else _binary_kind(data)
-    if kind == SAVED_MODEL:
-        return kind, protofile.parse_message(data, saved_model_pb2.SavedModel, source, text=text)
-    if kind:
-        msg_type = graph_pb2.GraphDef if kind == GRAPH_DEF else meta_graph_pb2.MetaGraphDef
-        return kind, protofile.parse_message(data, msg_type, source, text=text)
-    # Undecided binary: GraphDef and MetaGraphDef both start with field 1. Parse as both
-    # and keep the one that makes sense (a real GraphDef's nodes all have an op).
+        # saved_model_schema_version, a varint, comes first; GraphDef and MetaGraphDef start with a message.
+        saved_model = _try_parse(data, saved_model_pb2.SavedModel)
+        if saved_model is not None and not len(UnknownFieldSet(saved_model)):
+            return SAVED_MODEL, saved_model
     graph = _try_parse(data, graph_pb2.GraphDef)
-    if graph is not None and all(n.op for n in graph.node):
-        return GRAPH_DEF, graph
     meta = _try_parse(data, meta_graph_pb2.MetaGraphDef)
-    if meta is not None and (meta.HasField("graph_def") or meta.HasField("meta_info_def")):
+    graph_ok = graph is not None and _plausible_graph(graph)
+    meta_ok = meta is not None and _plausible_meta(meta)
+    if graph_ok and (not meta_ok or len(graph.node) > 0):
+        return GRAPH_DEF, graph
+    if meta_ok:
         return META_GRAPH_DEF, meta
-    if graph is not None:
-        bad = next(n for n in graph.node if not n.op)
-        raise FileFormatError(f"'{source}' is not a valid GraphDef: node '{bad.name}' has no op")
-    protofile.parse_message(data, graph_pb2.GraphDef, source, text=False)  # raises with details
-    raise FileFormatError(f"'{source}' is neither a GraphDef nor a MetaGraphDef")
+    first_line = _describe_text(data)
+    if first_line is not None:
+        raise FileFormatError(
+            f"'{source}' is a text file, not a TensorFlow graph (it starts with '{first_line}'); "
+            "give a GraphDef (.pb/.pbtxt), a MetaGraphDef (.meta) or a SavedModel directory")
+    if graph is not None and graph.node and not all(_OP_NAME.match(n.op) for n in graph.node):
+        raise FileFormatError(f"'{source}' is not a GraphDef, MetaGraphDef or SavedModel protobuf "
+                              "(it parses, but as nonsense: node ops are not op names)")
+    raise FileFormatError(f"'{source}' is not a GraphDef, MetaGraphDef or SavedModel protobuf "
+                          "(binary protobuf parsing failed; is it a checkpoint, an image or another format?)")
 
 
 def _try_parse(data: bytes, msg_type: type[_message.Message]) -> _message.Message | None:
@@ -201,17 +244,12 @@ def load_graph(path: str | os.PathLike[str], tags: Iterable[str] | str | None = 
     if not data.strip():
         raise FileFormatError(f"graph file '{p}' is empty")
     text = protofile.looks_like_text(data)
-    try:
-        kind, msg = _parse_graph_or_meta(data, str(p), text)
-    except FileFormatError:
-        if not text:
-            raise
-        kind, msg = _parse_graph_or_meta(data, str(p), False)
-        text = False
+    kind, msg = _parse_text(data, str(p)) if text else _parse_binary(data, str(p))
     if isinstance(msg, saved_model_pb2.SavedModel):
         meta = choose_meta_graph(msg, tags, str(saved_model_dir or p))
         return LoadedGraph(graph_def=meta.graph_def, path=p, kind=SAVED_MODEL, text=text, meta_graph_def=meta,
-                           saved_model_dir=saved_model_dir or p.parent, tags=tuple(meta.meta_info_def.tags))
+                           saved_model_dir=saved_model_dir or p.parent, tags=tuple(meta.meta_info_def.tags),
+                           available_tags=tuple(tuple(m.meta_info_def.tags) for m in msg.meta_graphs))
     if isinstance(msg, meta_graph_pb2.MetaGraphDef):
         return LoadedGraph(graph_def=msg.graph_def, path=p, kind=META_GRAPH_DEF, text=text, meta_graph_def=msg)
     return LoadedGraph(graph_def=msg, path=p, kind=GRAPH_DEF, text=text)

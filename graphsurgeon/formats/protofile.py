@@ -67,11 +67,14 @@ def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
         raise FileFormatError(f"cannot read {what} '{p}': {err.strerror or err}") from err
 
 
-def parse_message(data: bytes, message_type: type[M], source: str = "<bytes>", text: bool | None = None) -> M:
+def parse_message(data: bytes, message_type: type[M], source: str = "<bytes>", text: bool | None = None,
+                  strict: bool = False) -> M:
     """Parses binary or text protobuf bytes into a new ``message_type``.
 
     With ``text=None`` the encoding is detected from the content; the other parser is tried
     when the first one fails. Raises ``FileFormatError`` naming ``source`` when neither works.
+    Text parsing skips unknown fields unless ``strict`` is true (then, like TensorFlow's own
+    parser, an unknown field is an error naming its line).
     """
     name = message_type.DESCRIPTOR.name
     order = [looks_like_text(data)] if text is None else [text]
@@ -82,8 +85,8 @@ def parse_message(data: bytes, message_type: type[M], source: str = "<bytes>", t
         msg = message_type()
         try:
             if as_text:
-                text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=True,
-                                  allow_unknown_extension=True)
+                text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=not strict,
+                                  allow_unknown_extension=not strict)
             else:
                 msg.ParseFromString(data)
             return msg
