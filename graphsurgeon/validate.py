@@ -1,0 +1,904 @@
+"""Runs graphs in TensorFlow: ``run_graph(...)`` and ``validate(original, frozen) -> ValidationReport``.
+
+This is the only module of graphsurgeon that imports TensorFlow, and it does so lazily, inside
+the functions that need it: ``import graphsurgeon.validate`` never loads TensorFlow. Without
+TensorFlow those functions raise ``MissingDependencyError`` with the install hint. The helpers
+that only read a GraphDef (``graph_inputs``, ``candidate_outputs``, ``initializer_nodes_of``,
+``prepare_feeds``, ``compare_arrays``) work without TensorFlow.
+
+Graphs are imported with ``name=""`` (no ``import/`` prefix) and with their device fields
+cleared, then run in a ``tf.compat.v1.Session`` under ``tf.device(<device>)`` with soft placement,
+once per device asked for (default: the CPU and every GPU TensorFlow sees).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import pathlib
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
+from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependencyError, ValidationError
+from graphsurgeon.formats import model as _model
+from graphsurgeon.formats import tensors
+from graphsurgeon.graph import names
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = 'pip install "graphsurgeon[tf]"'
+
+#: Default tolerances: |frozen - original| <= atol + rtol * |original| (numpy.allclose).
+DEFAULT_RTOL = 1e-4
+DEFAULT_ATOL = 1e-5
+
+PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
+TABLE_INITIALIZER_OPS = frozenset({
+    "InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2",
+    "InitializeTableFromDataset", "LookupTableImport", "LookupTableImportV2",
+})
+VARIABLE_OPS = frozenset({"Variable", "VariableV2", "VarHandleOp"})
+# Ops whose unconsumed nodes are bookkeeping, not model outputs.
+_MACHINERY_OPS = frozenset({
+    "NoOp", "Assert", "Const", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice",
+    "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec", "StringJoin", "Assign", "AssignAdd",
+    "AssignSub", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "ReadVariableOp",
+    "VarIsInitializedOp", "IsVariableInitialized", "DisableCopyOnRead", "Print", "PrintV2", "WriteFile",
+    "ScalarSummary", "HistogramSummary", "ImageSummary", "AudioSummary", "AudioSummaryV2", "TensorSummary",
+    "TensorSummaryV2", "MergeSummary", "HashTable", "HashTableV2", "MutableHashTable", "MutableHashTableV2",
+    "MutableHashTableOfTensors", "MutableHashTableOfTensorsV2", "MutableDenseHashTable",
+    "MutableDenseHashTableV2", "ApplyGradientDescent", "ResourceApplyGradientDescent",
+}) | PLACEHOLDER_OPS | TABLE_INITIALIZER_OPS | VARIABLE_OPS
+_MACHINERY_SCOPES = ("save", "init", "report_uninitialized_variables")
+# Keys under which a SavedModel keeps its init op (TF1 builder, TF2 loader).
+_SAVED_MODEL_INIT_KEYS = ("saved_model_main_op", "legacy_init_op", "saved_model_init_op")
+
+
+# --- TensorFlow, lazily and quietly ------------------------------------------------------------
+
+def _missing_tf(err: BaseException | None = None) -> MissingDependencyError:
+    detail = f" ({err})" if err else ""
+    return MissingDependencyError(
+        f"running graphs needs TensorFlow, which is not installed{detail}; install it with: {INSTALL_HINT}")
+
+
+@contextlib.contextmanager
+def _stderr_silenced(enabled: bool) -> Iterator[None]:
+    """Sends file descriptor 2 to a temporary file; replays it if the block raises.
+
+    TensorFlow's C++ start-up lines ("oneDNN custom operations are on", "All log messages before
+    absl::InitializeLog()") bypass Python and ignore TF_CPP_MIN_LOG_LEVEL in TF 2.21.
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            captured = sink.read()
+            if captured:
+                os.write(2, captured)
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def import_tensorflow(verbose: bool = False) -> Any:
+    """Imports and returns ``tensorflow``, hiding its start-up noise unless ``verbose``.
+
+    Raises ``MissingDependencyError`` (with ``pip install "graphsurgeon[tf]"``) when TensorFlow
+    cannot be imported.
+    """
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    first = "tensorflow" not in sys.modules
+    try:
+        with _stderr_silenced(first and not verbose), warnings.catch_warnings():
+            if not verbose:
+                warnings.simplefilter("ignore")
+            import tensorflow as tf
+    except ImportError as err:
+        raise _missing_tf(err) from err
+    return tf
+
+
+@contextlib.contextmanager
+def _tf_quiet(verbose: bool) -> Iterator[None]:
+    """Silences TensorFlow's Python loggers (deprecation notes) and warnings for the block."""
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger("tensorflow"), logging.getLogger("absl")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def available_devices(verbose: bool = False) -> list[str]:
+    """The devices TensorFlow can run on here: ``/device:CPU:0`` and each ``/device:GPU:N``."""
+    tf = import_tensorflow(verbose)
+    with _tf_quiet(verbose):
+        found = tf.config.list_physical_devices()
+    out = []
+    for dev in found:
+        index = dev.name.rpartition(":")[2]  # "/physical_device:GPU:1"
+        if dev.device_type in ("CPU", "GPU"):
+            out.append(f"/device:{dev.device_type}:{index or 0}")
+    return out or ["/device:CPU:0"]
+
+
+def normalize_device(device: str) -> str:
+    """``cpu``, ``gpu:1``, ``GPU:0``, ``/gpu:0`` or ``/device:GPU:0`` -> ``/device:GPU:0`` form."""
+    text = device.strip()
+    body = text.split("device:", 1)[1] if "device:" in text else text.lstrip("/")
+    kind, _, index = body.partition(":")
+    if kind.upper() not in ("CPU", "GPU") or (index and not index.isdigit()):
+        raise ValidationError(f"device '{device}' is not a CPU or GPU device name; use e.g. 'cpu', 'gpu:0'")
+    return f"/device:{kind.upper()}:{index or 0}"
+
+
+def short_device(device: str) -> str:
+    """``/device:GPU:0`` -> ``GPU:0`` (for reports)."""
+    return device.split("device:", 1)[-1]
+
+
+def _resolve_devices(devices: str | Sequence[str] | None, verbose: bool) -> list[str]:
+    present = available_devices(verbose)
+    if devices is None:
+        return present
+    wanted = [normalize_device(d) for d in names.split_names(devices)]
+    for dev in wanted:
+        if dev not in present:
+            raise ValidationError(f"device '{short_device(dev)}' is not available; TensorFlow sees: "
+                                  + ", ".join(short_device(d) for d in present))
+    return wanted
+
+
+def _tf_error_text(err: BaseException) -> str:
+    message = getattr(err, "message", None) or str(err)
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    # OpError messages end with a long "Original stack trace" / "[[node ...]]" section.
+    kept = [line for line in lines if not line.startswith(("[[", "Original stack trace", "File "))]
+    text = " ".join(kept[:3]) if kept else type(err).__name__
+    return text if len(text) <= 600 else text[:600] + "..."
+
+
+# --- reading a graph (no TensorFlow) ------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """One placeholder of a graph.
+
+    Attributes:
+        name: the tensor name (``x:0``).
+        node: the node name (``x``).
+        dtype: the DataType enum value.
+        shape: the declared shape, -1 for unknown sizes, ``None`` for unknown rank.
+        has_default: whether it is a ``PlaceholderWithDefault`` (feeding it is optional).
+    """
+
+    name: str
+    node: str
+    dtype: int
+    shape: tuple[int, ...] | None
+    has_default: bool = False
+
+    @property
+    def dtype_name(self) -> str:
+        return tensors.dtype_name(self.dtype)
+
+    @property
+    def shape_text(self) -> str:
+        if self.shape is None:
+            return "<unknown rank>"
+        return "[" + ",".join("?" if d < 0 else str(d) for d in self.shape) + "]"
+
+    def describe(self) -> str:
+        """``'x:0' (float, shape [?,8])``."""
+        return f"'{self.name}' ({self.dtype_name}, shape {self.shape_text})"
+
+
+def _as_graph_def(graph: Any, tags: Iterable[str] | str | None = None) -> tuple[graph_pb2.GraphDef, str]:
+    """(our GraphDef, a label for messages) from a path, a LoadedGraph or a GraphDef."""
+    if isinstance(graph, (str, os.PathLike)):
+        loaded = _model.load_graph(graph, tags)
+        return loaded.graph_def, str(graph)
+    if isinstance(graph, _model.LoadedGraph):
+        return graph.graph_def, str(graph.saved_model_dir or graph.path)
+    if isinstance(graph, graph_pb2.GraphDef):
+        return graph, "the graph"
+    if hasattr(graph, "SerializeToString") and hasattr(graph, "node"):
+        return graph_pb2.GraphDef.FromString(graph.SerializeToString()), "the graph"
+    raise TypeError(f"expected a graph path, LoadedGraph or GraphDef, got {type(graph).__name__}")
+
+
+def graph_inputs(graph_def: graph_pb2.GraphDef) -> list[InputSpec]:
+    """The placeholders of ``graph_def`` in node order, with dtype and declared shape."""
+    out = []
+    for node in graph_def.node:
+        if node.op not in PLACEHOLDER_OPS:
+            continue
+        dtype = node.attr["dtype"].type if "dtype" in node.attr else types_pb2.DT_INVALID
+        shape: tuple[int, ...] | None = None
+        if "shape" in node.attr and node.attr["shape"].HasField("shape"):
+            shape = tensors.shape_from_proto(node.attr["shape"].shape)
+        if shape is None and "_output_shapes" in node.attr and node.attr["_output_shapes"].list.shape:
+            shape = tensors.shape_from_proto(node.attr["_output_shapes"].list.shape[0])
+        out.append(InputSpec(f"{node.name}:0", node.name, dtype, shape, node.op == "PlaceholderWithDefault"))
+    return out
+
+
+def _in_machinery_scope(node_name: str) -> bool:
+    first = node_name.split("/", 1)[0]
+    return any(first == s or (first.startswith(s + "_") and first[len(s) + 1:].isdigit())
+               for s in _MACHINERY_SCOPES)
+
+
+def candidate_outputs(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Tensor names (``probs:0``) of nodes nothing consumes, minus saver, init and other machinery."""
+    consumed = {names.node_name(i) for node in graph_def.node for i in node.input}
+    return [f"{node.name}:0" for node in graph_def.node
+            if node.name not in consumed and node.op not in _MACHINERY_OPS and not _in_machinery_scope(node.name)]
+
+
+def initializer_nodes_of(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Node names to run once before inference: ``init_all_tables`` if present, else table initializers."""
+    by_name = {node.name: node for node in graph_def.node}
+    if "init_all_tables" in by_name:
+        return ["init_all_tables"]
+    return [node.name for node in graph_def.node if node.op in TABLE_INITIALIZER_OPS]
+
+
+def _string_pool(graph_def: graph_pb2.GraphDef, limit: int = 256) -> list[bytes]:
+    """String constants of the model (table keys, vocabularies), for random string inputs."""
+    pool: list[bytes] = []
+    for node in graph_def.node:
+        if node.op != "Const" or _in_machinery_scope(node.name):
+            continue
+        value = node.attr["value"].tensor
+        if value.dtype != types_pb2.DT_STRING:
+            continue
+        for item in value.string_val:
+            if len(item) <= 64 and item not in pool:
+                pool.append(item)
+                if len(pool) >= limit:
+                    return pool
+    return pool
+
+
+def random_value(spec: InputSpec, batch: int, rng: np.random.Generator,
+                 string_pool: Sequence[bytes] = ()) -> np.ndarray:
+    """A random array for a placeholder; unknown sizes become ``batch``.
+
+    Floats: standard normal. uint8: 0..255. Other integers: 0..3 (safe as indices). Bools: fair
+    coin. Strings: drawn from ``string_pool`` plus one out-of-vocabulary word.
+    """
+    if spec.shape is None:
+        raise MismatchError(f"placeholder {spec.describe()} has an unknown rank, so no random value can be made; "
+                            f"give it with --input {spec.node}=VALUE")
+    shape = tuple(batch if d < 0 else d for d in spec.shape)
+    dtype = tensors.to_numpy_dtype(spec.dtype, f"placeholder '{spec.name}'")
+    base = tensors.base_dtype(spec.dtype)
+    if base == types_pb2.DT_STRING:
+        pool = [*string_pool, b"<unk>"] if string_pool else [f"word{i}".encode() for i in range(10)]
+        picks = rng.integers(0, len(pool), size=shape)
+        return np.vectorize(lambda i: pool[i], otypes=[object])(picks) if shape else np.array(pool[int(picks)],
+                                                                                             dtype=object)
+    if base == types_pb2.DT_BOOL:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    if dtype.kind in "iu":
+        high = 256 if dtype.itemsize == 1 and dtype.kind == "u" else 4
+        return rng.integers(0, high, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def coerce_value(value: Any, spec: InputSpec) -> np.ndarray:
+    """``value`` as an array of the placeholder's dtype, checked against its shape.
+
+    Bools accept True/False and 0/1; integers refuse fractions and values out of range; strings
+    become bytes. Raises ``MismatchError`` naming the placeholder, its dtype and shape.
+    """
+    target = tensors.to_numpy_dtype(spec.dtype, f"placeholder '{spec.name}'")
+    base = tensors.base_dtype(spec.dtype)
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+
+    def fail(why: str) -> MismatchError:
+        return MismatchError(f"value for placeholder {spec.describe()} {why}")
+
+    if base == types_pb2.DT_STRING:
+        if arr.dtype.kind not in "OSU":
+            raise fail(f"must be text, got {arr.dtype}")
+        out = np.empty(arr.shape, dtype=object)
+        for idx, item in np.ndenumerate(arr):
+            out[idx] = item.encode() if isinstance(item, str) else bytes(item)
+        arr = out
+    elif arr.dtype.kind in "OSU":
+        raise fail(f"must be {spec.dtype_name}, got text")
+    elif base == types_pb2.DT_BOOL:
+        if arr.dtype.kind != "b":
+            if not np.all((arr == 0) | (arr == 1)):
+                raise fail("must be a bool (true/false or 1/0)")
+        arr = arr.astype(np.bool_)
+    elif target.kind in "iu":
+        if arr.dtype.kind == "c" or (arr.dtype.kind == "f" and not np.all(np.mod(arr, 1) == 0)):
+            raise fail(f"must be an integer ({spec.dtype_name}), got {arr.dtype} values")
+        info = np.iinfo(target)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise fail(f"has values out of the range of {spec.dtype_name} [{info.min}, {info.max}]")
+        arr = arr.astype(target)
+    elif target.kind != "c" and arr.dtype.kind == "c":
+        raise fail(f"must be real ({spec.dtype_name}), got complex values")
+    else:
+        arr = arr.astype(target)
+    if spec.shape is not None:
+        if arr.ndim != len(spec.shape):
+            if arr.ndim == 0:
+                raise fail(f"is a scalar, but the placeholder has shape {spec.shape_text}; give an array "
+                           "(a .npy file or a nested list)")
+            raise fail(f"has shape [{','.join(map(str, arr.shape))}], which does not fit {spec.shape_text}")
+        if any(want >= 0 and want != have for want, have in zip(spec.shape, arr.shape)):
+            raise fail(f"has shape [{','.join(map(str, arr.shape))}], which does not fit {spec.shape_text}")
+    return arr
+
+
+def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None = None,
+                  random_inputs: bool = False, batch: int = 1, seed: int = 0,
+                  where: str = "the graph") -> dict[str, np.ndarray]:
+    """The feed dict (tensor name -> array) for one run of ``graph_def``.
+
+    ``feeds`` keys may be node or tensor names; values for placeholders are cast to their dtype and
+    checked against their shape (``coerce_value``). With ``random_inputs``, every required
+    placeholder not given gets a random value (``random_value``); placeholders with a default are
+    left to it. Without it, a missing required placeholder is a ``MismatchError`` naming it with
+    its dtype and shape.
+    """
+    specs = {spec.name: spec for spec in graph_inputs(graph_def)}
+    node_names = [node.name for node in graph_def.node]
+    known = set(node_names)
+    out: dict[str, np.ndarray] = {}
+    for key, value in (feeds or {}).items():
+        try:
+            name = names.tensor_name(key)
+        except ValueError as err:
+            raise MismatchError(f"input '{key}' is a control input, not a tensor") from err
+        if names.node_name(name) not in known:
+            raise names.not_found("input", key, node_names, where=where)
+        spec = specs.get(name)
+        out[name] = coerce_value(value, spec) if spec else np.asarray(value)
+    if batch < 1:
+        raise MismatchError(f"batch must be at least 1, got {batch}")
+    rng = np.random.default_rng(seed)
+    pool: list[bytes] | None = None
+    missing = []
+    for spec in specs.values():
+        if spec.name in out or spec.has_default:
+            continue
+        if not random_inputs:
+            missing.append(spec)
+            continue
+        if pool is None:
+            pool = _string_pool(graph_def)
+        out[spec.name] = random_value(spec, batch, rng, pool)
+    if missing:
+        listing = ", ".join(s.describe() for s in missing)
+        raise MismatchError(f"no value for required input {listing} of {where}; give --input NAME=VALUE "
+                            "(a .npy file, file.npz:key, or a literal) or use --random-inputs")
+    return out
+
+
+def _check_outputs(graph_def: graph_pb2.GraphDef, outputs: Sequence[str], where: str) -> list[str]:
+    node_names = [node.name for node in graph_def.node]
+    known = set(node_names)
+    fetches = []
+    for name in outputs:
+        try:
+            tensor = names.tensor_name(name)
+        except ValueError as err:
+            raise MismatchError(f"output '{name}' is a control input, not a tensor") from err
+        if names.node_name(tensor) not in known:
+            raise names.not_found("output", name, node_names, where=where)
+        if tensor not in fetches:
+            fetches.append(tensor)
+    return fetches
+
+
+# --- running ----------------------------------------------------------------------------------
+
+def _session(tf: Any, graph: Any) -> Any:
+    config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+    config.gpu_options.allow_growth = True
+    return tf.compat.v1.Session(graph=graph, config=config)
+
+
+def _tf_graph_def(tf: Any, graph_def: graph_pb2.GraphDef) -> Any:
+    tf_graph_def = tf.compat.v1.GraphDef.FromString(graph_def.SerializeToString())
+    for node in tf_graph_def.node:
+        node.device = ""  # device strings baked in at training time; we place by tf.device
+    return tf_graph_def
+
+
+def _run_ops(sess: Any, graph: Any, node_names: Sequence[str], what: str) -> None:
+    if not node_names:
+        return
+    ops = []
+    for name in node_names:
+        try:
+            ops.append(graph.get_operation_by_name(names.node_name(name)))
+        except KeyError as err:
+            raise names.not_found("initializer node", name, [op.name for op in graph.get_operations()],
+                                  where=what) from err
+    logger.info("running initializers of %s: %s", what, ", ".join(op.name for op in ops))
+    sess.run(ops)
+
+
+def _run_in_session(sess: Any, fetches: Sequence[str], feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    values = sess.run(list(fetches), feed_dict=dict(feeds))
+    return {name: np.asarray(value) for name, value in zip(fetches, values)}
+
+
+def _run_frozen_once(tf: Any, graph_def: graph_pb2.GraphDef, feeds: Mapping[str, np.ndarray], fetches: Sequence[str],
+                     device: str, init_nodes: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    graph = tf.Graph()
+    stage = "import"
+    try:
+        with graph.as_default(), tf.device(device):
+            tf.compat.v1.import_graph_def(_tf_graph_def(tf, graph_def), name="")
+        stage = "run"
+        with _session(tf, graph) as sess:
+            _run_ops(sess, graph, init_nodes, what)
+            return _run_in_session(sess, fetches, feeds)
+    except (tf.errors.OpError, ValueError, TypeError, KeyError) as err:
+        verb = "cannot import" if stage == "import" else f"failed to run on {short_device(device)}"
+        raise ValidationError(f"TensorFlow {verb} {what}: {_tf_error_text(err)}") from err
+
+
+def run_graph(graph: Any, feeds: Mapping[str, Any] | None = None, outputs: Sequence[str] | str | None = None,
+              random_inputs: bool = False, batch: int = 1, device: str | None = None, seed: int = 0,
+              initializer_nodes: Sequence[str] | str | None = None, tags: Iterable[str] | str | None = None,
+              verbose: bool = False) -> dict[str, np.ndarray]:
+    """Runs a (frozen) graph in TensorFlow once and returns ``{tensor name: value}``.
+
+    Args:
+        graph: a graph path (.pb, .pbtxt, .meta, SavedModel dir: its GraphDef is used as is, no
+            checkpoint is restored), a ``LoadedGraph`` or a GraphDef.
+        feeds: node or tensor name -> value (array, scalar or nested list), cast to the
+            placeholder's dtype and checked against its shape.
+        outputs: what to fetch (node or tensor names); default: ``candidate_outputs``.
+        random_inputs: fill required placeholders that are not in ``feeds`` with random values.
+        batch: size of unknown dimensions for random inputs.
+        device: ``cpu``, ``gpu:0``...; default: TensorFlow's choice (a GPU when there is one).
+        seed: seed of the random inputs.
+        initializer_nodes: nodes to run once first; default: ``initializer_nodes_of`` (table init).
+        tags: SavedModel tag set, when ``graph`` is a SavedModel directory.
+        verbose: let TensorFlow's logs and warnings through.
+
+    Raises:
+        MissingDependencyError: TensorFlow is not installed.
+        MismatchError: a required input has no value, or a value does not fit its placeholder.
+        NodeNotFoundError: an input, output or initializer name is not in the graph.
+        ValidationError: TensorFlow could not import or run the graph.
+    """
+    graph_def, what = _as_graph_def(graph, tags)
+    feed_dict = prepare_feeds(graph_def, feeds, random_inputs, batch, seed, where=f"'{what}'")
+    output_names = names.split_names(outputs) or candidate_outputs(graph_def)
+    if not output_names:
+        raise ValidationError(f"'{what}' has no candidate outputs; name what to fetch with --output")
+    fetches = _check_outputs(graph_def, output_names, f"'{what}'")
+    init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(graph_def)
+    tf = import_tensorflow(verbose)
+    with _tf_quiet(verbose):
+        dev = normalize_device(device) if device else None
+        if dev and dev not in available_devices(verbose):
+            raise ValidationError(f"device '{device}' is not available; TensorFlow sees: "
+                                  + ", ".join(short_device(d) for d in available_devices(verbose)))
+        logger.info("running '%s' on %s", what, short_device(dev) if dev else "the default device")
+        return _run_frozen_once(tf, graph_def, feed_dict, fetches, dev or "", init, f"'{what}'")
+
+
+# --- the original model, run the way its users run it ------------------------------------------
+
+def checkpoint_prefix(checkpoint: str | os.PathLike[str] | None, meta_path: pathlib.Path | None = None) -> str:
+    """A checkpoint prefix from a prefix, a directory (latest), a ``.index``/``.data-*`` file or a ``.meta`` beside it.
+
+    Raises ``CheckpointError`` when nothing there looks like a checkpoint.
+    """
+    if checkpoint is None:
+        if meta_path is None or not meta_path.name.endswith(".meta"):
+            raise CheckpointError("no checkpoint given; pass --checkpoint PREFIX (e.g. model.ckpt-1000)")
+        candidate = str(meta_path)[: -len(".meta")]
+        if _is_prefix(candidate):
+            return candidate
+        raise CheckpointError(f"no checkpoint '{candidate}' next to '{meta_path}' (expected "
+                              f"'{candidate}.index'); pass --checkpoint PREFIX")
+    path = pathlib.Path(checkpoint)
+    if path.is_dir():
+        state = path / "checkpoint"
+        if state.is_file():
+            for line in state.read_text(errors="replace").splitlines():
+                if line.startswith("model_checkpoint_path:"):
+                    value = line.split(":", 1)[1].strip().strip('"')
+                    candidate = value if os.path.isabs(value) else str(path / value)
+                    if _is_prefix(candidate):
+                        return candidate
+        indexes = sorted(path.glob("*.index"), key=lambda p: p.stat().st_mtime)
+        if indexes:
+            return str(indexes[-1])[: -len(".index")]
+        raise CheckpointError(f"directory '{path}' holds no checkpoint (no *.index file)")
+    text = str(path)
+    if text.endswith(".index"):
+        text = text[: -len(".index")]
+    elif ".data-" in path.name:
+        text = text[: text.rindex(".data-")]
+    elif text.endswith(".meta"):
+        text = text[: -len(".meta")]
+    if _is_prefix(text):
+        return text
+    raise CheckpointError(f"checkpoint '{checkpoint}' not found (expected '{text}.index' or a V1 checkpoint file)")
+
+
+def _is_prefix(prefix: str) -> bool:
+    return os.path.isfile(prefix + ".index") or (os.path.isfile(prefix) and not prefix.endswith(".meta"))
+
+
+def _saver_nodes(graph_def: graph_pb2.GraphDef) -> tuple[str, str] | None:
+    """(restore op, filename tensor) of a Saver built into a bare GraphDef (``save/restore_all``)."""
+    by_name = {node.name: node for node in graph_def.node}
+    scopes = sorted({n.name.rsplit("/", 1)[0] for n in graph_def.node
+                     if n.name.endswith("/restore_all") and n.op == "NoOp"}, key=lambda s: (s != "save", s))
+    for scope in scopes:
+        for filename in (f"{scope}/Const", f"{scope}/filename"):
+            if filename in by_name:
+                return f"{scope}/restore_all", f"{filename}:0"
+    return None
+
+
+def _restore_variables_by_name(tf: Any, sess: Any, graph: Any, graph_def: graph_pb2.GraphDef, prefix: str) -> None:
+    """Restores each variable node from the checkpoint key of the same name (no Saver in the graph)."""
+    variables = [node for node in graph_def.node if node.op in VARIABLE_OPS]
+    if not variables:
+        return
+    with graph.as_default():
+        keys = [(n.attr["shared_name"].s.decode() or n.name) if n.op == "VarHandleOp" else n.name for n in variables]
+        dtypes = [tf.dtypes.as_dtype(tensors.base_dtype(n.attr["dtype"].type)) for n in variables]
+        with tf.device("/device:CPU:0"):
+            restored = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=keys, shape_and_slices=[""] * len(keys),
+                                            dtypes=dtypes, name="graphsurgeon_restore")
+        assigns = []
+        for node, value in zip(variables, restored):
+            target = graph.get_tensor_by_name(f"{node.name}:0")
+            if node.op == "VarHandleOp":
+                assigns.append(tf.raw_ops.AssignVariableOp(resource=target, value=value))
+            else:
+                assigns.append(tf.compat.v1.assign(target, value))
+    sess.run(assigns)
+
+
+def _tf_meta_graph_def(tf: Any, meta: meta_graph_pb2.MetaGraphDef) -> Any:
+    return tf.compat.v1.MetaGraphDef.FromString(meta.SerializeToString())
+
+
+def _has_saved_model_init(meta: meta_graph_pb2.MetaGraphDef) -> bool:
+    return any(key in meta.collection_def for key in _SAVED_MODEL_INIT_KEYS) or \
+        "__saved_model_init_op" in meta.signature_def
+
+
+def _run_original_once(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, feeds: Mapping[str, np.ndarray],
+                       fetches: Sequence[str], device: str, what: str) -> dict[str, np.ndarray]:
+    graph = tf.Graph()
+    stage = "load"
+    try:
+        with graph.as_default(), tf.device(device), _session(tf, graph) as sess:
+            init: list[str] = []
+            if loaded.kind == _model.SAVED_MODEL:
+                # Restores the variables and runs main_op / legacy_init_op, as TF Serving does.
+                tf.compat.v1.saved_model.loader.load(sess, list(loaded.tags), str(loaded.saved_model_dir),
+                                                     clear_devices=True)
+                if not _has_saved_model_init(loaded.meta_graph_def):
+                    init = [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
+            else:
+                saver_def = None
+                if loaded.kind == _model.META_GRAPH_DEF:
+                    tf.compat.v1.train.import_meta_graph(_tf_meta_graph_def(tf, loaded.meta_graph_def),
+                                                         clear_devices=True)
+                    if loaded.meta_graph_def.HasField("saver_def"):
+                        saver_def = loaded.meta_graph_def.saver_def
+                    init = [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
+                else:
+                    tf.compat.v1.import_graph_def(_tf_graph_def(tf, loaded.graph_def), name="")
+                init = init or initializer_nodes_of(loaded.graph_def)
+                if prefix is not None:
+                    stage = "restore"
+                    if saver_def is not None and saver_def.restore_op_name:
+                        restore = (saver_def.restore_op_name, saver_def.filename_tensor_name)
+                    else:
+                        restore = _saver_nodes(loaded.graph_def)
+                    if restore:
+                        logger.info("restoring %s through %s", prefix, restore[0])
+                        sess.run(restore[0], {restore[1]: prefix})
+                    else:
+                        logger.info("restoring %s by variable name (no Saver in the graph)", prefix)
+                        _restore_variables_by_name(tf, sess, graph, loaded.graph_def, prefix)
+            stage = "run"
+            _run_ops(sess, graph, init, what)
+            return _run_in_session(sess, fetches, feeds)
+    except (tf.errors.OpError, ValueError, TypeError, KeyError, OSError) as err:
+        hint = ""
+        if "uninitialized" in str(err).lower() or "not initialized" in str(err).lower():
+            hint = " (give the checkpoint with --checkpoint)" if prefix is None else ""
+        verb = {"load": "cannot load", "restore": f"cannot restore '{prefix}' into"}.get(
+            stage, f"failed to run on {short_device(device)}")
+        raise ValidationError(f"TensorFlow {verb} the original {what}: {_tf_error_text(err)}{hint}") from err
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+_FLOAT_KINDS = "fc"
+
+
+def _is_floating(dtype: np.dtype) -> bool:
+    if dtype.kind in _FLOAT_KINDS:
+        return True
+    try:
+        return np.issubdtype(dtype, np.floating) or "float" in dtype.name
+    except TypeError:
+        return False
+
+
+def compare_arrays(original: np.ndarray, frozen: np.ndarray, rtol: float = DEFAULT_RTOL,
+                   atol: float = DEFAULT_ATOL) -> tuple[float | None, float | None, bool, str]:
+    """(max_abs, max_rel, ok, note) of ``frozen`` against ``original``.
+
+    Floats pass when ``|frozen - original| <= atol + rtol * |original|`` everywhere (NaN matches
+    NaN). ``max_rel`` is over elements where ``original != 0``. Integers, bools and strings must
+    be equal; for them ``max_abs`` is the largest integer difference (``None`` for bools and
+    strings) and ``note`` counts the differing elements.
+    """
+    a = np.asarray(original)
+    b = np.asarray(frozen)
+    if a.shape != b.shape:
+        return None, None, False, f"shape {list(b.shape)} != original {list(a.shape)}"
+    if a.dtype != b.dtype:
+        return None, None, False, f"dtype {b.dtype} != original {a.dtype}"
+    if a.size == 0:
+        return 0.0, 0.0, True, ""
+    if _is_floating(a.dtype):
+        wide = np.complex128 if a.dtype.kind == "c" else np.float64
+        x, y = a.astype(wide), b.astype(wide)
+        same = (x == y) | (np.isnan(x) & np.isnan(y))
+        diff = np.where(same, 0.0, np.abs(y - x))
+        max_abs = float(np.max(diff)) if not np.isnan(diff).all() else math.nan
+        nonzero = np.abs(x) > 0
+        rel = np.divide(diff, np.abs(x), out=np.zeros_like(diff, dtype=np.float64), where=nonzero)
+        max_rel = float(np.max(rel))
+        close = np.isclose(y, x, rtol=rtol, atol=atol, equal_nan=True)
+        ok = bool(np.all(close))
+        note = "" if ok else f"{int(np.sum(~close))} of {a.size} differ"
+        return max_abs, max_rel, ok, note
+    differ = int(np.sum(a != b))
+    max_abs = None
+    if a.dtype.kind in "iu":
+        max_abs = float(np.max(np.abs(b.astype(np.float64) - a.astype(np.float64))))
+    return max_abs, None, differ == 0, f"{differ} of {a.size} differ" if differ else ""
+
+
+@dataclasses.dataclass
+class ValidationRow:
+    """One output on one device: the frozen graph's answer against the original's."""
+
+    output: str
+    device: str
+    shape: tuple[int, ...]
+    dtype: str
+    max_abs: float | None
+    max_rel: float | None
+    ok: bool
+    note: str = ""
+
+
+def _num(value: float | None) -> float | str | None:
+    if value is None:
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return value
+
+
+@dataclasses.dataclass
+class ValidationReport:
+    """What ``validate`` found: one row per output and device.
+
+    Attributes:
+        original: the original model (path) and ``checkpoint`` its checkpoint prefix, if any.
+        frozen: the frozen graph (path, or ``"the graph"``).
+        rows: ``ValidationRow`` per output per device.
+        inputs: tensor name -> (shape, dtype) of what was fed; ``random``: names given random values.
+        devices: the devices run on (``CPU:0``, ``GPU:0``...).
+        rtol, atol: the tolerances for floating-point outputs.
+    """
+
+    original: str
+    frozen: str
+    checkpoint: str | None
+    rows: list[ValidationRow]
+    inputs: dict[str, tuple[tuple[int, ...], str]]
+    random: list[str]
+    devices: list[str]
+    rtol: float
+    atol: float
+    seed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Every output matched on every device (and there was at least one)."""
+        return bool(self.rows) and all(row.ok for row in self.rows)
+
+    @property
+    def failures(self) -> list[ValidationRow]:
+        return [row for row in self.rows if not row.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (NaN and infinity as strings)."""
+        return {
+            "ok": self.ok,
+            "original": self.original,
+            "checkpoint": self.checkpoint,
+            "frozen": self.frozen,
+            "devices": list(self.devices),
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "seed": self.seed,
+            "inputs": {name: {"shape": list(shape), "dtype": dtype, "random": name in self.random}
+                       for name, (shape, dtype) in self.inputs.items()},
+            "rows": [{"output": r.output, "device": r.device, "shape": list(r.shape), "dtype": r.dtype,
+                      "max_abs": _num(r.max_abs), "max_rel": _num(r.max_rel), "ok": r.ok, "note": r.note}
+                     for r in self.rows],
+        }
+
+    def format(self) -> str:
+        """An aligned table for people, with a one-line verdict at the end."""
+        lines = [f"original: {self.original}" + (f" (checkpoint {self.checkpoint})" if self.checkpoint else ""),
+                 f"frozen:   {self.frozen}"]
+        for name, (shape, dtype) in self.inputs.items():
+            how = f"random, seed {self.seed}" if name in self.random else "given"
+            lines.append(f"input:    {name} {dtype}[{','.join(map(str, shape))}] ({how})")
+        header = ("output", "device", "shape", "dtype", "max_abs", "max_rel", "ok")
+        table = [header]
+        for r in self.rows:
+            table.append((r.output, r.device, "[" + ",".join(map(str, r.shape)) + "]", r.dtype,
+                          _fmt(r.max_abs), _fmt(r.max_rel), "ok" if r.ok else "MISMATCH" + (f" ({r.note})" if r.note
+                                                                                          else "")))
+        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+        lines.append("")
+        for row in table:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+        lines.append("")
+        outputs = sorted({r.output for r in self.rows})
+        where = ", ".join(self.devices)
+        if self.ok:
+            lines.append(f"OK: {len(outputs)} output(s) match on {where} (rtol {self.rtol:g}, atol {self.atol:g})")
+        else:
+            bad = ", ".join(f"{r.output} on {r.device}" for r in self.failures)
+            lines.append(f"MISMATCH: {bad} (rtol {self.rtol:g}, atol {self.atol:g})")
+        return "\n".join(lines)
+
+
+def dtype_label(array: np.ndarray) -> str:
+    """numpy's dtype name, or ``string`` for TensorFlow strings (object/bytes arrays)."""
+    return "string" if array.dtype.kind in "OSU" else str(array.dtype)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    return f"{value:.3g}"
+
+
+def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] | None = None,
+             tags: Iterable[str] | str | None = None, inputs: Mapping[str, Any] | None = None,
+             outputs: Sequence[str] | str | None = None, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+             devices: Sequence[str] | str | None = None, seed: int = 0, batch: int = 1,
+             initializer_nodes: Sequence[str] | str | None = None, verbose: bool = False) -> ValidationReport:
+    """Runs the original model and the frozen graph on the same inputs on every device and compares.
+
+    The original is run the way its users run it: a SavedModel through
+    ``tf.compat.v1.saved_model.loader.load`` (restore + main_op/legacy_init_op); a ``.meta``
+    through ``import_meta_graph`` and its Saver's restore op, then the ``TABLE_INITIALIZERS``
+    collection; a bare GraphDef is imported and restored through its own ``save/restore_all``
+    (or, without one, each variable from the key of its name), then its table initializers. The
+    frozen graph is imported and its ``initializer_nodes`` (default: ``init_all_tables`` or the
+    table initializer ops) are run first.
+
+    Args:
+        original: a .pb/.pbtxt graph (+ ``checkpoint``), a .meta (checkpoint default: the prefix
+            beside it), a SavedModel directory, or a ``LoadedGraph`` of one.
+        frozen: the frozen graph: path, ``LoadedGraph`` or GraphDef.
+        checkpoint: the checkpoint prefix (or directory, or .index file) for a graph or .meta.
+        tags: the SavedModel tag set (default ``serve`` or the only one).
+        inputs: node or tensor name -> value; the frozen graph's other required placeholders get
+            random values (seeded by ``seed``; unknown sizes become ``batch``).
+        outputs: what to compare (default: the frozen graph's candidate outputs).
+        rtol, atol: tolerances for floating-point outputs; other dtypes must match exactly.
+        devices: the devices to run on (default: the CPU and every GPU).
+        initializer_nodes: nodes of the frozen graph to run once first.
+        verbose: let TensorFlow's logs and warnings through.
+
+    Returns:
+        A ``ValidationReport``; check ``.ok``. Mismatches are reported, not raised.
+
+    Raises:
+        MissingDependencyError: TensorFlow is not installed.
+        ValidationError: either model cannot be loaded, restored or run.
+        NodeNotFoundError, MismatchError, CheckpointError: bad names, values or checkpoint.
+    """
+    loaded = original if isinstance(original, _model.LoadedGraph) else _model.load_graph(original, tags)
+    original_label = str(loaded.saved_model_dir or loaded.path)
+    frozen_def, frozen_label = _as_graph_def(frozen)
+    prefix: str | None = None
+    if loaded.kind != _model.SAVED_MODEL:
+        if checkpoint is not None or loaded.kind == _model.META_GRAPH_DEF:
+            has_vars = any(node.op in VARIABLE_OPS for node in loaded.graph_def.node)
+            if checkpoint is not None or has_vars:
+                prefix = checkpoint_prefix(checkpoint, loaded.path)
+    given = dict(inputs or {})
+    feeds = prepare_feeds(frozen_def, given, random_inputs=True, batch=batch, seed=seed, where=f"'{frozen_label}'")
+    given_names = {names.tensor_name(k) for k in given}
+    for name in feeds:
+        if names.node_name(name) not in {n.name for n in loaded.graph_def.node}:
+            raise names.not_found("input", name, [n.name for n in loaded.graph_def.node],
+                                  where=f"the original '{original_label}'")
+    output_names = names.split_names(outputs) or candidate_outputs(frozen_def)
+    if not output_names:
+        raise ValidationError(f"'{frozen_label}' has no candidate outputs; name the outputs to compare")
+    fetches = _check_outputs(frozen_def, output_names, f"'{frozen_label}'")
+    _check_outputs(loaded.graph_def, fetches, f"the original '{original_label}'")
+    init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
+
+    tf = import_tensorflow(verbose)
+    rows: list[ValidationRow] = []
+    with _tf_quiet(verbose):
+        run_on = _resolve_devices(devices, verbose)
+        for device in run_on:
+            logger.info("running the original '%s' on %s", original_label, short_device(device))
+            want = _run_original_once(tf, loaded, prefix, feeds, fetches, device, f"'{original_label}'")
+            logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
+            got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
+            for name in fetches:
+                max_abs, max_rel, ok, note = compare_arrays(want[name], got[name], rtol, atol)
+                rows.append(ValidationRow(name, short_device(device), tuple(got[name].shape), dtype_label(got[name]),
+                                          max_abs, max_rel, ok, note))
+    return ValidationReport(
+        original=original_label, frozen=frozen_label, checkpoint=prefix, rows=rows,
+        inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in feeds.items()},
+        random=[name for name in feeds if name not in given_names], devices=[short_device(d) for d in run_on],
+        rtol=rtol, atol=atol, seed=seed)
