@@ -1,0 +1,230 @@
+"""Show what a graph (or checkpoint) holds: inputs, candidate outputs, variables, switches, signatures.
+
+Each line starts with its kind (input, output, switch, variable, op, signature, ...), so
+`gs inspect model.meta | grep ^output` lists the candidate outputs. --json prints the same data.
+A checkpoint path (prefix, .index, .data-*, directory with a checkpoint file) lists its tensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.formats.model import load_graph
+from graphsurgeon.formats.protofile import format_bytes
+from graphsurgeon.graph import names
+from graphsurgeon.summary import summarize
+
+# Function names are listed one per line up to this many (all of them with --all).
+_MAX_FUNCTIONS = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="graph file (.pb, .pbtxt, .meta), SavedModel directory, or checkpoint")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON (keys in the README)")
+    parser.add_argument("--saved_model_tags", "--saved-model-tags", "--tags", dest="tags", default=None,
+                        metavar="TAGS", help="comma-separated tag set choosing a SavedModel's meta graph "
+                        "(default: serve, or the only one)")
+    parser.add_argument("--tensor", metavar="NAME", default=None,
+                        help="checkpoint: print this tensor's values and statistics; graph: show this node")
+    parser.add_argument("--all", action="store_true",
+                        help="checkpoint: print whole arrays; graph: also list ignored sinks and every function")
+    parser.add_argument("--outputs", default=None, metavar="A,B", help="output nodes, for --why")
+    parser.add_argument("--why", default=None, metavar="NODE",
+                        help="show one chain of inputs by which the --outputs need NODE")
+
+
+def run(args: argparse.Namespace) -> int:
+    checkpoint_module = _checkpoint_cli()
+    if checkpoint_module is not None and _is_checkpoint(args.path):
+        return int(checkpoint_module.run(args) or 0)
+    if args.why is not None or args.outputs is not None:
+        return _run_why(args)
+    loaded = load_graph(args.path, tags=args.tags)
+    if args.tensor is not None:
+        return _print_node(loaded.graph_def, args.tensor, str(loaded.path), as_json=args.json)
+    data = summarize(loaded)
+    if args.json:
+        json.dump(data, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_summary(data, show_all=args.all))
+    return 0
+
+
+def _checkpoint_cli() -> Any:
+    """``graphsurgeon.cli._inspect_checkpoint`` when the checkpoint reader has landed, else ``None``."""
+    try:
+        from graphsurgeon.cli import _inspect_checkpoint
+    except ImportError:
+        return None
+    return _inspect_checkpoint
+
+
+def _is_checkpoint(path: str) -> bool:
+    try:
+        from graphsurgeon.formats import checkpoint
+    except ImportError:
+        return False
+    check = getattr(checkpoint, "is_checkpoint_path", None)
+    return bool(check is not None and check(path))
+
+
+def _run_why(args: argparse.Namespace) -> int:
+    if args.why is None or args.outputs is None:
+        raise GraphSurgeonError("--why NODE and --outputs A,B go together: "
+                                "gs inspect GRAPH --outputs probs --why conv1/weights")
+    from graphsurgeon.graph.view import GraphView
+
+    loaded = load_graph(args.path, tags=args.tags)
+    outputs = names.split_names(args.outputs)
+    if not outputs:
+        raise GraphSurgeonError("--outputs is empty; give output node names like --outputs probs,logits")
+    chain = GraphView(loaded.graph_def).why(args.why, outputs)
+    if args.json:
+        json.dump({"node": args.why, "outputs": outputs, "path": list(chain)}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    for step, name in enumerate(chain):
+        op = _op_of(loaded.graph_def, name)
+        sys.stdout.write(f"why  {step:>3}  {name}  ({op})\n")
+    return 0
+
+
+def _op_of(graph_def: Any, name: str) -> str:
+    for node in graph_def.node:
+        if node.name == name:
+            return node.op
+    return "?"
+
+
+def _print_node(graph_def: Any, name: str, source: str, as_json: bool) -> int:
+    wanted = names.node_name(name)
+    by_name = {n.name: n for n in graph_def.node}
+    node = by_name.get(wanted)
+    if node is None:
+        raise names.not_found("node", wanted, by_name, where=f"'{source}'")
+    consumers = sorted({n.name for n in graph_def.node if any(names.node_name(i) == wanted for i in n.input)})
+    data = {
+        "name": node.name, "op": node.op, "device": node.device, "inputs": list(node.input),
+        "consumers": consumers, "attrs": sorted(node.attr),
+    }
+    if as_json:
+        json.dump(data, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    lines = [["node", node.name], ["op", node.op]]
+    if node.device:
+        lines.append(["device", node.device])
+    lines += [["input", i] for i in node.input]
+    lines += [["consumer", c] for c in consumers]
+    lines += [["attr", key] for key in sorted(node.attr)]
+    sys.stdout.write(_table(lines))
+    return 0
+
+
+def _shape(shape: Sequence[int] | None) -> str:
+    if shape is None:
+        return "<unknown>"
+    return "[" + ",".join("?" if d < 0 else str(d) for d in shape) + "]"
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+# The first column (the kind of line) has one width everywhere, so sections line up.
+_KIND_WIDTH = 11
+
+
+def _table(rows: list[list[str]]) -> str:
+    """Rows of cells, every column but the last padded to its widest cell; one line per row."""
+    if not rows:
+        return ""
+    widths: dict[int, int] = {0: _KIND_WIDTH}
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths.get(i, 0), len(cell))
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def format_summary(data: dict[str, Any], show_all: bool = False) -> str:
+    """The human form of ``summarize()``: one fact a line, the kind first, columns aligned."""
+    rows: list[list[str]] = []
+    kind = data["kind"] + (" (text)" if data["text"] else " (binary)")
+    rows.append(["path", str(data["path"])])
+    rows.append(["format", kind])
+    rows.append(["nodes", str(data["node_count"])])
+    if data["producer"] is not None:
+        rows.append(["producer", f"{data['producer']} (min_consumer {data['min_consumer']})"])
+    out = _table(rows)
+
+    sections: list[list[list[str]]] = []
+    sections.append([["input", i["name"], i["op"], str(i["dtype"]), _shape(i["shape"])]
+                     + ([f"default={_value(i['default'])}"] if i["default"] is not None else [])
+                     for i in data["inputs"]] or [["input", "(none: no Placeholder nodes)"]])
+    sections.append([["output", o["name"], o["op"], str(o["dtype"]), _shape(o["shape"]),
+                      "feeds=" + (",".join(o["feeds"]) or "-")] for o in data["outputs"]]
+                    or [["output", "(none found: every node is consumed or is machinery; see --all)"]])
+    ignored = data["ignored_sinks"]
+    if ignored:
+        if show_all:
+            sections.append([["ignored", reason, name] for reason, items in ignored.items() for name in items])
+        else:
+            sections.append([["ignored", f"{len(items)} {reason}"] for reason, items in ignored.items()])
+    sections.append([["switch", s["name"], str(s["dtype"]), _shape(s["shape"]),
+                      f"default={_value(s['default'])}" if s["has_default"] else "no-default",
+                      f"feed {_value(s['feed'])} for inference"] for s in data["switches"]])
+    sections.append([["variable", v["name"], v["op"], str(v["dtype"]), _shape(v["shape"]),
+                      "?" if v["elements"] is None else str(v["elements"]),
+                      "?" if v["bytes"] is None else format_bytes(v["bytes"]),
+                      {True: "trainable", False: "-", None: ""}[v["trainable"]]] for v in data["variables"]])
+    totals = data["variable_totals"]
+    trainable = "" if totals["trainable_count"] is None else f", {totals['trainable_count']} trainable"
+    unknown = f", {totals['unknown_size']} of unknown size" if totals["unknown_size"] else ""
+    sections.append([["variables", f"{totals['count']} variables, {totals['elements']} elements, "
+                      f"{format_bytes(totals['bytes'])}{trainable}{unknown}"]])
+    sections.append([["device", dev, str(n)] for dev, n in data["devices"].items()])
+    functions = data["functions"]
+    fn_rows = [["functions", f"{functions['count']} (gradients {functions['gradients']})"]]
+    if show_all or functions["count"] <= _MAX_FUNCTIONS:
+        fn_rows += [["function", name] for name in functions["names"]]
+    sections.append(fn_rows)
+    meta = data["meta_graph"]
+    if meta is not None:
+        sections.append(_meta_rows(meta))
+    saved_model = data["saved_model"]
+    if saved_model is not None:
+        sections.append([["saved_model", saved_model["dir"]], ["tags", ",".join(saved_model["tags"]) or "-"]]
+                        + [["tag_set", ",".join(t) or "(no tags)"] for t in saved_model["tag_sets"]])
+    sections.append([["op", str(count), op] for op, count in data["op_types"].items()])
+    for section in sections:
+        out += _table(section)
+    return out
+
+
+def _meta_rows(meta: dict[str, Any]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    if meta["tensorflow_version"]:
+        rows.append(["tf_version", meta["tensorflow_version"]])
+    saver = meta["saver"]
+    if saver is not None:
+        rows.append(["saver", saver["version"], f"filename={saver['filename_tensor_name']}",
+                     f"save={saver['save_tensor_name']}", f"restore={saver['restore_op_name']}"])
+    for key, sig in meta["signatures"].items():
+        rows.append(["signature", key, f"method={sig['method_name'] or '-'}"])
+        for direction in ("inputs", "outputs"):
+            for arg, info in sig[direction].items():
+                rows.append([f"sig_{direction[:-1]}", key, arg, str(info["name"]), str(info["dtype"]),
+                             _shape(info["shape"])])
+    for key, col in meta["collections"].items():
+        rows.append(["collection", key, str(col["kind"]), str(col["size"])])
+    return rows
