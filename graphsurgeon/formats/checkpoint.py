@@ -550,6 +550,10 @@ class Checkpoint(Mapping[str, np.ndarray]):
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
+    def get(self, name: str, default: np.ndarray | None = None) -> np.ndarray | None:  # type: ignore[override]
+        """The tensor, or ``default`` when the checkpoint has no tensor of that name."""
+        return self.read(name) if name in self._entries else default
+
     def __repr__(self) -> str:
         return f"<Checkpoint '{self.prefix}': {len(self)} tensors, {self.num_shards} shard(s)>"
 
