@@ -1,0 +1,63 @@
+"""Check that a frozen graph gives the original model's answers, on every device (needs TensorFlow).
+
+ORIGINAL is a .meta (the checkpoint defaults to the prefix beside it), a .pb/.pbtxt graph with
+--checkpoint, or a SavedModel directory. Both models are run on the same inputs (--input, the
+rest random) on the CPU and on each GPU; the report gives, per output and device, the largest
+absolute and relative error. Floats must match within --rtol/--atol, other dtypes exactly. Exit
+status 1 on a mismatch.
+
+examples:
+  gs validate model.ckpt-1000.meta frozen.pb
+  gs validate graph.pbtxt frozen.pb --checkpoint model.ckpt-1000 --input keep_prob=1.0
+  gs validate saved_model/ frozen.pb --output probs --batch 4 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from graphsurgeon.cli.run import add_input_arguments, parse_feeds
+from graphsurgeon.formats.model import load_graph
+from graphsurgeon.graph import names
+from graphsurgeon.validate import DEFAULT_ATOL, DEFAULT_RTOL, graph_inputs, validate
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("original", help="the original model: .meta, .pb/.pbtxt (+ --checkpoint) or SavedModel dir")
+    parser.add_argument("frozen", help="the frozen graph (.pb or .pbtxt)")
+    parser.add_argument("--checkpoint", "--input_checkpoint", dest="checkpoint", metavar="PREFIX",
+                        help="checkpoint prefix, directory or .index file (default for a .meta: the prefix beside it)")
+    parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
+                        help="SavedModel tag set, comma-separated (default: serve)")
+    add_input_arguments(parser, random_flag=False)
+    parser.add_argument("--output", "--outputs", "--output_node_names", dest="outputs", action="append",
+                        metavar="NAME", help="output to compare (repeat, or comma-separated); default: the frozen "
+                                             "graph's candidate outputs")
+    parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                        help=f"relative tolerance for floats (default {DEFAULT_RTOL:g})")
+    parser.add_argument("--atol", type=float, default=DEFAULT_ATOL,
+                        help=f"absolute tolerance for floats (default {DEFAULT_ATOL:g})")
+    parser.add_argument("--device", dest="devices", action="append", metavar="DEV",
+                        help="run only on this device (cpu, gpu:0; repeatable); default: every device")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    frozen = load_graph(args.frozen)
+    feeds = parse_feeds(args.inputs, graph_inputs(frozen.graph_def))
+    report = validate(args.original, frozen, checkpoint=args.checkpoint, tags=args.saved_model_tags, inputs=feeds,
+                      outputs=names.split_names(args.outputs), rtol=args.rtol, atol=args.atol,
+                      devices=args.devices, seed=args.seed, batch=args.batch,
+                      initializer_nodes=args.initializer_nodes, verbose=bool(getattr(args, "verbose", False)))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.format())
+    if not report.ok:
+        bad = len(report.failures)
+        print(f"gs: error: the frozen graph does not match the original ({bad} output/device pair(s) differ)",
+              file=sys.stderr)
+        return 1
+    return 0
