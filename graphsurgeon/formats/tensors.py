@@ -90,7 +90,7 @@ def from_numpy_dtype(dtype: np.dtype | type) -> int:
     if dt.kind in "OSU":
         return DT.DT_STRING
     try:
-        return _FROM_NUMPY[dt]
+        return _FROM_NUMPY[dt.newbyteorder("=") if dt.byteorder in "<>" else dt]
     except KeyError:
         raise UnsupportedError(f"numpy dtype {dt} has no TensorFlow DataType") from None
 
@@ -178,10 +178,23 @@ def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.n
     return out.reshape(shape)
 
 
-def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> tensor_pb2.TensorProto:
-    """numpy array (or scalar / nested list) -> TensorProto, as ``tf.make_tensor_proto`` writes it.
+# Dtypes that tf.make_tensor_proto stores as raw tensor_content when a tensor has more than one
+# element (tensor_util._TENSOR_CONTENT_TYPES); everything else, and every scalar, uses *_val.
+_CONTENT_TYPES = frozenset({
+    DT.DT_FLOAT, DT.DT_DOUBLE, DT.DT_INT32, DT.DT_UINT8, DT.DT_INT16, DT.DT_INT8, DT.DT_INT64,
+    DT.DT_QINT8, DT.DT_QUINT8, DT.DT_QINT32, DT.DT_BFLOAT16, DT.DT_QINT16, DT.DT_QUINT16, DT.DT_HALF,
+    DT.DT_UINT32, DT.DT_UINT64, DT.DT_FLOAT8_E5M2, DT.DT_FLOAT8_E4M3FN, DT.DT_FLOAT8_E4M3FNUZ,
+    DT.DT_FLOAT8_E4M3B11FNUZ, DT.DT_FLOAT8_E5M2FNUZ, DT.DT_FLOAT4_E2M1FN,
+})
 
-    Numeric tensors use ``tensor_content`` (raw little-endian bytes); strings use ``string_val``.
+
+def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> tensor_pb2.TensorProto:
+    """numpy array (or scalar / nested list) -> TensorProto, byte for byte as ``tf.make_tensor_proto``.
+
+    Like TensorFlow, a tensor of more than one element of a plain numeric dtype is stored as
+    raw little-endian ``tensor_content``; scalars, one-element tensors, bool, complex, string and
+    4/2-bit integer tensors use the typed ``*_val`` field. Strings are stored as given (``bytes``
+    as is, ``str`` UTF-8 encoded).
     """
     if dtype is not None and base_dtype(dtype) == DT.DT_STRING:
         arr = np.asarray(array, dtype=object)
@@ -190,11 +203,28 @@ def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> ten
     dt = from_numpy_dtype(arr.dtype) if dtype is None else base_dtype(dtype)
     proto = tensor_pb2.TensorProto(dtype=dt)
     proto.tensor_shape.CopyFrom(shape_to_proto(arr.shape))
-    if dt == DT.DT_STRING:
-        proto.string_val.extend(v if isinstance(v, bytes) else str(v).encode("utf-8") for v in arr.reshape(-1))
-    elif arr.size:
+    if not arr.size:
+        return proto
+    if dt in _CONTENT_TYPES and arr.size > 1:
         data = np.ascontiguousarray(arr)
         if data.dtype.byteorder == ">":
             data = data.astype(data.dtype.newbyteorder("<"))
         proto.tensor_content = data.tobytes()
+        return proto
+    flat = arr.reshape(-1)
+    field = _VAL_FIELDS[dt]
+    if dt == DT.DT_STRING:
+        proto.string_val.extend(v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat)
+    elif field in ("scomplex_val", "dcomplex_val"):
+        getattr(proto, field).extend(float(part) for v in flat for part in (v.real, v.imag))
+    elif field == "half_val":
+        proto.half_val.extend(int(bits) for bits in flat.view(np.uint16))
+    elif field == "float8_val":
+        proto.float8_val = flat.view(np.uint8).tobytes()
+    elif dt == DT.DT_BOOL:
+        proto.bool_val.extend(bool(v) for v in flat)
+    elif field in ("float_val", "double_val"):
+        getattr(proto, field).extend(float(v) for v in flat)
+    else:
+        getattr(proto, field).extend(int(v) for v in flat)
     return proto
