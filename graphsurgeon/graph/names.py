@@ -51,9 +51,16 @@ def parse_inputs(names: Iterable[str]) -> tuple[TensorRef, ...]:
     """
     out = []
     append = out.append
+    # Same rules as parse_input, inlined: this runs once for every input of every node.
     for name in names:
-        if ":" in name or name[:1] == "^":
-            append(parse_input(name))
+        if name[:1] == "^":
+            append(_new_ref(TensorRef, (name[1:], 0, True)))
+        elif ":" in name:
+            node, _, index = name.rpartition(":")
+            if index.isdigit() and node:
+                append(_new_ref(TensorRef, (node, int(index), False)))
+            else:
+                append(_new_ref(TensorRef, (name, 0, False)))
         else:
             append(_new_ref(TensorRef, (name, 0, False)))
     return tuple(out)

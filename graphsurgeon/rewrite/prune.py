@@ -1,10 +1,502 @@
 """prune(graph_def, outputs, inputs=None): keep exactly what the outputs need.
 
-PLACEHOLDER: lands with the prune issue.
+Pruning keeps the nodes the outputs reach through data and control inputs (what TensorFlow's
+``graph_util.extract_sub_graph`` keeps, except that a colocation constraint alone does not keep
+a node: ``_class: loc:@x`` entries naming removed nodes are dropped instead). With ``inputs`` the
+graph is also cut: each input tensor becomes a ``Placeholder`` of that tensor's own dtype and
+shape, and what lies only above it is not kept.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
-def prune(graph_def, outputs, inputs=None):  # noqa: ANN001, ANN201
-    raise NotImplementedError
+import numpy as np
+
+from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_def_pb2, types_pb2
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, UnsupportedError
+from graphsurgeon.formats.tensors import base_dtype, dtype_name, from_numpy_dtype, shape_from_proto, shape_to_proto
+from graphsurgeon.graph.names import (
+    TensorRef,
+    close_matches,
+    format_input,
+    not_found,
+    parse_input,
+    split_names,
+)
+from graphsurgeon.graph.view import GraphView, _gc_paused
+
+log = logging.getLogger(__name__)
+
+DT = types_pb2.DataType
+
+#: A user-given spec for a cut input: a dtype, or (dtype, shape). dtype: "float32", "DT_FLOAT",
+#: a DataType number or a numpy dtype; shape: a sequence with None/-1 for unknown sizes, or None.
+InputSpec = object
+
+_BOOL_OUTPUT_OPS = frozenset({
+    "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "ApproximateEqual",
+    "IsNan", "IsInf", "IsFinite", "InTopK", "InTopKV2", "LogicalAnd", "LogicalOr", "LogicalNot",
+    "IsVariableInitialized", "VarIsInitializedOp", "IsTensorFloat32Enabled",
+})
+_INT32_OUTPUT_OPS = frozenset({"Rank", "Bucketize", "NonMaxSuppression", "NonMaxSuppressionV2",
+                               "NonMaxSuppressionV3", "TensorArraySizeV3", "LoopCond"})
+# Ops whose outputs after the first have other types than the first (attr name or fixed dtype per index).
+_MULTI_OUTPUT: dict[str, Sequence[str | int]] = {
+    "TopKV2": ("T", DT.DT_INT32), "TopK": ("T", DT.DT_INT32),
+    "Unique": ("T", "out_idx"), "UniqueV2": ("T", "out_idx"), "ListDiff": ("T", "out_idx"),
+    "UniqueWithCounts": ("T", "out_idx", "out_idx"),
+    "Merge": ("T", DT.DT_INT32), "RefMerge": ("T", DT.DT_INT32),
+    "FusedBatchNorm": ("T", "T", "T", "T", "T"),
+    "FusedBatchNormV2": ("T", "U", "U", "U", "U"), "FusedBatchNormV3": ("T", "U", "U", "U", "U", "U"),
+    "NonMaxSuppressionV4": (DT.DT_INT32, DT.DT_INT32), "NonMaxSuppressionV5": (DT.DT_INT32, "T", DT.DT_INT32),
+    "Where": (DT.DT_INT64,), "LoopCond": (DT.DT_BOOL,),
+    "TensorArrayV3": (DT.DT_RESOURCE, DT.DT_FLOAT), "TensorArrayGradV3": (DT.DT_RESOURCE, DT.DT_FLOAT),
+    "TensorArrayWriteV3": (DT.DT_FLOAT,), "TensorArrayScatterV3": (DT.DT_FLOAT,),
+    "TensorArrayConcatV3": ("dtype", DT.DT_INT64),
+}
+# Attrs that name an op's (first) output type, most specific first.
+_TYPE_ATTRS = ("DstT", "out_type", "output_type", "Tout", "dtype", "T")
+_LIST_TYPE_ATTRS = ("output_types", "component_types", "Toutput_types", "Tout", "T", "dtypes")
+# Ops whose output 0 has the shape in their "shape" attr.
+_SHAPE_ATTR_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "VariableV2",
+                             "Variable"})
+
+
+@dataclass
+class PruneResult:
+    """What ``prune_graph`` did: the new graph and the placeholder made for each cut input."""
+
+    graph_def: graph_pb2.GraphDef
+    placeholders: dict[str, str] = field(default_factory=dict)
+    """Cut tensor name (``x:1``) -> name of the Placeholder node that replaces it."""
+    nodes_before: int = 0
+
+
+def prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
+          inputs: str | Iterable[str] | None = None,
+          input_specs: Mapping[str, InputSpec] | None = None) -> graph_pb2.GraphDef:
+    """Returns a new GraphDef with exactly what ``outputs`` need; ``graph_def`` is not modified.
+
+    Kept are the outputs and every node they reach through data and control inputs, in their
+    original order, with the graph's ``versions`` and only the library functions still used
+    (by op type, by ``func``/``list(func)`` attrs such as ``f``, ``body``, ``cond``,
+    ``then_branch``, ``else_branch``, ``branches``, and through other functions).
+
+    With ``inputs`` (tensor or node names; a node name means output 0), the graph is cut at
+    those tensors: each becomes a ``Placeholder`` with the tensor's own dtype and shape and
+    nothing only above it is kept. The placeholder for ``x:0`` is named ``x`` (when node ``x``
+    itself is not kept), the one for ``x:k`` is named ``x_k``; consumers are rewired to its
+    output 0, and control inputs ``^x`` of a cut node ``x`` go to its placeholder. The dtype
+    and shape come from the producer's attrs (``dtype``, ``T``, ``output_types``,
+    ``_output_shapes``, ...) or from ``input_specs`` (``{name: dtype}`` or
+    ``{name: (dtype, shape)}``; shape None means "from the graph, else unknown").
+
+    ``_class: loc:@x`` colocation entries naming nodes that are not kept are dropped.
+
+    Raises:
+        NodeNotFoundError: an output or input is not in the graph (with close matches).
+        GraphSurgeonError: no outputs, an input the outputs do not depend on, an output that is
+            also an input, or an input whose dtype cannot be found (pass ``input_specs``).
+        InvalidGraphError: duplicate node names, or a kept node has a dangling input.
+        MismatchError: an ``input_specs`` dtype contradicts the graph.
+    """
+    return prune_graph(graph_def, outputs, inputs, input_specs).graph_def
+
+
+def prune_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
+                inputs: str | Iterable[str] | None = None,
+                input_specs: Mapping[str, InputSpec] | None = None,
+                view: GraphView | None = None) -> PruneResult:
+    """``prune`` that also reports the placeholder made for each cut input (see ``prune``).
+
+    ``view`` may be a GraphView of ``graph_def`` built with ``allow_dangling=True``.
+    """
+    with _gc_paused():
+        return _prune(graph_def, outputs, inputs, input_specs, view)
+
+
+def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: str | Iterable[str] | None,
+           input_specs: Mapping[str, InputSpec] | None, view: GraphView | None) -> PruneResult:
+    output_names = split_names(outputs)
+    if not output_names:
+        raise GraphSurgeonError("prune needs at least one output (run 'gs inspect' to list candidate outputs)")
+    if view is None:
+        view = GraphView(graph_def, allow_dangling=True)
+    nodes = graph_def.node
+    index = view._index
+    node_inputs = view._inputs
+
+    targets: dict[str, None] = {}
+    output_refs: set[tuple[str, int]] = set()
+    for name in output_names:
+        ref = _resolve(view, name, "output")
+        _check_port(nodes[index[ref.node]], ref, name, "output")
+        targets[ref.node] = None
+        output_refs.add((ref.node, ref.index))
+
+    cuts: dict[str, dict[int, str]] = {}  # node -> {output index: name as given}
+    for name in split_names(inputs):
+        ref = _resolve(view, name, "input")
+        _check_port(nodes[index[ref.node]], ref, name, "input")
+        if (ref.node, ref.index) in output_refs:
+            raise GraphSurgeonError(f"'{name}' is both an output and an input; an input is cut away, so it "
+                                    "cannot also be kept as an output")
+        cuts.setdefault(ref.node, {})[ref.index] = name
+    specs = _normalize_specs(input_specs, cuts)
+
+    # Breadth-first over inputs; set-based, on the view's parsed inputs (no per-node protobuf access).
+    kept = set(targets)
+    stack = list(kept)
+    used_cuts: set[tuple[str, int]] = set()
+    rewired: set[str] = set()
+    pop, push, add = stack.pop, stack.append, kept.add
+    while stack:
+        consumer = pop()
+        for ref in node_inputs[consumer]:
+            src = ref.node
+            if src in cuts:
+                node_cuts = cuts[src]
+                if ref.is_control:
+                    used_cuts.add((src, min(node_cuts)))
+                    rewired.add(consumer)
+                    continue
+                if ref.index in node_cuts:
+                    used_cuts.add((src, ref.index))
+                    rewired.add(consumer)
+                    continue
+            if src not in kept:
+                if src not in index:
+                    raise _dangling(consumer, ref, view)
+                add(src)
+                push(src)
+
+    unused = [given for node, by_index in cuts.items() for i, given in by_index.items()
+              if (node, i) not in used_cuts]
+    if unused:
+        shown = ", ".join(f"'{o}'" for o in output_names[:5])
+        raise GraphSurgeonError(
+            f"input(s) {', '.join(repr(u) for u in unused)} not needed: none of the outputs {shown} depends on "
+            "them; drop them from the inputs (run 'gs inspect' to see the graph's inputs)")
+
+    # Placeholders for the cut tensors, named and placed where their producer was.
+    taken = set(index)
+    placeholders: dict[str, str] = {}       # tensor name -> placeholder node name
+    placeholder_of: dict[tuple[str, int], str] = {}
+    new_nodes: dict[str, list[node_def_pb2.NodeDef]] = {}
+    for src, i in sorted(used_cuts, key=lambda c: (index[c[0]], c[1])):
+        producer = nodes[index[src]]
+        if i == 0 and src not in kept:
+            name = src
+        else:
+            name = _unique(f"{src}_{i}", taken)
+        taken.add(name)
+        given = cuts[src][i]
+        dtype, shape = _placeholder_type(producer, i, given, specs.get((src, i)))
+        placeholder_of[(src, i)] = name
+        placeholders[f"{src}:{i}"] = name
+        new_nodes.setdefault(src, []).append(_placeholder(name, dtype, shape))
+        log.info("input %s becomes Placeholder '%s' (%s, shape %s)", given, name, dtype_name(dtype),
+                 "unknown" if shape is None else list(shape))
+
+    final_names = kept | set(placeholder_of.values())
+    colocated = view._colocated
+    fix_coloc = {n for n in colocated if n in kept and any(t not in final_names for t in colocated[n])}
+
+    out = graph_pb2.GraphDef()
+    if graph_def.HasField("versions"):
+        out.versions.CopyFrom(graph_def.versions)
+    order = sorted(map(index.__getitem__, kept | new_nodes.keys()))
+    changed = rewired | fix_coloc
+    batch: list[node_def_pb2.NodeDef] = []
+    for i in order:
+        node = nodes[i]
+        name = view._names[i]
+        if name in kept:
+            if name in changed:
+                node = _rewrite(node, name in rewired, cuts, kept, placeholder_of, final_names)
+            batch.append(node)
+        if name in new_nodes:
+            batch.extend(new_nodes[name])
+    out.node.extend(batch)
+
+    if graph_def.HasField("library") and (graph_def.library.function or graph_def.library.gradient
+                                          or graph_def.library.registered_gradients):
+        library = _prune_library(graph_def.library, (nodes[i] for i in order if view._names[i] in kept))
+        if library is not None:
+            out.library.CopyFrom(library)
+    log.info("pruned %d nodes to %d", len(nodes), len(out.node))
+    return PruneResult(graph_def=out, placeholders=placeholders, nodes_before=len(nodes))
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+def _resolve(view: GraphView, name: str, kind: str) -> TensorRef:
+    ref = parse_input(name)
+    if ref.is_control:
+        raise GraphSurgeonError(f"{kind} '{name}' is a control input; give a node or tensor name ('{ref.node}')")
+    if ref.node not in view._index:
+        raise not_found(kind, name, view.names)
+    return ref
+
+
+def _check_port(node: node_def_pb2.NodeDef, ref: TensorRef, given: str, kind: str) -> None:
+    """Refuses ``x:3`` when the graph records that ``x`` has fewer outputs (``_output_shapes``)."""
+    if ref.index == 0 or "_output_shapes" not in node.attr:
+        return
+    count = len(node.attr["_output_shapes"].list.shape)
+    if count and ref.index >= count:
+        raise not_found(kind, given, [f"{ref.node}:{i}" for i in range(count)],
+                        hint=f"node '{ref.node}' ({node.op}) has {count} output(s)")
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, n = base, 1
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    return name
+
+
+def _dangling(consumer: str, ref: TensorRef, view: GraphView) -> InvalidGraphError:
+    matches = close_matches(ref.node, view.names)
+    msg = f"node '{consumer}' has input '{format_input(ref)}', but the graph has no node '{ref.node}'"
+    if matches:
+        msg += "; did you mean " + ", ".join(f"'{m}'" for m in matches) + "?"
+    return InvalidGraphError(msg + "; restore the node, or cut the graph above it with inputs")
+
+
+# --- rewriting kept nodes ------------------------------------------------------------------------
+
+def _rewrite(node: node_def_pb2.NodeDef, rewire: bool, cuts: dict[str, dict[int, str]], kept: set[str],
+             placeholder_of: dict[tuple[str, int], str], final_names: set[str]) -> node_def_pb2.NodeDef:
+    new = node_def_pb2.NodeDef()
+    new.CopyFrom(node)
+    if rewire:
+        new_inputs: list[str] = []
+        for raw in node.input:
+            ref = parse_input(raw)
+            if ref.node in cuts:
+                if ref.is_control and ref.node not in kept:
+                    raw = format_input(TensorRef(placeholder_of[(ref.node, min(cuts[ref.node]))], 0, True))
+                elif not ref.is_control and ref.index in cuts[ref.node]:
+                    raw = placeholder_of[(ref.node, ref.index)]
+            if raw not in new_inputs or not raw.startswith("^"):
+                new_inputs.append(raw)
+        del new.input[:]
+        new.input.extend(new_inputs)
+    if "_class" in new.attr:
+        entries = [e for e in new.attr["_class"].list.s
+                   if not e.startswith(b"loc:@") or e[5:].decode("utf-8", "replace") in final_names]
+        if entries:
+            del new.attr["_class"].list.s[:]
+            new.attr["_class"].list.s.extend(entries)
+        else:
+            del new.attr["_class"]
+    return new
+
+
+# --- placeholders --------------------------------------------------------------------------------
+
+def _placeholder(name: str, dtype: int, shape: Sequence[int] | None) -> node_def_pb2.NodeDef:
+    node = node_def_pb2.NodeDef(name=name, op="Placeholder")
+    node.attr["dtype"].type = dtype
+    node.attr["shape"].shape.CopyFrom(shape_to_proto(shape))
+    return node
+
+
+def _placeholder_type(producer: node_def_pb2.NodeDef, index: int, given: str,
+                      spec: tuple[int | None, Sequence[int] | None] | None) -> tuple[int, Sequence[int] | None]:
+    inferred = output_dtype(producer, index)
+    shape = output_shape(producer, index)
+    if spec is not None:
+        spec_dtype, spec_shape = spec
+        if spec_dtype is not None and inferred is not None and base_dtype(inferred) != base_dtype(spec_dtype):
+            raise MismatchError(
+                f"input '{given}' is {dtype_name(base_dtype(inferred))} in the graph (node '{producer.name}', "
+                f"op {producer.op}), but its spec says {dtype_name(spec_dtype)}; fix or drop the spec")
+        if spec_dtype is not None:
+            inferred = spec_dtype
+        if spec_shape is not None:
+            shape = spec_shape
+    if inferred is None:
+        raise GraphSurgeonError(
+            f"cannot tell the dtype of input '{given}' (output {index} of node '{producer.name}', op "
+            f"{producer.op}) from the graph; give it explicitly, e.g. --input-spec {given}=float32:?,224,224,3 "
+            f"(library: input_specs={{'{given}': ('float32', [None, 224, 224, 3])}})")
+    return base_dtype(inferred), shape
+
+
+def output_dtype(node: node_def_pb2.NodeDef, index: int) -> int | None:
+    """The dtype of ``node``'s output ``index`` from its attrs, or None when the attrs don't say.
+
+    Without TensorFlow's op registry this knows the common ops' rules: ops listed in
+    ``_MULTI_OUTPUT``, comparison ops (bool), and otherwise the first of ``DstT``,
+    ``out_type``, ``output_type``, ``Tout``, ``dtype``, ``T`` (or a list-typed attr such as
+    ``output_types`` indexed by ``index``). Ref dtypes are returned as they are.
+    """
+    op, attr = node.op, node.attr
+    if op in _MULTI_OUTPUT:
+        rule = _MULTI_OUTPUT[op]
+        if index >= len(rule):
+            return None
+        item = rule[index]
+        if isinstance(item, int):
+            return item
+        return _type_attr(attr, item, 0) if item in attr else None
+    if op in _BOOL_OUTPUT_OPS:
+        return DT.DT_BOOL
+    if op in _INT32_OUTPUT_OPS:
+        return DT.DT_INT32
+    for key in _TYPE_ATTRS:
+        if key in attr:
+            value = attr[key]
+            kind = value.WhichOneof("value")
+            if kind == "type":
+                return value.type
+            if kind == "list" and value.list.type:
+                return value.list.type[index] if index < len(value.list.type) else None
+    for key in _LIST_TYPE_ATTRS:
+        if key in attr and attr[key].list.type:
+            types = attr[key].list.type
+            return types[index] if index < len(types) else None
+    return None
+
+
+def _type_attr(attr: Mapping[str, attr_value_pb2.AttrValue], key: str, index: int) -> int | None:
+    value = attr[key]
+    kind = value.WhichOneof("value")
+    if kind == "type":
+        return value.type
+    if kind == "list" and index < len(value.list.type):
+        return value.list.type[index]
+    return None
+
+
+def output_shape(node: node_def_pb2.NodeDef, index: int) -> tuple[int, ...] | None:
+    """The shape of ``node``'s output ``index`` from ``_output_shapes``, ``output_shapes``,
+    a placeholder's/variable's ``shape`` or a Const's value; None when unknown."""
+    attr = node.attr
+    for key in ("_output_shapes", "output_shapes"):
+        if key in attr and index < len(attr[key].list.shape):
+            return shape_from_proto(attr[key].list.shape[index])
+    if index == 0 and node.op in _SHAPE_ATTR_OPS and "shape" in attr:
+        return shape_from_proto(attr["shape"].shape)
+    if index == 0 and node.op == "Const" and "value" in attr:
+        return tuple(int(d.size) for d in attr["value"].tensor.tensor_shape.dim)
+    return None
+
+
+def _normalize_specs(input_specs: Mapping[str, InputSpec] | None,
+                     cuts: dict[str, dict[int, str]]) -> dict[tuple[str, int], tuple[int | None, Sequence[int] | None]]:
+    out: dict[tuple[str, int], tuple[int | None, Sequence[int] | None]] = {}
+    for key, value in (input_specs or {}).items():
+        ref = parse_input(key)
+        if ref.node not in cuts or ref.index not in cuts[ref.node]:
+            given = [g for by_index in cuts.values() for g in by_index.values()]
+            raise GraphSurgeonError(f"input spec for '{key}', which is not one of the inputs "
+                                    f"({', '.join(given) or 'none given'}); add it to the inputs or drop the spec")
+        if isinstance(value, tuple | list) and len(value) == 2:
+            dtype, shape = value
+        else:
+            dtype, shape = value, None
+        out[(ref.node, ref.index)] = (None if dtype is None else parse_dtype(dtype, key),
+                                      None if shape is None else _parse_shape(shape, key))
+    return out
+
+
+def parse_dtype(value: object, what: str = "input") -> int:
+    """``"float32"``, ``"float"``, ``"DT_FLOAT"``, ``"tf.float32"``, a DataType number or a numpy
+    dtype -> DataType number. Raises ``GraphSurgeonError`` naming ``what`` otherwise."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        if int(value) in DT.values():
+            return int(value)
+    elif isinstance(value, str):
+        text = value.strip().removeprefix("tf.").lower()
+        try:
+            return DT.Value("DT_" + text.upper().removeprefix("DT_"))
+        except ValueError:
+            pass
+        try:
+            return from_numpy_dtype(np.dtype(text))
+        except (TypeError, UnsupportedError):
+            pass
+    else:
+        try:
+            return from_numpy_dtype(np.dtype(value))  # type: ignore[call-overload]
+        except (TypeError, UnsupportedError):
+            pass
+    raise GraphSurgeonError(f"'{value}' for '{what}' is not a dtype; use a name such as float32, int64, bool, string")
+
+
+def _parse_shape(shape: object, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(-1 if d is None else int(d) for d in shape)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise GraphSurgeonError(f"shape {shape!r} for '{what}' is not a list of sizes (None or -1 = unknown)") from None
+
+
+# --- library -------------------------------------------------------------------------------------
+
+def _attr_functions(attrs: Mapping[str, attr_value_pb2.AttrValue]) -> Iterator[str]:
+    """Function names in ``func`` and ``list(func)`` attr values (and in their own attrs)."""
+    for value in attrs.values():
+        kind = value.WhichOneof("value")
+        if kind == "func":
+            yield value.func.name
+            yield from _attr_functions(value.func.attr)
+        elif kind == "list":
+            for func in value.list.func:
+                yield func.name
+                yield from _attr_functions(func.attr)
+
+
+def _prune_library(library: function_pb2.FunctionDefLibrary,
+                   kept_nodes: Iterable[node_def_pb2.NodeDef]) -> function_pb2.FunctionDefLibrary | None:
+    """The library entries the kept nodes use, directly or through other functions; None if none."""
+    functions = {f.signature.name: f for f in library.function}
+    gradients: dict[str, list[function_pb2.GradientDef]] = {}
+    for grad in library.gradient:
+        gradients.setdefault(grad.function_name, []).append(grad)
+    registered: dict[str, list[function_pb2.RegisteredGradient]] = {}
+    for reg in library.registered_gradients:
+        registered.setdefault(reg.registered_op_type, []).append(reg)
+
+    used_funcs: dict[str, None] = {}
+    used_ops: set[str] = set()
+    pending: list[str] = []
+
+    def visit(node: node_def_pb2.NodeDef) -> None:
+        used_ops.add(node.op)
+        if node.op in functions:
+            pending.append(node.op)
+        if node.attr:
+            pending.extend(name for name in _attr_functions(node.attr) if name in functions)
+
+    for node in kept_nodes:
+        visit(node)
+    done_ops: set[str] = set()
+    while pending:
+        while pending:
+            name = pending.pop()
+            if name in used_funcs:
+                continue
+            used_funcs[name] = None
+            for node in functions[name].node_def:
+                visit(node)
+            # A kept function's gradient function stays with it.
+            pending.extend(g.gradient_func for g in gradients.get(name, ()) if g.gradient_func in functions)
+        # Gradient functions registered for op types that are still used stay too.
+        for op in used_ops - done_ops:
+            pending.extend(r.gradient_func for r in registered.get(op, ()) if r.gradient_func in functions)
+        done_ops |= used_ops
+
+    if not used_funcs and not any(op in registered for op in used_ops):
+        return None
+    out = function_pb2.FunctionDefLibrary()
+    out.function.extend(f for f in library.function if f.signature.name in used_funcs)
+    out.gradient.extend(g for g in library.gradient if g.function_name in used_funcs)
+    out.registered_gradients.extend(r for r in library.registered_gradients if r.registered_op_type in used_ops)
+    return out
