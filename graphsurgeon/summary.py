@@ -382,6 +382,35 @@ def _itemsize(dtype: int | None) -> int | None:
 
 # --- checkpoints (checkpoint issue) ----------------------------------------------------------
 
-def summarize_checkpoint(checkpoint):  # noqa: ANN001, ANN201
-    """PLACEHOLDER: lands with the checkpoint issue."""
-    raise NotImplementedError
+def summarize_checkpoint(checkpoint: Any) -> dict[str, Any]:
+    """Plain data describing a :class:`~graphsurgeon.formats.checkpoint.Checkpoint`; reads no tensor data.
+
+    Returns a dict with ``prefix``, ``num_shards``, ``files`` (index first, then data shards),
+    ``object_based`` (a TF2 checkpoint with an object graph), ``tensors`` (sorted by name; each
+    ``name``, ``dtype`` (TensorFlow's short name), ``dtype_enum``, ``shape`` (list), ``num_elements``,
+    ``nbytes`` (bytes stored in the data files), ``num_slices`` (0 unless partitioned)) and
+    ``total`` (``tensors``, ``elements``, ``bytes``).
+    """
+    infos = checkpoint.infos()
+    rows = [{
+        "name": info.name,
+        "dtype": info.dtype_name,
+        "dtype_enum": info.dtype,
+        "shape": list(info.shape),
+        "num_elements": info.num_elements,
+        "nbytes": info.nbytes,
+        "num_slices": info.num_slices,
+    } for info in infos]
+    return {
+        "kind": "checkpoint",
+        "prefix": checkpoint.prefix,
+        "num_shards": checkpoint.num_shards,
+        "files": [checkpoint.index_path, *checkpoint.data_paths],
+        "object_based": "_CHECKPOINTABLE_OBJECT_GRAPH" in checkpoint,
+        "tensors": rows,
+        "total": {
+            "tensors": len(rows),
+            "elements": sum(r["num_elements"] for r in rows),
+            "bytes": sum(r["nbytes"] for r in rows),
+        },
+    }

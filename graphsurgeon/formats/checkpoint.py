@@ -321,9 +321,10 @@ def is_checkpoint_path(path: str | os.PathLike[str]) -> bool:
     """Cheaply decides whether ``path`` names a checkpoint rather than a graph; never raises.
 
     True for a prefix with ``.index`` beside it, a ``.index``/``.data-*`` file, a V1 single-file
-    checkpoint, a ``checkpoint`` state file, or a directory holding a ``checkpoint`` state file, a
-    ``variables.index`` or a SavedModel ``variables/`` directory (a SavedModel directory is a
-    checkpoint only when it has no ``saved_model.pb``/``.pbtxt``, since then it is a graph too).
+    checkpoint, a ``checkpoint`` state file, or a directory holding a ``checkpoint`` state file, an
+    ``.index`` file or a SavedModel ``variables/`` directory. A directory with a ``saved_model.pb``
+    (or ``.pbtxt``) is a graph first, so it is not a checkpoint path here, although
+    :func:`load_checkpoint` accepts it (and reads its ``variables/``).
     """
     try:
         text = os.fspath(path)
@@ -332,8 +333,8 @@ def is_checkpoint_path(path: str | os.PathLike[str]) -> bool:
                     os.path.isfile(os.path.join(text, "saved_model.pbtxt")):
                 return False
             return (os.path.isfile(os.path.join(text, "checkpoint"))
-                    or os.path.isfile(os.path.join(text, "variables.index"))
-                    or os.path.isfile(os.path.join(text, "variables", "variables.index")))
+                    or os.path.isfile(os.path.join(text, "variables", "variables.index"))
+                    or any(n.endswith(".index") and not _TEMP_NAME.search(n) for n in os.listdir(text)))
         if text.endswith(".index") or _DATA_SUFFIX.search(text):
             return os.path.isfile(text)
         if os.path.isfile(text + ".index"):
