@@ -32,6 +32,7 @@ from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependenc
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
 from graphsurgeon.graph import names
+from graphsurgeon.summary import summarize
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def import_tensorflow(verbose: bool = False) -> Any:
     cannot be imported.
     """
     if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # 2 still shows oneDNN's "E" lines at run time
     first = "tensorflow" not in sys.modules
     try:
         with _stderr_silenced(first and not verbose), warnings.catch_warnings():
@@ -262,10 +263,8 @@ def _in_machinery_scope(node_name: str) -> bool:
 
 
 def candidate_outputs(graph_def: graph_pb2.GraphDef) -> list[str]:
-    """Tensor names (``probs:0``) of nodes nothing consumes, minus saver, init and other machinery."""
-    consumed = {names.node_name(i) for node in graph_def.node for i in node.input}
-    return [f"{node.name}:0" for node in graph_def.node
-            if node.name not in consumed and node.op not in _MACHINERY_OPS and not _in_machinery_scope(node.name)]
+    """Tensor names (``probs:0``) of ``summarize``'s candidate outputs: nodes nothing consumes, minus machinery."""
+    return [f"{out['name']}:0" for out in summarize(graph_def)["outputs"] if out["op"] not in _MACHINERY_OPS]
 
 
 def initializer_nodes_of(graph_def: graph_pb2.GraphDef) -> list[str]:
@@ -370,16 +369,33 @@ def coerce_value(value: Any, spec: InputSpec) -> np.ndarray:
     return arr
 
 
+def needed_nodes(graph_def: graph_pb2.GraphDef, outputs: Iterable[str], fed: Iterable[str] = ()) -> set[str]:
+    """Names of the nodes TensorFlow runs to compute ``outputs``: their ancestors over data and control
+    inputs, not looking past fed tensors (a fed node is included, its inputs are not)."""
+    by_name = {node.name: node for node in graph_def.node}
+    stop = {names.node_name(name) for name in fed}
+    seen: set[str] = set()
+    stack = [names.node_name(name) for name in outputs]
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        if name not in stop:
+            stack.extend(names.node_name(i) for i in by_name[name].input)
+    return seen
+
+
 def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None = None,
                   random_inputs: bool = False, batch: int = 1, seed: int = 0,
-                  where: str = "the graph") -> dict[str, np.ndarray]:
+                  where: str = "the graph", outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """The feed dict (tensor name -> array) for one run of ``graph_def``.
 
     ``feeds`` keys may be node or tensor names; values for placeholders are cast to their dtype and
     checked against their shape (``coerce_value``). With ``random_inputs``, every required
     placeholder not given gets a random value (``random_value``); placeholders with a default are
     left to it. Without it, a missing required placeholder is a ``MismatchError`` naming it with
-    its dtype and shape.
+    its dtype and shape. With ``outputs``, only the placeholders those outputs depend on count.
     """
     specs = {spec.name: spec for spec in graph_inputs(graph_def)}
     node_names = [node.name for node in graph_def.node]
@@ -399,8 +415,9 @@ def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None
     rng = np.random.default_rng(seed)
     pool: list[bytes] | None = None
     missing = []
+    needed = needed_nodes(graph_def, outputs, out) if outputs is not None else None
     for spec in specs.values():
-        if spec.name in out or spec.has_default:
+        if spec.name in out or spec.has_default or (needed is not None and spec.node not in needed):
             continue
         if not random_inputs:
             missing.append(spec)
@@ -508,11 +525,11 @@ def run_graph(graph: Any, feeds: Mapping[str, Any] | None = None, outputs: Seque
         ValidationError: TensorFlow could not import or run the graph.
     """
     graph_def, what = _as_graph_def(graph, tags)
-    feed_dict = prepare_feeds(graph_def, feeds, random_inputs, batch, seed, where=f"'{what}'")
     output_names = names.split_names(outputs) or candidate_outputs(graph_def)
     if not output_names:
         raise ValidationError(f"'{what}' has no candidate outputs; name what to fetch with --output")
     fetches = _check_outputs(graph_def, output_names, f"'{what}'")
+    feed_dict = prepare_feeds(graph_def, feeds, random_inputs, batch, seed, where=f"'{what}'", outputs=fetches)
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(graph_def)
     tf = import_tensorflow(verbose)
     with _tf_quiet(verbose):
@@ -611,52 +628,127 @@ def _has_saved_model_init(meta: meta_graph_pb2.MetaGraphDef) -> bool:
         "__saved_model_init_op" in meta.signature_def
 
 
-def _run_original_once(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, feeds: Mapping[str, np.ndarray],
-                       fetches: Sequence[str], device: str, what: str) -> dict[str, np.ndarray]:
+def _prepare_original(original: Any, checkpoint: str | os.PathLike[str] | None,
+                      tags: Iterable[str] | str | None) -> tuple[_model.LoadedGraph, str | None, str]:
+    """(LoadedGraph, checkpoint prefix or None, label) of an original model."""
+    loaded = original if isinstance(original, _model.LoadedGraph) else _model.load_graph(original, tags)
+    label = str(loaded.saved_model_dir or loaded.path)
+    prefix: str | None = None
+    if loaded.kind != _model.SAVED_MODEL:
+        has_vars = any(node.op in VARIABLE_OPS for node in loaded.graph_def.node)
+        if checkpoint is not None or (loaded.kind == _model.META_GRAPH_DEF and has_vars):
+            prefix = checkpoint_prefix(checkpoint, loaded.path)
+    return loaded, prefix, label
+
+
+def _load_original(tf: Any, sess: Any, graph: Any, loaded: _model.LoadedGraph, prefix: str | None) -> list[str]:
+    """Builds the original in ``graph`` and restores it; returns the initializer ops still to run."""
+    if loaded.kind == _model.SAVED_MODEL:
+        # Restores the variables and runs main_op / legacy_init_op, as TF Serving does.
+        tf.compat.v1.saved_model.loader.load(sess, list(loaded.tags), str(loaded.saved_model_dir),
+                                             clear_devices=True)
+        if _has_saved_model_init(loaded.meta_graph_def):
+            return []
+        return [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
+    saver_def = None
+    init: list[str] = []
+    if loaded.kind == _model.META_GRAPH_DEF:
+        tf.compat.v1.train.import_meta_graph(_tf_meta_graph_def(tf, loaded.meta_graph_def), clear_devices=True)
+        if loaded.meta_graph_def.HasField("saver_def"):
+            saver_def = loaded.meta_graph_def.saver_def
+        init = [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
+    else:
+        tf.compat.v1.import_graph_def(_tf_graph_def(tf, loaded.graph_def), name="")
+    if prefix is not None:
+        if saver_def is not None and saver_def.restore_op_name:
+            restore: tuple[str, str] | None = (saver_def.restore_op_name, saver_def.filename_tensor_name)
+        else:
+            restore = _saver_nodes(loaded.graph_def)
+        if restore:
+            logger.info("restoring %s through %s", prefix, restore[0])
+            sess.run(restore[0], {restore[1]: prefix})
+        else:
+            logger.info("restoring %s by variable name (no Saver in the graph)", prefix)
+            _restore_variables_by_name(tf, sess, graph, loaded.graph_def, prefix)
+    return init or initializer_nodes_of(loaded.graph_def)
+
+
+@contextlib.contextmanager
+def _original_session(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, device: str, what: str) -> Iterator[Any]:
     graph = tf.Graph()
     stage = "load"
     try:
         with graph.as_default(), tf.device(device), _session(tf, graph) as sess:
-            init: list[str] = []
-            if loaded.kind == _model.SAVED_MODEL:
-                # Restores the variables and runs main_op / legacy_init_op, as TF Serving does.
-                tf.compat.v1.saved_model.loader.load(sess, list(loaded.tags), str(loaded.saved_model_dir),
-                                                     clear_devices=True)
-                if not _has_saved_model_init(loaded.meta_graph_def):
-                    init = [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
-            else:
-                saver_def = None
-                if loaded.kind == _model.META_GRAPH_DEF:
-                    tf.compat.v1.train.import_meta_graph(_tf_meta_graph_def(tf, loaded.meta_graph_def),
-                                                         clear_devices=True)
-                    if loaded.meta_graph_def.HasField("saver_def"):
-                        saver_def = loaded.meta_graph_def.saver_def
-                    init = [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
-                else:
-                    tf.compat.v1.import_graph_def(_tf_graph_def(tf, loaded.graph_def), name="")
-                init = init or initializer_nodes_of(loaded.graph_def)
-                if prefix is not None:
-                    stage = "restore"
-                    if saver_def is not None and saver_def.restore_op_name:
-                        restore = (saver_def.restore_op_name, saver_def.filename_tensor_name)
-                    else:
-                        restore = _saver_nodes(loaded.graph_def)
-                    if restore:
-                        logger.info("restoring %s through %s", prefix, restore[0])
-                        sess.run(restore[0], {restore[1]: prefix})
-                    else:
-                        logger.info("restoring %s by variable name (no Saver in the graph)", prefix)
-                        _restore_variables_by_name(tf, sess, graph, loaded.graph_def, prefix)
-            stage = "run"
+            init = _load_original(tf, sess, graph, loaded, prefix)
+            stage = "initialize"
             _run_ops(sess, graph, init, what)
-            return _run_in_session(sess, fetches, feeds)
+            stage = "run"
+            yield sess
     except (tf.errors.OpError, ValueError, TypeError, KeyError, OSError) as err:
         hint = ""
-        if "uninitialized" in str(err).lower() or "not initialized" in str(err).lower():
-            hint = " (give the checkpoint with --checkpoint)" if prefix is None else ""
-        verb = {"load": "cannot load", "restore": f"cannot restore '{prefix}' into"}.get(
-            stage, f"failed to run on {short_device(device)}")
+        text = str(err).lower()
+        if prefix is None and ("uninitialized" in text or "not initialized" in text):
+            hint = " (give the checkpoint with --checkpoint)"
+        verb = {"load": f"cannot load or restore ('{prefix}')" if prefix else "cannot load",
+                "initialize": "cannot run the initializers of"}.get(stage, f"failed to run on {short_device(device)}")
         raise ValidationError(f"TensorFlow {verb} the original {what}: {_tf_error_text(err)}{hint}") from err
+
+
+@contextlib.contextmanager
+def original_session(original: Any, checkpoint: str | os.PathLike[str] | None = None,
+                     tags: Iterable[str] | str | None = None, device: str | None = None,
+                     verbose: bool = False) -> Iterator[Any]:
+    """A ``tf.compat.v1.Session`` holding the original model, restored and initialized as its users do it.
+
+    A SavedModel goes through ``tf.compat.v1.saved_model.loader.load`` (restore, then main_op /
+    legacy_init_op; the ``TABLE_INITIALIZERS`` collection when it has neither). A ``.meta`` goes
+    through ``import_meta_graph`` and its SaverDef's restore op fed with the checkpoint prefix, then
+    its ``TABLE_INITIALIZERS``. A bare GraphDef is imported with ``name=""``, restored through its own
+    ``save/restore_all`` (or, with no Saver in it, each variable from the checkpoint key of its
+    name), then its ``init_all_tables`` or table initializer ops are run. Device fields are cleared.
+
+    Args:
+        original: .pb/.pbtxt graph, .meta or SavedModel directory (or a ``LoadedGraph`` of one).
+        checkpoint: prefix, directory or .index file; default for a .meta with variables: the
+            prefix beside it.
+        tags: the SavedModel tag set.
+        device: ``cpu``, ``gpu:0``...; default TensorFlow's choice.
+        verbose: let TensorFlow's logs and warnings through.
+
+    Raises:
+        ValidationError: TensorFlow cannot load, restore or initialize the model.
+    """
+    loaded, prefix, label = _prepare_original(original, checkpoint, tags)
+    tf = import_tensorflow(verbose)
+    with _tf_quiet(verbose):
+        dev = _resolve_devices([device], verbose)[0] if device else ""
+        with _original_session(tf, loaded, prefix, dev, f"'{label}'") as sess:
+            yield sess
+
+
+def run_original(original: Any, checkpoint: str | os.PathLike[str] | None = None, *,
+                 tags: Iterable[str] | str | None = None, feeds: Mapping[str, Any] | None = None,
+                 outputs: Sequence[str] | str, random_inputs: bool = False, batch: int = 1, seed: int = 0,
+                 device: str | None = None, verbose: bool = False) -> dict[str, np.ndarray]:
+    """Runs the original (unfrozen) model once, restored from its checkpoint (see ``original_session``).
+
+    ``feeds``, ``random_inputs``, ``batch`` and ``seed`` work as in ``run_graph``, against the
+    original graph's placeholders; ``outputs`` is required. Returns ``{tensor name: value}``.
+    """
+    loaded, prefix, label = _prepare_original(original, checkpoint, tags)
+    fetches = _check_outputs(loaded.graph_def, names.split_names(outputs), f"'{label}'")
+    feed_dict = prepare_feeds(loaded.graph_def, feeds, random_inputs, batch, seed, where=f"'{label}'",
+                              outputs=fetches)
+    tf = import_tensorflow(verbose)
+    with _tf_quiet(verbose):
+        dev = _resolve_devices([device], verbose)[0] if device else ""
+        return _run_original_once(tf, loaded, prefix, feed_dict, fetches, dev, f"'{label}'")
+
+
+def _run_original_once(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, feeds: Mapping[str, np.ndarray],
+                       fetches: Sequence[str], device: str, what: str) -> dict[str, np.ndarray]:
+    with _original_session(tf, loaded, prefix, device, what) as sess:
+        return _run_in_session(sess, fetches, feeds)
 
 
 # --- comparing ---------------------------------------------------------------------------------
@@ -861,27 +953,25 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         ValidationError: either model cannot be loaded, restored or run.
         NodeNotFoundError, MismatchError, CheckpointError: bad names, values or checkpoint.
     """
-    loaded = original if isinstance(original, _model.LoadedGraph) else _model.load_graph(original, tags)
-    original_label = str(loaded.saved_model_dir or loaded.path)
+    loaded, prefix, original_label = _prepare_original(original, checkpoint, tags)
     frozen_def, frozen_label = _as_graph_def(frozen)
-    prefix: str | None = None
-    if loaded.kind != _model.SAVED_MODEL:
-        if checkpoint is not None or loaded.kind == _model.META_GRAPH_DEF:
-            has_vars = any(node.op in VARIABLE_OPS for node in loaded.graph_def.node)
-            if checkpoint is not None or has_vars:
-                prefix = checkpoint_prefix(checkpoint, loaded.path)
-    given = dict(inputs or {})
-    feeds = prepare_feeds(frozen_def, given, random_inputs=True, batch=batch, seed=seed, where=f"'{frozen_label}'")
-    given_names = {names.tensor_name(k) for k in given}
-    for name in feeds:
-        if names.node_name(name) not in {n.name for n in loaded.graph_def.node}:
-            raise names.not_found("input", name, [n.name for n in loaded.graph_def.node],
-                                  where=f"the original '{original_label}'")
     output_names = names.split_names(outputs) or candidate_outputs(frozen_def)
     if not output_names:
         raise ValidationError(f"'{frozen_label}' has no candidate outputs; name the outputs to compare")
     fetches = _check_outputs(frozen_def, output_names, f"'{frozen_label}'")
     _check_outputs(loaded.graph_def, fetches, f"the original '{original_label}'")
+    given = dict(inputs or {})
+    # Random values for what the frozen graph needs, then for what the original alone needs (an
+    # input the freeze bound to a constant, say); both get the same values for shared names.
+    feeds = prepare_feeds(frozen_def, given, random_inputs=True, batch=batch, seed=seed, where=f"'{frozen_label}'",
+                          outputs=fetches)
+    original_nodes = [n.name for n in loaded.graph_def.node]
+    for name in feeds:
+        if names.node_name(name) not in set(original_nodes):
+            raise names.not_found("input", name, original_nodes, where=f"the original '{original_label}'")
+    original_feeds = prepare_feeds(loaded.graph_def, feeds, random_inputs=True, batch=batch, seed=seed + 1,
+                                   where=f"the original '{original_label}'", outputs=fetches)
+    given_names = {names.tensor_name(k) for k in given}
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
 
     tf = import_tensorflow(verbose)
@@ -890,7 +980,7 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         run_on = _resolve_devices(devices, verbose)
         for device in run_on:
             logger.info("running the original '%s' on %s", original_label, short_device(device))
-            want = _run_original_once(tf, loaded, prefix, feeds, fetches, device, f"'{original_label}'")
+            want = _run_original_once(tf, loaded, prefix, original_feeds, fetches, device, f"'{original_label}'")
             logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
             got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
             for name in fetches:
@@ -899,6 +989,6 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
                                           max_abs, max_rel, ok, note))
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=prefix, rows=rows,
-        inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in feeds.items()},
-        random=[name for name in feeds if name not in given_names], devices=[short_device(d) for d in run_on],
+        inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in original_feeds.items()},
+        random=[name for name in original_feeds if name not in given_names], devices=[short_device(d) for d in run_on],
         rtol=rtol, atol=atol, seed=seed)
