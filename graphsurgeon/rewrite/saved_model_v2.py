@@ -707,7 +707,10 @@ class _Freezer:
         elif op == "VariableShape":
             new.op = "Shape"
             new.attr["T"].type = var.dtype
-            new.attr["out_type"].CopyFrom(node.attr["out_type"])
+            if "out_type" in node.attr:  # absent when stripped as the default (int32)
+                new.attr["out_type"].CopyFrom(node.attr["out_type"])
+            else:
+                new.attr["out_type"].type = types_pb2.DT_INT32
         elif op == "VarIsInitializedOp":
             new.op = "Const"
             new.attr["dtype"].type = types_pb2.DT_BOOL

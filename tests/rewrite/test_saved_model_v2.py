@@ -19,7 +19,7 @@ from graphsurgeon.graph import functions as fn
 from graphsurgeon.rewrite import saved_model_v2 as v2
 
 TF2 = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "tf2"
-MODELS = ["module", "stateful", "keras3_cnn", "lstm"]
+MODELS = ["module", "stateful", "keras3_cnn", "lstm", "variable_ops"]
 RESOURCE_OPS = {"VarHandleOp", "ReadVariableOp", "ResourceGather", "ResourceGatherNd", "VariableShape",
                 "VarIsInitializedOp", "AssignVariableOp", "AssignAddVariableOp"}
 
@@ -249,4 +249,14 @@ def test_keras3_mobilenet_v2(tmp_path: pathlib.Path) -> None:
     make_tf2_fixtures.make_mobilenet(tmp_path / "mobilenet", size=32, alpha=0.35)
     result = _compare(tmp_path / "mobilenet", {"inputs": RNG.random((2, 32, 32, 3), dtype=np.float32)})
     assert len(result.variables) > 200
+    _assert_frozen(result)
+
+
+@pytest.mark.tf
+def test_variable_read_ops() -> None:
+    """ResourceGather, ResourceGatherNd, VariableShape and VarIsInitializedOp on a frozen variable."""
+    loaded = load_graph(TF2 / "variable_ops")
+    ops_before = {n.op for _, n in _all_nodes(loaded.graph_def)}
+    assert {"ResourceGather", "ResourceGatherNd", "VariableShape", "VarIsInitializedOp"} <= ops_before
+    result = _compare(TF2 / "variable_ops", {"idx": np.array([[1, 0], [0, 2]], np.int32)})
     _assert_frozen(result)
