@@ -132,9 +132,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="write the section into benchmarks/RESULTS.md")
     args = parser.parse_args()
-    import tensorflow as tf
-    import networkx as nx
     import google.protobuf
+    import networkx as nx
+    import tensorflow as tf
 
     rows = []
     for kind in args.kinds.split(","):

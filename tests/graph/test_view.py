@@ -1,0 +1,186 @@
+"""GraphView on tiny GraphDefs made in code (no TensorFlow)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+
+from graphsurgeon._proto import graph_pb2
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError
+from graphsurgeon.graph.names import parse_input
+from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView, _bulk_digraph
+
+
+def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
+    """(name, op, [inputs], {attr: value}) tuples -> GraphDef; attr '_class' takes a list of names."""
+    graph_def = graph_pb2.GraphDef()
+    for spec in nodes:
+        name, op, inputs = spec[:3]
+        node = graph_def.node.add(name=name, op=op, input=inputs)
+        for key, value in (spec[3] if len(spec) > 3 else {}).items():
+            if key == "_class":
+                node.attr["_class"].list.s.extend(f"loc:@{v}".encode() for v in value)
+            else:
+                node.attr[key].type = value
+    return graph_def
+
+
+def diamond() -> graph_pb2.GraphDef:
+    return make_graph(
+        ("x", "Placeholder", []),
+        ("init", "NoOp", []),
+        ("split", "Split", ["dim", "x"]),
+        ("dim", "Const", []),
+        ("a", "Relu", ["split:1", "^init"]),
+        ("b", "Relu", ["split"], {"_class": ["a"]}),
+        ("out", "AddV2", ["a", "b"]),
+        ("unused", "Identity", ["x"]),
+    )
+
+
+def test_edges_have_kinds_and_point_producer_to_consumer() -> None:
+    view = GraphView(diamond())
+    g = view.graph
+    assert list(g.nodes) == view.names == ["x", "init", "split", "dim", "a", "b", "out", "unused"]
+    kinds = {(u, v): k for u, v, k in g.edges(data="kind")}
+    assert kinds == {("x", "split"): DATA, ("dim", "split"): DATA, ("split", "a"): DATA, ("init", "a"): CONTROL,
+                     ("split", "b"): DATA, ("a", "b"): COLOCATION, ("a", "out"): DATA, ("b", "out"): DATA,
+                     ("x", "unused"): DATA}, kinds
+
+
+def test_bulk_digraph_equals_public_networkx_construction() -> None:
+    graph_def = make_graph(
+        ("a", "Const", []), ("b", "Const", []),
+        ("c", "Add", ["a", "b:0", "^a"]),            # data + control from a: data wins
+        ("d", "Identity", ["^b"], {"_class": ["c", "a", "gone"]}),
+        ("e", "Identity", ["c"], {"_class": ["c"]}),  # colocation + data: data wins
+    )
+    names = [n.name for n in graph_def.node]
+    inputs = [tuple(parse_input(i) for i in n.input) for n in graph_def.node]
+    colocated = {"d": ["c", "a", "gone"], "e": ["c"]}
+    bulk, dangling, dangling_coloc = _bulk_digraph(names, inputs, colocated)
+    expected = nx.DiGraph()
+    expected.add_nodes_from(names)
+    expected.add_edges_from([("c", "d"), ("a", "d"), ("c", "e")], kind=COLOCATION)
+    expected.add_edges_from([("a", "c"), ("b", "d")], kind=CONTROL)
+    expected.add_edges_from([("a", "c"), ("b", "c"), ("c", "e")], kind=DATA)
+    assert nx.utils.graphs_equal(bulk, expected), (list(bulk.edges(data=True)), list(expected.edges(data=True)))
+    assert list(bulk.nodes) == names
+    assert dangling == [] and dangling_coloc == [("d", "gone")]
+    copy = bulk.copy()
+    copy.edges["a", "c"]["kind"] = "changed"
+    assert bulk.edges["a", "c"]["kind"] == DATA
+    with pytest.raises(TypeError):
+        bulk.edges["a", "c"]["kind"] = "changed"
+
+
+def test_producers_and_consumers_of_nodes_and_tensors() -> None:
+    view = GraphView(diamond())
+    assert view.producers("a") == ["split", "init"]
+    assert view.producers("a", kinds=DATA) == ["split"]
+    assert view.producers("b", kinds=(DATA, COLOCATION)) == ["split", "a"]
+    assert view.consumers("split") == ["a", "b"]
+    assert view.consumers("split:1") == ["a"]
+    assert view.consumers("split:0") == ["b"]
+    assert view.consumers("init") == ["a"]
+    assert view.consumers("init", kinds=DATA) == []
+    assert view.consumers("a", kinds=(DATA, CONTROL, COLOCATION)) == ["b", "out"]
+    assert view.consumers("a") == ["out"]
+    assert view.colocated_with("b") == ["a"]
+    assert view.inputs("a") == (parse_input("split:1"), parse_input("^init"))
+    assert view.node("split:1").op == "Split"
+    assert view.index("out") == 6
+    assert "split:1" in view and "nope" not in view
+
+
+def test_ancestors_include_start_and_follow_kinds() -> None:
+    view = GraphView(diamond())
+    assert view.ancestors(["out"]) == {"out", "a", "b", "split", "x", "dim", "init"}
+    assert view.ancestors(["a:0"], kinds=DATA) == {"a", "split", "x", "dim"}
+    assert view.ancestors(["b"]) == {"b", "split", "x", "dim"}
+    assert view.ancestors(["b"], kinds=(DATA, CONTROL, COLOCATION)) == {"b", "split", "x", "dim", "a", "init"}
+
+
+def test_why_gives_a_shortest_path_and_refuses_unkept_nodes() -> None:
+    view = GraphView(diamond())
+    # Both x-split-a-out and x-split-b-out are shortest; ties go to the earlier input.
+    assert view.why("x", ["out"]) == ["x", "split", "a", "out"]
+    assert view.why("init", ["out:0"]) == ["init", "a", "out"]
+    assert view.why("out", ["out"]) == ["out"]
+    with pytest.raises(GraphSurgeonError, match="'unused' is not kept for outputs 'out'"):
+        view.why("unused", ["out"])
+    with pytest.raises(NodeNotFoundError, match="did you mean 'unused'"):
+        view.why("unsed", ["out"])
+    with pytest.raises(NodeNotFoundError, match="output 'outt' not found.*gs inspect"):
+        view.why("x", ["outt"])
+
+
+def test_shortest_path_is_shortest() -> None:
+    graph_def = make_graph(("s", "Const", []), ("l1", "Neg", ["s"]), ("l2", "Neg", ["l1"]), ("l3", "Neg", ["l2"]),
+                           ("out", "Add", ["l3", "s"]))
+    assert GraphView(graph_def).why("s", ["out"]) == ["s", "out"]
+
+
+def test_duplicate_names_are_an_error() -> None:
+    graph_def = make_graph(("a", "Const", []), ("b", "Neg", ["a"]), ("a", "Const", []))
+    with pytest.raises(InvalidGraphError, match="duplicate node names: 'a'"):
+        GraphView(graph_def)
+
+
+def test_dangling_input_is_an_error_unless_allowed() -> None:
+    graph_def = make_graph(("conv/weights", "Const", []), ("conv", "Conv2D", ["x", "conv/weight:0"]),
+                           ("x", "Placeholder", []))
+    with pytest.raises(InvalidGraphError, match=r"node 'conv' has input 'conv/weight', .* no node 'conv/weight'; "
+                                                r"did you mean 'conv/weights'"):
+        GraphView(graph_def)
+    view = GraphView(graph_def, allow_dangling=True)
+    assert view.dangling == [("conv", "conv/weight")]
+    assert view.producers("conv") == ["x"]
+    assert view.ancestors(["conv"]) == {"conv", "x"}
+
+
+def while_loop() -> graph_pb2.GraphDef:
+    # A v1 while loop as TensorFlow writes it; the Merge comes before the NextIteration feeding it.
+    return make_graph(
+        ("i0", "Const", []),
+        ("loop/Enter", "Enter", ["i0"]),
+        ("loop/Merge", "Merge", ["loop/Enter", "loop/NextIteration"]),
+        ("loop/Less/y", "Const", ["^loop/Merge"]),
+        ("loop/Less", "Less", ["loop/Merge", "loop/Less/y"]),
+        ("loop/LoopCond", "LoopCond", ["loop/Less"]),
+        ("loop/Switch", "Switch", ["loop/Merge", "loop/LoopCond"]),
+        ("loop/Identity", "Identity", ["loop/Switch:1"]),
+        ("loop/add", "AddV2", ["loop/Identity", "loop/Less/y"]),
+        ("loop/NextIteration", "NextIteration", ["loop/add"]),
+        ("loop/Exit", "Exit", ["loop/Switch"]),
+    )
+
+
+def test_topological_order_ignores_while_loop_back_edges() -> None:
+    view = GraphView(while_loop())
+    assert view.back_edges() == [("loop/NextIteration", "loop/Merge")]
+    order = view.topological_order()
+    assert sorted(order) == sorted(view.names)
+    pos = {n: i for i, n in enumerate(order)}
+    for u, v in view.graph.edges:
+        if (u, v) != ("loop/NextIteration", "loop/Merge"):
+            assert pos[u] < pos[v], f"{u} after {v} in {order}"
+    # The graph is already in topological order apart from the back edge; ties keep graph order.
+    assert order == view.names
+    assert not nx.is_directed_acyclic_graph(view.graph)
+
+
+def test_topological_order_sorts_and_reports_real_cycles() -> None:
+    view = GraphView(make_graph(("b", "Neg", ["a"]), ("a", "Const", []), ("c", "Neg", ["b"])))
+    assert view.topological_order() == ["a", "b", "c"]
+    cyclic = GraphView(make_graph(("a", "Neg", ["c"]), ("b", "Neg", ["a"]), ("c", "Neg", ["b"])))
+    with pytest.raises(InvalidGraphError, match="cycle that is not a while loop"):
+        cyclic.topological_order()
+
+
+def test_unknown_names_list_close_matches() -> None:
+    view = GraphView(diamond())
+    with pytest.raises(NodeNotFoundError, match="node 'splt:1' not found.*did you mean 'split'"):
+        view.node("splt:1")
+    with pytest.raises(ValueError, match="unknown edge kind"):
+        view.producers("a", kinds=("data", "ctrl"))
