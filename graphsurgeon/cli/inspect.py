@@ -17,6 +17,7 @@ from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.model import load_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph import names
+from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model, saved_model_functions, saved_model_variables
 from graphsurgeon.summary import summarize
 
 # Function names are listed one per line up to this many (all of them with --all).
@@ -48,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if args.tensor is not None:
         return _print_node(loaded.graph_def, args.tensor, str(loaded.path), as_json=args.json)
     data = summarize(loaded)
+    if data.get("saved_model") is not None and is_tf2_saved_model(loaded):
+        # TF2: which functions each signature runs, and each variable's checkpoint key.
+        data["saved_model"]["variables"] = saved_model_variables(loaded)
+        data["saved_model"]["functions"] = saved_model_functions(loaded)
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -205,6 +210,12 @@ def format_summary(data: dict[str, Any], show_all: bool = False) -> str:
     if saved_model is not None:
         sections.append([["saved_model", saved_model["dir"]], ["tags", ",".join(saved_model["tags"]) or "-"]]
                         + [["tag_set", ",".join(t) or "(no tags)"] for t in saved_model["tag_sets"]])
+        sections.append([["sm_variable", v["node"], v["key"] or "?", str(v["dtype"]), _shape(v["shape"]),
+                          "signatures=" + (",".join(v["signatures"]) or "-")]
+                         for v in saved_model.get("variables", [])])
+        sections.append([["sm_function", f["name"], f"args={f['inputs']}", f"outputs={f['outputs']}",
+                          f"nodes={f['nodes']}", "signatures=" + (",".join(f["signatures"]) or "-")]
+                         for f in saved_model.get("functions", []) if show_all or f["signatures"]])
     sections.append([["op", str(count), op] for op, count in data["op_types"].items()])
     for section in sections:
         out += _table(section)

@@ -185,6 +185,14 @@ def _checkpoint_object_graph(checkpoint: Mapping[str, Any]) -> trackable_object_
     return graph
 
 
+def _dtype_str(dtype: int) -> str:
+    """numpy's name (``float32``), as ``summarize`` writes dtypes; TensorFlow's for the rest."""
+    try:
+        return tensors.to_numpy_dtype(dtype).name
+    except GraphSurgeonError:
+        return tensors.dtype_name(dtype)
+
+
 # --- variable -> checkpoint key ---------------------------------------------------------------------
 
 def _escape(local_name: str) -> str:
@@ -348,7 +356,13 @@ def saved_model_variables(saved_model_dir: str | os.PathLike[str] | LoadedGraph,
     loaded = _load(saved_model_dir, tags)
     meta = loaded.meta_graph_def
     assert meta is not None
-    route_a = _route_a(meta, _captured_object_ids(meta, meta.graph_def.node), None)
+    ckpt_graph = None
+    if loaded.saved_model_dir is not None and (loaded.saved_model_dir / "variables" / "variables.index").is_file():
+        try:
+            ckpt_graph = _checkpoint_object_graph(_default_checkpoint(loaded))
+        except GraphSurgeonError as err:  # a damaged checkpoint still leaves the restore function's keys
+            logger.info("cannot read the checkpoint's object graph: %s", err)
+    route_a = _route_a(meta, _captured_object_ids(meta, meta.graph_def.node), ckpt_graph)
     route_b = _route_b(meta)
     users: dict[str, list[str]] = collections.defaultdict(list)
     for key, sig in meta.signature_def.items():
@@ -366,7 +380,7 @@ def saved_model_variables(saved_model_dir: str | os.PathLike[str] | LoadedGraph,
         out_list.append({
             "node": node.name,
             "key": route_a.get(node.name) or route_b.get(node.name),
-            "dtype": tensors.dtype_name(node.attr["dtype"].type),
+            "dtype": _dtype_str(node.attr["dtype"].type),
             "shape": tensors.shape_from_proto(node.attr["shape"].shape),
             "signatures": sorted(users.get(node.name, [])),
         })
