@@ -1,0 +1,257 @@
+"""Freeze a graph and its checkpoint into one GraphDef (TensorFlow's freeze_graph, without TensorFlow).
+
+Every flag of TensorFlow's freeze_graph.py works with the same name and meaning, spelled
+--snake_case or --kebab-case; the graph's format (binary or text, GraphDef, MetaGraphDef,
+SavedModel) and the checkpoint version are detected, so --input_binary and --checkpoint_version
+are accepted but not needed. As in freeze_graph, --clear_devices defaults to true.
+
+Unlike freeze_graph, --initializer_nodes are kept in the frozen graph (with what they need), to be
+run once after import; variables are mapped to checkpoint keys through the graph's own Saver
+(renamed and partitioned variables work); batch-norm updates, resource reads and v1 while loops
+are rewritten so the result imports; and a structural check runs before anything is written.
+
+examples:
+  gs freeze --input_checkpoint model.ckpt-10000 --output_node_names InceptionV3/Logits/SpatialSqueeze \\
+      --output_graph frozen.pb --bind is_training=false --bind keep_prob=1.0
+  gs freeze --input_graph graph.pbtxt --input_checkpoint model.ckpt --output_node_names probs \\
+      --output_graph frozen.pb
+  gs freeze --input_saved_model_dir export/ --output_node_names y --output_graph frozen.pb --validate
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pathlib
+import sys
+
+from graphsurgeon._proto import saver_pb2
+from graphsurgeon.errors import FileFormatError, GraphSurgeonError
+from graphsurgeon.formats import model as model_lib
+from graphsurgeon.formats import protofile
+from graphsurgeon.graph.names import split_names
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+_DEPRECATED = {
+    "input_binary": "the format is detected from the file",
+    "checkpoint_version": "the checkpoint version is detected from the files",
+    "restore_op_name": "unused (as in TensorFlow's freeze_graph); variables are read from the checkpoint",
+    "filename_tensor_name": "unused (as in TensorFlow's freeze_graph)",
+}
+
+
+def parse_bool(text: str) -> bool:
+    """A boolean flag value as absl / freeze_graph accept it: true/false, t/f, 1/0, yes/no (any case)."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
+def _spellings(name: str) -> list[str]:
+    kebab = name.replace("_", "-")
+    return [f"--{name}"] + ([f"--{kebab}"] if kebab != name else [])
+
+
+def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool | None, help_text: str) -> None:
+    parser.add_argument(*_spellings(name), dest=name, nargs="?", const=True, default=default, type=parse_bool,
+                        metavar="BOOL", help=help_text)
+    parser.add_argument(*[f"--no{s[2:]}" for s in _spellings(name)] + [f"--no-{name.replace('_', '-')}"],
+                        dest=name, action="store_false", help=argparse.SUPPRESS)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    tf_flags = parser.add_argument_group("TensorFlow freeze_graph flags")
+    tf_flags.add_argument(*_spellings("input_graph"), metavar="PATH",
+                          help="graph to freeze: .pb, .pbtxt, .meta or a SavedModel directory (format detected)")
+    tf_flags.add_argument(*_spellings("input_saver"), metavar="PATH", help="a SaverDef file (binary or text) "
+                          "naming the Saver whose keys map variables to the checkpoint")
+    tf_flags.add_argument(*_spellings("input_checkpoint"), metavar="PATH",
+                          help="checkpoint prefix (or its .index, a data file, its directory); alone, its .meta "
+                               "file is the graph")
+    tf_flags.add_argument(*_spellings("output_node_names"), "--outputs", dest="output_node_names", metavar="NAMES",
+                          action="append", help="outputs to keep, comma-separated node or tensor names")
+    tf_flags.add_argument(*_spellings("output_graph"), "-o", "--output", dest="output_graph", metavar="PATH",
+                          help="where to write the frozen GraphDef (binary unless --output-text)")
+    _bool_flag(tf_flags, "clear_devices", True, "remove device placements (default true, as in freeze_graph)")
+    tf_flags.add_argument(*_spellings("initializer_nodes"), metavar="NAMES", action="append",
+                          help="nodes to keep so they can be run once after import (e.g. init_all_tables)")
+    tf_flags.add_argument(*_spellings("variable_names_whitelist"), *_spellings("variable_names_allowlist"),
+                          dest="variable_names_whitelist", metavar="NAMES",
+                          help="convert only these variables to constants")
+    tf_flags.add_argument(*_spellings("variable_names_blacklist"), *_spellings("variable_names_denylist"),
+                          dest="variable_names_blacklist", metavar="NAMES",
+                          help="variables to leave as variables")
+    tf_flags.add_argument(*_spellings("input_meta_graph"), metavar="PATH", help="a MetaGraphDef file (.meta)")
+    tf_flags.add_argument(*_spellings("input_saved_model_dir"), metavar="DIR",
+                          help="a SavedModel directory (checkpoint default: DIR/variables/variables)")
+    tf_flags.add_argument(*_spellings("saved_model_tags"), metavar="TAGS", default=None,
+                          help="tag set of the SavedModel meta graph, comma-separated (default serve)")
+    _bool_flag(tf_flags, "input_binary", None, "deprecated: the format is detected")
+    tf_flags.add_argument(*_spellings("checkpoint_version"), type=int, metavar="N",
+                          help="deprecated: V1 and V2 checkpoints are detected")
+    tf_flags.add_argument(*_spellings("restore_op_name"), metavar="NAME", help="deprecated, unused")
+    tf_flags.add_argument(*_spellings("filename_tensor_name"), metavar="NAME", help="deprecated, unused")
+    extra = parser.add_argument_group("graphsurgeon options")
+    extra.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
+                       help="turn a placeholder into a constant, e.g. is_training=false, keep_prob=1.0 (repeatable)")
+    extra.add_argument("--output-text", "--output_text", dest="output_text", action="store_true",
+                       help="write the frozen graph in protobuf text format")
+    extra.add_argument("--validate", action="store_true",
+                       help="afterwards, run the original and the frozen graph in TensorFlow and compare")
+    extra.add_argument("--signature", metavar="KEY",
+                       help="for a TF2 SavedModel: the signature to freeze (default serving_default)")
+
+
+def _note_deprecated(args: argparse.Namespace) -> None:
+    for name, why in _DEPRECATED.items():
+        if getattr(args, name, None) is not None:
+            print(f"gs: note: --{name} is accepted for compatibility and ignored: {why}", file=sys.stderr)
+
+
+def _load_saver_def(path: str) -> saver_pb2.SaverDef:
+    data = protofile.read_bytes(path, "saver file")
+    return protofile.parse_message(data, saver_pb2.SaverDef, path)
+
+
+def _resolve_inputs(args: argparse.Namespace) -> tuple[model_lib.LoadedGraph, str | None, list[str]]:
+    """(the graph, the checkpoint path, the input paths) from freeze_graph's flags."""
+    given = [f for f in ("input_graph", "input_meta_graph", "input_saved_model_dir") if getattr(args, f)]
+    if len(given) > 1:
+        raise GraphSurgeonError("give one graph: " + " or ".join(f"--{f}" for f in given))
+    checkpoint = args.input_checkpoint
+    if args.input_saved_model_dir:
+        loaded = model_lib.load_graph(args.input_saved_model_dir, tags=args.saved_model_tags)
+    elif args.input_meta_graph:
+        loaded = model_lib.load_graph(args.input_meta_graph)
+    elif args.input_graph:
+        loaded = model_lib.load_graph(args.input_graph, tags=args.saved_model_tags)
+    elif checkpoint:
+        from graphsurgeon.formats.checkpoint import resolve_checkpoint_prefix
+
+        prefix = resolve_checkpoint_prefix(checkpoint)
+        meta = prefix + ".meta"
+        if not os.path.isfile(meta):
+            raise FileFormatError(f"only a checkpoint was given and '{meta}' does not exist; pass the graph with "
+                                  "--input_graph, --input_meta_graph or --input_saved_model_dir")
+        loaded = model_lib.load_graph(meta)
+        checkpoint = prefix
+    else:
+        raise GraphSurgeonError("no graph given: pass --input_graph, --input_meta_graph, --input_saved_model_dir "
+                                "or --input_checkpoint (its .meta is then the graph)")
+    inputs = [str(loaded.path)]
+    if checkpoint:
+        inputs.append(checkpoint)
+    return loaded, checkpoint, inputs
+
+
+def _parse_binds(items: list[str]) -> dict[str, object]:
+    from graphsurgeon.rewrite.freeze import parse_bind_value
+
+    binds: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise GraphSurgeonError(f"--bind '{item}': expected NAME=VALUE, e.g. is_training=false")
+        binds[name.strip()] = parse_bind_value(value)
+    return binds
+
+
+def run(args: argparse.Namespace) -> int:
+    from graphsurgeon.formats.protofile import format_bytes
+    from graphsurgeon.rewrite.freeze import _is_tf2_saved_model, default_checkpoint, freeze
+
+    _note_deprecated(args)
+    if not args.output_graph:
+        raise GraphSurgeonError("no output file: pass --output_graph PATH (or -o PATH)")
+    loaded, checkpoint, inputs = _resolve_inputs(args)
+    outputs = split_names(args.output_node_names)
+    binds = _parse_binds(args.bind)
+    if _is_tf2_saved_model(loaded):
+        return _run_tf2(args, loaded, outputs, inputs)
+    if not outputs:
+        raise GraphSurgeonError(f"no outputs given: pass --output_node_names (run 'gs inspect {loaded.path}' to list "
+                                "candidate outputs)")
+    if checkpoint is None:
+        checkpoint = default_checkpoint(loaded)
+        if checkpoint is None:
+            raise GraphSurgeonError(f"no checkpoint given for '{loaded.path}': pass --input_checkpoint PREFIX")
+        inputs.append(checkpoint)
+    saver_def = _load_saver_def(args.input_saver) if args.input_saver else None
+    result = freeze(loaded, checkpoint, outputs, clear_devices=bool(args.clear_devices),
+                    initializer_nodes=split_names(args.initializer_nodes),
+                    whitelist=args.variable_names_whitelist, blacklist=args.variable_names_blacklist,
+                    bind=binds, saver_def=saver_def)
+    written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
+    print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
+    print(f"checkpoint: {getattr(checkpoint, 'prefix', checkpoint)}")
+    print(f"converted:  {len(result.converted)} variable(s) to constants")
+    for name, key in result.converted.items():
+        print(f"  {name}" + (f" <- {key}" if key != name else ""))
+    if result.kept_variables:
+        print(f"kept:       {len(result.kept_variables)} variable(s): {', '.join(result.kept_variables)}")
+    for name, value in result.bound.items():
+        print(f"bound:      {name} = {value}")
+    if result.initializer_nodes:
+        print(f"initializers: {', '.join(result.initializer_nodes)} (run once after import)")
+    for note in result.notes:
+        print(f"note:       {note}")
+    print(f"nodes:      {result.nodes_before} -> {result.nodes_after}")
+    print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
+    if args.validate:
+        return _validate(loaded, checkpoint, args.output_graph, outputs, result.initializer_nodes, result.bound,
+                         args.saved_model_tags)
+    return 0
+
+
+def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: list[str], inputs: list[str]) -> int:
+    from graphsurgeon.formats.protofile import format_bytes
+    from graphsurgeon.rewrite.saved_model_v2 import freeze_signature
+
+    checkpoint = None
+    if args.input_checkpoint:
+        from graphsurgeon.formats.checkpoint import load_checkpoint
+
+        checkpoint = load_checkpoint(args.input_checkpoint)
+    result = freeze_signature(loaded, signature=args.signature or "serving_default", checkpoint=checkpoint,
+                              outputs=outputs or None)
+    if args.clear_devices:
+        for node in result.graph_def.node:
+            node.device = ""
+    written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
+    print(f"graph:      {loaded.saved_model_dir} (TF2 SavedModel, signature '{result.signature}')")
+    print(f"converted:  {len(result.variables)} variable(s) to constants")
+    for key, name in result.inputs.items():
+        print(f"input:      {key} -> {name}")
+    for key, name in result.outputs.items():
+        print(f"output:     {key} -> {name}")
+    for note in result.notes:
+        print(f"note:       {note}")
+    print(f"nodes:      {len(loaded.graph_def.node)} -> {len(result.graph_def.node)}")
+    print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
+    if args.validate:
+        return _validate(loaded, None, args.output_graph, result.output_names, [], {}, args.saved_model_tags)
+    return 0
+
+
+def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: str, outputs: list[str],
+              initializer_nodes: list[str], bound: dict, tags: str | None) -> int:
+    from graphsurgeon.validate import validate
+
+    original = str(loaded.saved_model_dir) if loaded.saved_model_dir is not None else str(loaded.path)
+    prefix = None if loaded.saved_model_dir is not None else (
+        getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))
+    report = validate(original, pathlib.Path(frozen_path), checkpoint=prefix, tags=tags, inputs=bound or None,
+                      outputs=outputs, initializer_nodes=initializer_nodes or None)
+    print(report.format())
+    if not report.ok:
+        print(f"gs: error: the frozen graph does not match the original ({len(report.failures)} output/device "
+              "pair(s) differ)", file=sys.stderr)
+        return 1
+    return 0
