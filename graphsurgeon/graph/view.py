@@ -163,7 +163,9 @@ class GraphView:
         """
         node = parse_input(name).node
         if node not in self._index:
-            raise not_found(kind, name, self._names)
+            # Close matches are looked up by node name ("mm" for "mn:0"); the message shows the name as given.
+            err = not_found(kind, node, self._names)
+            raise type(err)(str(err).replace(f"{kind} '{node}'", f"{kind} '{name}'", 1))
         return node
 
     def node(self, name: str) -> node_def_pb2.NodeDef:

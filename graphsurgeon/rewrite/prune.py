@@ -237,8 +237,7 @@ def _resolve(view: GraphView, name: str, kind: str) -> TensorRef:
     ref = parse_input(name)
     if ref.is_control:
         raise GraphSurgeonError(f"{kind} '{name}' is a control input; give a node or tensor name ('{ref.node}')")
-    if ref.node not in view._index:
-        raise not_found(kind, name, view.names)
+    view.resolve(name, kind)
     return ref
 
 

@@ -1,0 +1,293 @@
+"""prune on tiny GraphDefs made in code (exact semantics, no TensorFlow).
+
+The comparisons with TensorFlow on real graphs are in test_prune_tf.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from graphsurgeon._proto import function_pb2, graph_pb2, types_pb2
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, NodeNotFoundError
+from graphsurgeon.formats.tensors import shape_from_proto, shape_to_proto
+from graphsurgeon.rewrite.prune import output_dtype, parse_dtype, prune, prune_graph
+
+DT = types_pb2.DataType
+
+
+def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
+    """(name, op, [inputs], {attr: value}) -> GraphDef. Attr values: int = type, list[str] for
+    _class, list[int] = list(type), tuple of shapes for _output_shapes, str = func name."""
+    graph_def = graph_pb2.GraphDef()
+    graph_def.versions.producer = 1234
+    graph_def.versions.min_consumer = 12
+    for spec in nodes:
+        name, op, inputs = spec[:3]
+        node = graph_def.node.add(name=name, op=op, input=inputs)
+        for key, value in (spec[3] if len(spec) > 3 else {}).items():
+            if key == "_class":
+                node.attr["_class"].list.s.extend(f"loc:@{v}".encode() for v in value)
+            elif key == "_output_shapes":
+                node.attr[key].list.shape.extend(shape_to_proto(s) for s in value)
+            elif key == "shape":
+                node.attr[key].shape.CopyFrom(shape_to_proto(value))
+            elif isinstance(value, str):
+                node.attr[key].func.name = value
+            elif isinstance(value, list):
+                node.attr[key].list.type.extend(value)
+            else:
+                node.attr[key].type = value
+    return graph_def
+
+
+def names(graph_def: graph_pb2.GraphDef) -> list[str]:
+    return [n.name for n in graph_def.node]
+
+
+def small() -> graph_pb2.GraphDef:
+    return make_graph(
+        ("x", "Placeholder", [], {"dtype": DT.DT_FLOAT, "shape": (None, 4)}),
+        ("ids", "Placeholder", [], {"dtype": DT.DT_INT32, "shape": (None, 10)}),
+        ("init", "NoOp", []),
+        ("w", "Const", [], {"dtype": DT.DT_FLOAT}),
+        ("mm", "MatMul", ["x", "w"], {"T": DT.DT_FLOAT, "_output_shapes": [(None, 3)]}),
+        ("topk", "TopKV2", ["mm", "k"], {"T": DT.DT_FLOAT, "_output_shapes": [(None, 2), (None, 2)]}),
+        ("k", "Const", [], {"dtype": DT.DT_INT32}),
+        ("idx", "Identity", ["topk:1", "^init"], {"T": DT.DT_INT32}),
+        ("vals", "Relu", ["topk"], {"T": DT.DT_FLOAT, "_class": ["mm", "train/op"]}),
+        ("out", "Pack", ["vals", "idx"], {"T": DT.DT_FLOAT}),
+        ("train/op", "NoOp", ["^mm", "^ids"]),
+        ("cast", "Cast", ["ids"], {"SrcT": DT.DT_INT32, "DstT": DT.DT_FLOAT}),
+    )
+
+
+def test_keeps_data_and_control_ancestors_in_order_with_versions() -> None:
+    graph_def = small()
+    before = graph_def.SerializeToString()
+    pruned = prune(graph_def, ["out"])
+    assert names(pruned) == ["x", "init", "w", "mm", "topk", "k", "idx", "vals", "out"]
+    assert pruned.versions.producer == 1234 and pruned.versions.min_consumer == 12
+    assert graph_def.SerializeToString() == before, "prune modified its input"
+    # Tensor names and node names give the same result; several outputs are unioned.
+    assert names(prune(graph_def, "out:0")) == names(pruned)
+    assert names(prune(graph_def, ["topk:1", "cast"])) == ["x", "ids", "w", "mm", "topk", "k", "cast"]
+
+
+def test_colocation_with_removed_node_is_dropped_and_kept_otherwise() -> None:
+    pruned = prune(small(), ["out"])
+    vals = pruned.node[names(pruned).index("vals")]
+    assert list(vals.attr["_class"].list.s) == [b"loc:@mm"]
+    only_vals = make_graph(("a", "Const", []), ("b", "Identity", ["a"], {"_class": ["c"]}), ("c", "Const", []))
+    pruned = prune(only_vals, ["b"])
+    assert names(pruned) == ["a", "b"], "a colocation target alone must not be kept"
+    assert "_class" not in pruned.node[1].attr
+    # Nodes without a colocation to fix are copied untouched.
+    assert pruned.node[0] == only_vals.node[0]
+
+
+def test_cut_at_inputs_makes_typed_placeholders_and_rewires_consumers() -> None:
+    graph_def = small()
+    result = prune_graph(graph_def, ["out"], inputs=["mm", "topk:1"])
+    pruned = result.graph_def
+    assert result.placeholders == {"mm:0": "mm", "topk:1": "topk_1"}
+    assert names(pruned) == ["init", "mm", "topk", "topk_1", "k", "idx", "vals", "out"]
+    by_name = {n.name: n for n in pruned.node}
+    assert by_name["mm"].op == "Placeholder" and list(by_name["mm"].input) == []
+    assert by_name["mm"].attr["dtype"].type == DT.DT_FLOAT
+    assert shape_from_proto(by_name["mm"].attr["shape"].shape) == (-1, 3)
+    assert by_name["topk_1"].attr["dtype"].type == DT.DT_INT32, "TopKV2:1 is int32, not T"
+    assert shape_from_proto(by_name["topk_1"].attr["shape"].shape) == (-1, 2)
+    assert list(by_name["idx"].input) == ["topk_1", "^init"]
+    assert list(by_name["topk"].input) == ["mm", "k"]
+    assert "x" not in by_name and "w" not in by_name, "nothing above a cut is kept"
+    assert list(by_name["vals"].attr["_class"].list.s) == [b"loc:@mm"]
+
+
+def test_each_input_keeps_its_own_dtype() -> None:
+    graph_def = make_graph(
+        ("src", "IteratorGetNext", [], {"output_types": [DT.DT_INT32, DT.DT_BOOL, DT.DT_FLOAT],
+                                        "_output_shapes": [(None, 10), (None, 10), ()]}),
+        ("ids", "Identity", ["src"], {"T": DT.DT_INT32}),
+        ("mask", "Identity", ["src:1"], {"T": DT.DT_BOOL}),
+        ("keep", "Identity", ["src:2"], {"T": DT.DT_FLOAT}),
+        ("out", "Pack", ["ids", "mask", "keep"]),
+    )
+    result = prune_graph(graph_def, ["out"], inputs="src:0,src:1,src:2")
+    by_name = {n.name: n for n in result.graph_def.node}
+    assert result.placeholders == {"src:0": "src", "src:1": "src_1", "src:2": "src_2"}
+    assert [by_name[p].attr["dtype"].type for p in ("src", "src_1", "src_2")] == [DT.DT_INT32, DT.DT_BOOL,
+                                                                                   DT.DT_FLOAT]
+    assert [shape_from_proto(by_name[p].attr["shape"].shape) for p in ("src", "src_1", "src_2")] == [
+        (-1, 10), (-1, 10), ()]
+    assert list(by_name["mask"].input) == ["src_1"]
+
+
+def test_input_specs_fill_in_and_must_agree() -> None:
+    graph_def = make_graph(("a", "Mystery", []), ("b", "Neg", ["a"], {"T": DT.DT_FLOAT}))
+    with pytest.raises(GraphSurgeonError, match=r"cannot tell the dtype of input 'a'.*--input-spec a="):
+        prune(graph_def, ["b"], inputs=["a"])
+    pruned = prune(graph_def, ["b"], inputs=["a"], input_specs={"a:0": ("half", [2, None])})
+    assert pruned.node[0].attr["dtype"].type == DT.DT_HALF
+    assert shape_from_proto(pruned.node[0].attr["shape"].shape) == (2, -1)
+    pruned = prune(graph_def, ["b"], inputs=["a"], input_specs={"a": "int64"})
+    assert pruned.node[0].attr["dtype"].type == DT.DT_INT64
+    assert pruned.node[0].attr["shape"].shape.unknown_rank
+    typed = make_graph(("a", "Placeholder", [], {"dtype": DT.DT_INT32}), ("b", "Neg", ["a"]))
+    with pytest.raises(MismatchError, match="input 'a' is int32 in the graph.*spec says float"):
+        prune(typed, ["b"], inputs=["a"], input_specs={"a": "float32"})
+    with pytest.raises(GraphSurgeonError, match="input spec for 'zz'"):
+        prune(typed, ["b"], inputs=["a"], input_specs={"zz": "float32"})
+
+
+def test_control_dependency_on_cut_node_goes_to_placeholder() -> None:
+    graph_def = make_graph(("p", "Placeholder", [], {"dtype": DT.DT_FLOAT}),
+                           ("a", "Neg", ["p"], {"T": DT.DT_FLOAT}),
+                           ("b", "Neg", ["a:0", "^a"], {"T": DT.DT_FLOAT}),
+                           ("c", "Identity", ["b", "^a"], {"T": DT.DT_FLOAT}))
+    pruned = prune(graph_def, ["c"], inputs=["a"])
+    assert names(pruned) == ["a", "b", "c"]
+    assert pruned.node[0].op == "Placeholder"
+    assert list(pruned.node[1].input) == ["a", "^a"] and list(pruned.node[2].input) == ["b", "^a"]
+
+
+def test_cut_tensor_of_a_node_still_needed_gets_a_new_name() -> None:
+    graph_def = make_graph(("p", "Placeholder", [], {"dtype": DT.DT_FLOAT}),
+                           ("s", "Split", ["p"], {"T": DT.DT_FLOAT}),
+                           ("out", "Add", ["s:0", "s:1"], {"T": DT.DT_FLOAT}),
+                           ("s_0", "Const", []))
+    result = prune_graph(graph_def, ["out"], inputs=["s:0"])
+    assert result.placeholders == {"s:0": "s_0_1"}, "names already taken are not reused"
+    assert names(result.graph_def) == ["p", "s", "s_0_1", "out"]
+    assert list(result.graph_def.node[3].input) == ["s_0_1", "s:1"]
+
+
+def test_errors_name_what_is_wrong() -> None:
+    graph_def = small()
+    with pytest.raises(NodeNotFoundError, match=r"output 'outt' not found.*did you mean 'out'.*gs inspect"):
+        prune(graph_def, ["outt"])
+    with pytest.raises(NodeNotFoundError, match=r"input 'topkk:1' not found.*did you mean 'topk'"):
+        prune(graph_def, ["out"], inputs=["topkk:1"])
+    with pytest.raises(GraphSurgeonError, match=r"input\(s\) 'ids' not needed: none of the outputs 'out'"):
+        prune(graph_def, ["out"], inputs=["ids"])
+    with pytest.raises(GraphSurgeonError, match="at least one output"):
+        prune(graph_def, [])
+    with pytest.raises(GraphSurgeonError, match="both an output and an input"):
+        prune(graph_def, ["mm"], inputs=["mm:0"])
+    with pytest.raises(NodeNotFoundError, match="has 2 output"):
+        prune(graph_def, ["topk:2"])
+    with pytest.raises(GraphSurgeonError, match="control input"):
+        prune(graph_def, ["^out"])
+    dup = make_graph(("a", "Const", []), ("a", "Const", []))
+    with pytest.raises(InvalidGraphError, match="duplicate node names: 'a'"):
+        prune(dup, ["a"])
+
+
+def test_dangling_inputs_are_an_error_only_when_kept() -> None:
+    graph_def = make_graph(("a", "Const", [], {"dtype": DT.DT_FLOAT}), ("b", "Add", ["a", "gone:0"]),
+                           ("c", "Neg", ["b"]), ("d", "Neg", ["a"]))
+    with pytest.raises(InvalidGraphError, match=r"node 'b' has input 'gone', but the graph has no node 'gone'"):
+        prune(graph_def, ["c"])
+    assert names(prune(graph_def, ["d"])) == ["a", "d"]
+    # Cutting above the dangling input makes the graph usable.
+    pruned = prune(graph_def, ["c"], inputs=["b"], input_specs={"b": "float32"})
+    assert names(pruned) == ["b", "c"]
+
+
+def add_function(library: function_pb2.FunctionDefLibrary, name: str, *nodes: tuple) -> None:
+    func = library.function.add()
+    func.signature.name = name
+    for node_name, op, attrs in nodes:
+        node = func.node_def.add(name=node_name, op=op)
+        for key, value in attrs.items():
+            if isinstance(value, list):
+                for v in value:
+                    node.attr[key].list.func.add(name=v)
+            else:
+                node.attr[key].func.name = value
+
+
+def test_only_referenced_library_functions_are_kept() -> None:
+    graph_def = make_graph(
+        ("x", "Placeholder", [], {"dtype": DT.DT_FLOAT}),
+        ("call", "PartitionedCall", ["x"], {"f": "outer"}),
+        ("direct", "helper_op", ["x"]),                        # a function called as an op
+        ("loop", "While", ["x"], {"cond": "cond_fn", "body": "body_fn"}),
+        ("out", "AddN", ["call", "direct", "loop"]),
+        ("other", "PartitionedCall", ["x"], {"f": "unused_fn"}),
+    )
+    lib = graph_def.library
+    add_function(lib, "outer", ("inner_call", "StatefulPartitionedCall", {"f": "inner"}))
+    add_function(lib, "inner", ("case", "Case", {"branches": ["br0", "br1"]}))
+    add_function(lib, "br0", ("n", "Neg", {}))
+    add_function(lib, "br1", ("n", "Neg", {}))
+    add_function(lib, "helper_op", ("n", "Neg", {}))
+    add_function(lib, "cond_fn", ("n", "Less", {}))
+    add_function(lib, "body_fn", ("n", "Neg", {}))
+    add_function(lib, "unused_fn", ("n", "uses_unused_too", {}))
+    add_function(lib, "uses_unused_too", ("n", "Neg", {}))
+    add_function(lib, "outer_grad", ("n", "Neg", {}))
+    add_function(lib, "unused_grad", ("n", "Neg", {}))
+    lib.gradient.add(function_name="outer", gradient_func="outer_grad")
+    lib.gradient.add(function_name="unused_fn", gradient_func="unused_grad")
+    before = graph_def.SerializeToString()
+
+    pruned = prune(graph_def, ["out"])
+    kept = [f.signature.name for f in pruned.library.function]
+    assert kept == ["outer", "inner", "br0", "br1", "helper_op", "cond_fn", "body_fn", "outer_grad"], kept
+    assert [(g.function_name, g.gradient_func) for g in pruned.library.gradient] == [("outer", "outer_grad")]
+    assert graph_def.SerializeToString() == before
+    assert not prune(graph_def, ["x"]).HasField("library"), "no functions used -> no library"
+    only_other = prune(graph_def, ["other"])
+    assert [f.signature.name for f in only_other.library.function] == ["unused_fn", "uses_unused_too",
+                                                                         "unused_grad"]
+
+
+def test_while_loop_is_kept_whole() -> None:
+    graph_def = make_graph(
+        ("i0", "Const", []), ("unrelated", "Const", []),
+        ("loop/Enter", "Enter", ["i0"]),
+        ("loop/Merge", "Merge", ["loop/Enter", "loop/NextIteration"]),
+        ("loop/Less/y", "Const", ["^loop/Merge"]),
+        ("loop/Less", "Less", ["loop/Merge", "loop/Less/y"]),
+        ("loop/LoopCond", "LoopCond", ["loop/Less"]),
+        ("loop/Switch", "Switch", ["loop/Merge", "loop/LoopCond"]),
+        ("loop/Identity", "Identity", ["loop/Switch:1"]),
+        ("loop/add", "AddV2", ["loop/Identity", "loop/Less/y"]),
+        ("loop/NextIteration", "NextIteration", ["loop/add"]),
+        ("loop/Exit", "Exit", ["loop/Switch"]),
+    )
+    pruned = prune(graph_def, ["loop/Exit"])
+    assert names(pruned) == [n for n in names(graph_def) if n != "unrelated"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("float32", DT.DT_FLOAT), ("float", DT.DT_FLOAT), ("DT_FLOAT", DT.DT_FLOAT), ("tf.int64", DT.DT_INT64),
+    ("bool", DT.DT_BOOL), ("string", DT.DT_STRING), ("float64", DT.DT_DOUBLE), (DT.DT_HALF, DT.DT_HALF),
+])
+def test_parse_dtype(value: object, expected: int) -> None:
+    assert parse_dtype(value) == expected
+
+
+def test_parse_dtype_rejects_junk() -> None:
+    with pytest.raises(GraphSurgeonError, match="'floaty' for 'x' is not a dtype"):
+        parse_dtype("floaty", "x")
+
+
+def test_output_dtype_rules() -> None:
+    graph_def = make_graph(
+        ("eq", "Equal", [], {"T": DT.DT_FLOAT}),
+        ("shape", "Shape", [], {"T": DT.DT_FLOAT, "out_type": DT.DT_INT64}),
+        ("cast", "Cast", [], {"SrcT": DT.DT_FLOAT, "DstT": DT.DT_INT8}),
+        ("var", "VariableV2", [], {"dtype": DT.DT_FLOAT_REF}),
+        ("bn", "FusedBatchNormV3", [], {"T": DT.DT_HALF, "U": DT.DT_FLOAT}),
+        ("merge", "Merge", [], {"T": DT.DT_STRING}),
+        ("mystery", "Mystery", []),
+    )
+    n = {x.name: x for x in graph_def.node}
+    assert output_dtype(n["eq"], 0) == DT.DT_BOOL
+    assert output_dtype(n["shape"], 0) == DT.DT_INT64
+    assert output_dtype(n["cast"], 0) == DT.DT_INT8
+    assert output_dtype(n["var"], 0) == DT.DT_FLOAT_REF
+    assert [output_dtype(n["bn"], i) for i in range(3)] == [DT.DT_HALF, DT.DT_FLOAT, DT.DT_FLOAT]
+    assert [output_dtype(n["merge"], i) for i in range(2)] == [DT.DT_STRING, DT.DT_INT32]
+    assert output_dtype(n["mystery"], 0) is None
