@@ -183,11 +183,22 @@ def _resolve_devices(devices: str | Sequence[str] | None, verbose: bool) -> list
 
 
 def _tf_error_text(err: BaseException) -> str:
-    message = getattr(err, "message", None) or str(err)
-    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    # OpError messages end with a long "Original stack trace" / "[[node ...]]" section.
-    kept = [line for line in lines if not line.startswith(("[[", "Original stack trace", "File "))]
+    """The useful part of a TensorFlow error: its message and the node, without stack traces."""
+    message = str(getattr(err, "message", None) or err)
+    node = getattr(getattr(err, "op", None), "name", None)
+    kept = []
+    for line in (raw.strip() for raw in message.splitlines()):
+        if not line:
+            continue
+        if line.startswith(("Graph execution error", "Detected at node", "[[", "Original stack trace", "File ")):
+            continue
+        if line.startswith("Node: '"):
+            node = node or line[len("Node: '"):].rstrip("'")
+            continue
+        kept.append(line)
     text = " ".join(kept[:3]) if kept else type(err).__name__
+    if node and f"'{node}'" not in text:
+        text += f" (node '{node}')"
     return text if len(text) <= 600 else text[:600] + "..."
 
 
@@ -494,7 +505,8 @@ def _run_frozen_once(tf: Any, graph_def: graph_pb2.GraphDef, feeds: Mapping[str,
             _run_ops(sess, graph, init_nodes, what)
             return _run_in_session(sess, fetches, feeds)
     except (tf.errors.OpError, ValueError, TypeError, KeyError) as err:
-        verb = "cannot import" if stage == "import" else f"failed to run on {short_device(device)}"
+        verb = "cannot import" if stage == "import" else "failed to run" + (f" on {short_device(device)}"
+                                                                             if device else "")
         raise ValidationError(f"TensorFlow {verb} {what}: {_tf_error_text(err)}") from err
 
 
@@ -690,7 +702,8 @@ def _original_session(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, d
         if prefix is None and ("uninitialized" in text or "not initialized" in text):
             hint = " (give the checkpoint with --checkpoint)"
         verb = {"load": f"cannot load or restore ('{prefix}')" if prefix else "cannot load",
-                "initialize": "cannot run the initializers of"}.get(stage, f"failed to run on {short_device(device)}")
+                "initialize": "cannot run the initializers of"}.get(
+                    stage, "failed to run" + (f" on {short_device(device)}" if device else ""))
         raise ValidationError(f"TensorFlow {verb} the original {what}: {_tf_error_text(err)}{hint}") from err
 
 
