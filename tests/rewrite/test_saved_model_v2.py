@@ -199,8 +199,8 @@ def _run_eager(saved_model_dir: pathlib.Path, signature: str, feeds: dict[str, n
 
 
 def _compare(saved_model_dir: pathlib.Path, feeds: dict[str, np.ndarray], signature: str = "serving_default",
-             atol: float = 1e-5) -> v2.SignatureFreezeResult:
-    result = v2.freeze_signature(saved_model_dir, signature=signature)
+             atol: float = 1e-5, inline: bool = False) -> v2.SignatureFreezeResult:
+    result = v2.freeze_signature(saved_model_dir, signature=signature, inline=inline)
     got = _run_frozen(result, feeds)
     want = _run_eager(saved_model_dir, signature, feeds)
     assert set(got) == set(want)
@@ -247,9 +247,13 @@ def test_keras3_mobilenet_v2(tmp_path: pathlib.Path) -> None:
     finally:
         sys.path.remove(str(TF2.parent))
     make_tf2_fixtures.make_mobilenet(tmp_path / "mobilenet", size=32, alpha=0.35)
-    result = _compare(tmp_path / "mobilenet", {"inputs": RNG.random((2, 32, 32, 3), dtype=np.float32)})
+    feeds = {"inputs": RNG.random((2, 32, 32, 3), dtype=np.float32)}
+    result = _compare(tmp_path / "mobilenet", feeds)
     assert len(result.variables) > 200
     _assert_frozen(result)
+    flat = _compare(tmp_path / "mobilenet", feeds, inline=True)
+    assert not flat.graph_def.library.function, "a model without control flow inlines to a function-free graph"
+    assert "Conv2D" in {n.op for n in flat.graph_def.node}
 
 
 @pytest.mark.tf
@@ -260,3 +264,32 @@ def test_variable_read_ops() -> None:
     assert {"ResourceGather", "ResourceGatherNd", "VariableShape", "VarIsInitializedOp"} <= ops_before
     result = _compare(TF2 / "variable_ops", {"idx": np.array([[1, 0], [0, 2]], np.int32)})
     _assert_frozen(result)
+
+
+INLINE_FEEDS = {
+    "module": {"x": np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)},
+    "stateful": {"x": np.ones((2, 2), np.float32)},
+    "keras3_cnn": {"inputs": np.linspace(-1, 1, 2 * 8 * 8 * 3, dtype=np.float32).reshape(2, 8, 8, 3)},
+    "lstm": {"tokens": np.arange(10, dtype=np.int32).reshape(2, 5)},
+    "variable_ops": {"idx": np.array([[1, 0], [0, 2]], np.int32)},
+}
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("model", sorted(INLINE_FEEDS))
+def test_inline(model: str) -> None:
+    result = _compare(TF2 / model, INLINE_FEEDS[model], inline=True)
+    calls = [n.name for n in result.graph_def.node if n.op in fn.CALL_OPS]
+    assert not calls, f"calls left after inlining: {calls}"
+    # Output names survive: each call became an IdentityN of the same name.
+    producers = {n.name: n.op for n in result.graph_def.node}
+    assert all(producers[t.split(":")[0]] == "IdentityN" for t in result.outputs.values())
+    _assert_frozen(result)
+
+
+def test_inline_is_pure() -> None:
+    result = v2.freeze_signature(TF2 / "keras3_cnn")
+    before = result.graph_def.SerializeToString()
+    flat = v2.inline_calls(result.graph_def)
+    assert result.graph_def.SerializeToString() == before
+    assert not flat.library.function and len(flat.node) > len(result.graph_def.node)
