@@ -98,7 +98,9 @@ def select_variables(graph_def: graph_pb2.GraphDef, whitelist: str | Iterable[st
         items = {parse_input(v).node for v in split_names(value)}
         for item in sorted(items):
             if item not in pool:
-                raise not_found(f"variable '{item}' of {what}: variable", item, pool, hint="")
+                listing = ", ".join(pool[:8]) + (" ..." if len(pool) > 8 else "") if pool else "none"
+                raise not_found("variable", item, pool, where=f"the graph (given in {what})",
+                                hint=f"the graph's variables: {listing}")
         chosen.append(items)
     white, black = chosen
     convert = [n for n in names if (white is None or n in white) and (black is None or n not in black)]
