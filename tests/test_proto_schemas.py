@@ -146,21 +146,3 @@ def test_every_message_matches_tensorflow() -> None:
             checked += 1
     assert checked >= 60, f"only {checked} messages and enums compared"
     assert not problems, "\n".join(problems)
-
-
-@pytest.mark.tf
-def test_our_protos_and_tensorflows_in_one_process() -> None:
-    """Both sets of generated classes coexist, and parse the same bytes to the same bytes."""
-    from tensorflow.core.framework import graph_pb2 as tf_graph_pb2
-    from tensorflow.core.protobuf import meta_graph_pb2 as tf_meta_graph_pb2
-
-    from graphsurgeon._proto import graph_pb2, meta_graph_pb2
-
-    fixtures = REPO / "tests" / "fixtures" / "graphs"
-    for path, ours_type, theirs_type in [(fixtures / "cnn_bn.pb", graph_pb2.GraphDef, tf_graph_pb2.GraphDef),
-                                         (fixtures / "mlp.meta", meta_graph_pb2.MetaGraphDef,
-                                          tf_meta_graph_pb2.MetaGraphDef)]:
-        data = path.read_bytes()
-        ours, theirs = ours_type.FromString(data), theirs_type.FromString(data)
-        assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True), path
-        assert not isinstance(ours, theirs_type)
