@@ -21,6 +21,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import pathlib
@@ -107,6 +108,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="afterwards, run the original and the frozen graph in TensorFlow and compare")
     extra.add_argument("--signature", metavar="KEY",
                        help="for a TF2 SavedModel: the signature to freeze (default serving_default)")
+    extra.add_argument("--print-signature", "--print_signature", dest="print_signature", action="store_true",
+                       help="for a TF2 SavedModel: print the signature's {key: tensor name} mapping as JSON")
+    extra.add_argument("--signature-json", "--signature_json", dest="signature_json", metavar="PATH",
+                       help="for a TF2 SavedModel: where to write that mapping (default OUTPUT.signature.json)")
+    extra.add_argument("--inline", action="store_true",
+                       help="for a TF2 SavedModel: replace function calls with their bodies in the top-level "
+                            "graph (If/While/Case stay functional)")
 
 
 def _note_deprecated(args: argparse.Namespace) -> None:
@@ -220,11 +228,18 @@ def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: l
 
         checkpoint = load_checkpoint(args.input_checkpoint)
     result = freeze_signature(loaded, signature=args.signature or "serving_default", checkpoint=checkpoint,
-                              outputs=outputs or None)
+                              outputs=outputs or None, inline=bool(getattr(args, "inline", False)))
     if args.clear_devices:
         for node in result.graph_def.node:
             node.device = ""
+    sidecar = getattr(args, "signature_json", None) or str(args.output_graph) + ".signature.json"
+    protofile.check_output_path(sidecar, inputs)
     written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
+    mapping = json.dumps(result.signature_json(), indent=1) + "\n"
+    with protofile.atomic_writer(sidecar, inputs) as handle:
+        handle.write(mapping.encode("utf-8"))
+    if getattr(args, "print_signature", False):
+        sys.stdout.write(mapping)
     print(f"graph:      {loaded.saved_model_dir} (TF2 SavedModel, signature '{result.signature}')")
     print(f"converted:  {len(result.variables)} variable(s) to constants")
     for key, name in result.inputs.items():
@@ -235,6 +250,7 @@ def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: l
         print(f"note:       {note}")
     print(f"nodes:      {len(loaded.graph_def.node)} -> {len(result.graph_def.node)}")
     print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
+    print(f"signature:  {sidecar}")
     if args.validate:
         return _validate(loaded, None, args.output_graph, result.output_names, [], {}, args.saved_model_tags)
     return 0

@@ -219,7 +219,7 @@ def _variable_attribute(node: trackable_object_graph_pb2.TrackableObjectGraph.Tr
     return None
 
 
-def _key_from_checkpoint_graph(path: list[str], node_id: int, saved_count: int,
+def _key_from_checkpoint_graph(path: list[str], node_id: int, same_ids: bool,
                                ckpt_graph: trackable_object_graph_pb2.TrackableObjectGraph | None) -> str | None:
     if ckpt_graph is None:
         return "/".join(_escape(p) for p in path) + f"/.ATTRIBUTES/{VARIABLE_VALUE}" if path else None
@@ -234,9 +234,21 @@ def _key_from_checkpoint_graph(path: list[str], node_id: int, saved_count: int,
         if key:
             return key
     # Same object ids in both graphs when the checkpoint is the SavedModel's own (tf-formats.md 5.3).
-    if len(ckpt_graph.nodes) == saved_count and node_id < len(ckpt_graph.nodes):
+    if same_ids and node_id < len(ckpt_graph.nodes):
         return _variable_attribute(ckpt_graph.nodes[node_id])
     return None
+
+
+def _same_ids(saved: saved_object_graph_pb2.SavedObjectGraph,
+              ckpt_graph: trackable_object_graph_pb2.TrackableObjectGraph | None) -> bool:
+    """True when the checkpoint's object graph numbers objects as the SavedModel does (its own checkpoint)."""
+    if ckpt_graph is None or len(ckpt_graph.nodes) != len(saved.nodes):
+        return False
+    for mine, theirs in zip(saved.nodes, ckpt_graph.nodes):
+        edges = {(c.local_name, c.node_id) for c in mine.children}
+        if any((c.local_name, c.node_id) not in edges for c in theirs.children):
+            return False
+    return True
 
 
 def _captured_object_ids(meta: meta_graph_pb2.MetaGraphDef, nodes: Iterable[node_def_pb2.NodeDef]) -> dict[str, int]:
@@ -259,11 +271,12 @@ def _route_a(meta: meta_graph_pb2.MetaGraphDef, object_ids: Mapping[str, int],
              ckpt_graph: trackable_object_graph_pb2.TrackableObjectGraph | None) -> dict[str, str]:
     saved = meta.object_graph_def
     paths = _object_paths(saved)
+    same = _same_ids(saved, ckpt_graph)
     out: dict[str, str] = {}
     for node_name, object_id in object_ids.items():
         if object_id >= len(saved.nodes) or saved.nodes[object_id].WhichOneof("kind") != "variable":
             continue
-        key = _key_from_checkpoint_graph(paths.get(object_id, []), object_id, len(saved.nodes), ckpt_graph)
+        key = _key_from_checkpoint_graph(paths.get(object_id, []), object_id, same, ckpt_graph)
         if key:
             out[node_name] = key
     return out
@@ -336,7 +349,8 @@ def variable_keys(meta: meta_graph_pb2.MetaGraphDef, variable_nodes: Sequence[st
         if a and b and a != b:
             raise MismatchError(
                 f"variable '{var}' in SavedModel '{where}': the object graph maps it to checkpoint key '{a}' "
-                f"but the restore function restores it from '{b}'; the SavedModel is inconsistent")
+                f"but the restore function restores it from '{b}'; the SavedModel (or the checkpoint given "
+                "for it) is inconsistent")
         key = a or b
         if not key:
             raise CheckpointError(
@@ -956,17 +970,13 @@ def _const_node(var_node: node_def_pb2.NodeDef, value: np.ndarray, dtype: int) -
 
 
 def _read_value(checkpoint: Mapping[str, Any], key: str, var_node: node_def_pb2.NodeDef, where: str) -> np.ndarray:
-    try:
-        value = checkpoint[key]
-    except KeyError:
-        value = None
-    if value is None:
+    if key not in checkpoint:
         hint = names.close_matches(key, [k for k in checkpoint if k != OBJECT_GRAPH_KEY])
         raise CheckpointError(
             f"variable '{var_node.name}' (checkpoint key '{key}') is missing from the checkpoint {where}"
             + (f"; close keys: {', '.join(hint)}" if hint else "")
             + "; give the right checkpoint with --input_checkpoint")
-    value = np.asarray(value)
+    value = np.asarray(checkpoint[key])
     dtype = var_node.attr["dtype"].type
     want_shape = tensors.shape_from_proto(var_node.attr["shape"].shape)
     if want_shape is not None and (len(want_shape) != value.ndim or
@@ -979,6 +989,16 @@ def _read_value(checkpoint: Mapping[str, Any], key: str, var_node: node_def_pb2.
             raise MismatchError(f"variable '{var_node.name}' is {tensors.dtype_name(dtype)} but checkpoint key "
                                 f"'{key}' holds {tensors.dtype_name(have)}")
     return value
+
+
+def _output_key(sig: meta_graph_pb2.SignatureDef, name: str) -> str:
+    """A signature output key from a key, a tensor name (``StatefulPartitionedCall:1``) or a node name."""
+    if name in sig.outputs:
+        return name
+    for key, info in sig.outputs.items():
+        if info.name and names.tensor_name(info.name) == names.tensor_name(name):
+            return key
+    return name
 
 
 def _backward(nodes: Mapping[str, node_def_pb2.NodeDef], starts: Iterable[str]) -> list[str]:
@@ -1004,7 +1024,7 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
         tags: the meta graph's tag set (default ``serve``, or the only one).
         checkpoint: a mapping key -> array (``load_checkpoint(...)``); default the SavedModel's
             ``variables/variables``.
-        outputs: signature output keys to keep (default all).
+        outputs: signature outputs to keep, by key or tensor name (default all).
         inline: replace the calls with their bodies in the top-level graph (``inline_calls``); functional
             ``If`` / ``While`` / ``Case`` stay, with the functions they need.
 
@@ -1019,7 +1039,7 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
     assert meta is not None
     where = str(loaded.saved_model_dir or loaded.path)
     sig = _signature(meta, signature, where)
-    wanted = names.split_names(outputs)
+    wanted = [_output_key(sig, name) for name in names.split_names(outputs)]
     for key in wanted:
         if key not in sig.outputs:
             raise names.not_found("output", key, list(sig.outputs), where=f"signature '{signature}'",
