@@ -94,17 +94,9 @@ def _run_why(args: argparse.Namespace) -> int:
         json.dump({"node": args.why, "outputs": outputs, "path": list(chain)}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    for step, name in enumerate(chain):
-        op = _op_of(loaded.graph_def, name)
-        sys.stdout.write(f"why  {step:>3}  {name}  ({op})\n")
+    ops = {n.name: n.op for n in loaded.graph_def.node}
+    sys.stdout.write(_table([["why", str(step), name, ops.get(name, "?")] for step, name in enumerate(chain)]))
     return 0
-
-
-def _op_of(graph_def: Any, name: str) -> str:
-    for node in graph_def.node:
-        if node.name == name:
-            return node.op
-    return "?"
 
 
 def _print_node(graph_def: Any, name: str, source: str, as_json: bool) -> int:
