@@ -1,15 +1,20 @@
-"""prune on tiny GraphDefs made in code (exact semantics, no TensorFlow).
-
-The comparisons with TensorFlow on real graphs are in test_prune_tf.py.
-"""
+"""prune: exact semantics on tiny GraphDefs made in code (no TensorFlow), then TensorFlow's own
+answers on real TF-made graphs (tests/fixtures/prune, made by make_prune_fixtures.py)."""
 
 from __future__ import annotations
 
+import json
+import pathlib
+
+import numpy as np
 import pytest
 
 from graphsurgeon._proto import function_pb2, graph_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, NodeNotFoundError
+from graphsurgeon.formats.model import load_graph
 from graphsurgeon.formats.tensors import shape_from_proto, shape_to_proto
+from graphsurgeon.graph.names import node_name, tensor_name
+from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
 from graphsurgeon.rewrite.prune import output_dtype, parse_dtype, prune, prune_graph
 
 DT = types_pb2.DataType
@@ -196,8 +201,8 @@ def test_dangling_inputs_are_an_error_only_when_kept() -> None:
 def add_function(library: function_pb2.FunctionDefLibrary, name: str, *nodes: tuple) -> None:
     func = library.function.add()
     func.signature.name = name
-    for node_name, op, attrs in nodes:
-        node = func.node_def.add(name=node_name, op=op)
+    for fn_node, op, attrs in nodes:
+        node = func.node_def.add(name=fn_node, op=op)
         for key, value in attrs.items():
             if isinstance(value, list):
                 for v in value:
@@ -291,3 +296,183 @@ def test_output_dtype_rules() -> None:
     assert [output_dtype(n["bn"], i) for i in range(3)] == [DT.DT_HALF, DT.DT_FLOAT, DT.DT_FLOAT]
     assert [output_dtype(n["merge"], i) for i in range(2)] == [DT.DT_STRING, DT.DT_INT32]
     assert output_dtype(n["mystery"], 0) is None
+
+
+# --- real graphs, against TensorFlow ----------------------------------------------------------------
+
+PRUNE_FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures" / "prune"
+MANIFEST = json.loads((PRUNE_FIXTURES / "manifest.json").read_text())["fixtures"]
+VARIABLE_OPS = {"VariableV2", "VarHandleOp"}
+
+
+def fixture_graph(name: str) -> graph_pb2.GraphDef:
+    return load_graph(PRUNE_FIXTURES / f"{name}.pb").graph_def
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_fixture_prune_keeps_graph_order_and_functions_used(name: str) -> None:
+    graph_def = fixture_graph(name)
+    outputs = MANIFEST[name]["outputs"]
+    pruned = prune(graph_def, outputs)
+    kept = names(pruned)
+    assert 0 < len(kept) < len(graph_def.node), f"{name}: nothing pruned ({len(kept)} of {len(graph_def.node)})"
+    original = names(graph_def)
+    assert kept == [n for n in original if n in set(kept)], "order not preserved"
+    assert kept == sorted(GraphView(graph_def).ancestors(outputs), key=original.index)
+    assert not [n for n in kept if n.endswith("/Assign") or n.startswith("train")], "training nodes kept"
+    assert pruned.versions == graph_def.versions
+    used = {f.signature.name for f in pruned.library.function}
+    assert used <= {f.signature.name for f in graph_def.library.function}
+
+
+def tf_module():  # noqa: ANN201
+    import tensorflow as tf
+
+    return tf
+
+
+def tf_graph_def(graph_def: graph_pb2.GraphDef):  # noqa: ANN201
+    from tensorflow.core.framework import graph_pb2 as tf_graph_pb2
+
+    return tf_graph_pb2.GraphDef.FromString(graph_def.SerializeToString())
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_fixture_kept_nodes_equal_extract_sub_graph(name: str) -> None:
+    tf = tf_module()
+    graph_def = fixture_graph(name)
+    outputs = MANIFEST[name]["outputs"]
+    dest = list(dict.fromkeys(node_name(o) for o in outputs))  # extract_sub_graph takes node names only
+    ours = names(prune(graph_def, outputs))
+    theirs = [n.name for n in tf.compat.v1.graph_util.extract_sub_graph(tf_graph_def(graph_def), dest).node]
+    # extract_sub_graph also keeps the targets of colocation attrs (_class: loc:@x); prune keeps
+    # only data and control ancestors and drops such constraints. Without _class both agree exactly.
+    stripped = tf_graph_def(graph_def)
+    for node in stripped.node:
+        if "_class" in node.attr:
+            del node.attr["_class"]
+    pure = [n.name for n in tf.compat.v1.graph_util.extract_sub_graph(stripped, dest).node]
+    assert ours == pure
+    extra = set(theirs) - set(ours)
+    assert set(ours) <= set(theirs)
+    if name == "control":
+        assert extra == {"unrelated"}, extra
+    else:
+        assert not extra, f"TF kept {sorted(extra)} as well"
+        assert ours == theirs
+
+
+def random_feeds(name: str) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for feed in MANIFEST[name]["feeds"]:
+        shape = [2 if d == -1 else d for d in feed["shape"]]
+        feeds[feed["name"]] = rng.standard_normal(shape).astype(feed["dtype"])
+    return feeds
+
+
+class Runner:
+    """Imports a GraphDef into its own tf.Graph and session."""
+
+    def __init__(self, graph_def: graph_pb2.GraphDef) -> None:
+        tf = tf_module()
+        self.tf = tf
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.compat.v1.import_graph_def(tf_graph_def(graph_def), name="")
+        self.session = tf.compat.v1.Session(graph=self.graph)
+
+    def variables(self) -> list:  # noqa: ANN201
+        return [op for op in self.graph.get_operations() if op.type in VARIABLE_OPS]
+
+    def read_variables(self) -> dict[str, np.ndarray]:
+        tf = self.tf
+        with self.graph.as_default():
+            reads = {op.name: (op.outputs[0] if op.type == "VariableV2" else
+                               tf.raw_ops.ReadVariableOp(resource=op.outputs[0], dtype=op.get_attr("dtype")))
+                     for op in self.variables()}
+        return self.session.run(reads)
+
+    def write_variables(self, values: dict[str, np.ndarray]) -> None:
+        tf = self.tf
+        with self.graph.as_default():
+            assigns = [tf.compat.v1.assign(op.outputs[0], values[op.name]) if op.type == "VariableV2" else
+                       tf.raw_ops.AssignVariableOp(resource=op.outputs[0], value=values[op.name])
+                       for op in self.variables()]
+        self.session.run(assigns)
+
+    def run(self, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run([tensor_name(f) for f in fetches], feeds)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_fixture_pruned_graph_runs_in_tensorflow_with_the_same_outputs(name: str) -> None:
+    info = MANIFEST[name]
+    graph_def = fixture_graph(name)
+    full = Runner(graph_def)
+    full.session.run(info["init"])
+    values = full.read_variables()
+    feeds = random_feeds(name)
+    expected = full.run(info["outputs"], feeds)
+
+    pruned = prune(graph_def, info["outputs"])
+    small = Runner(pruned)
+    assert {op.name for op in small.variables()} <= set(values)
+    small.write_variables(values)
+    got = small.run(info["outputs"], feeds)
+    for output, want, have in zip(info["outputs"], expected, got):
+        np.testing.assert_allclose(have, want, rtol=1e-6, atol=1e-6, err_msg=f"{name}: {output}")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize(("name", "cut"), [(n, c) for n in sorted(MANIFEST) for c in MANIFEST[n]["cuts"]])
+def test_fixture_cut_at_inputs_gives_the_same_outputs(name: str, cut: str) -> None:
+    info = MANIFEST[name]
+    graph_def = fixture_graph(name)
+    full = Runner(graph_def)
+    full.session.run(info["init"])
+    values = full.read_variables()
+    feeds = random_feeds(name)
+    cut_value, *expected = full.run([cut] + info["outputs"], feeds)
+
+    result = prune_graph(graph_def, info["outputs"], inputs=[cut])
+    pruned = result.graph_def
+    placeholder = result.placeholders[tensor_name(cut)]
+    node = next(n for n in pruned.node if n.name == placeholder)
+    assert node.op == "Placeholder"
+    tf_tensor = full.graph.get_tensor_by_name(tensor_name(cut))
+    assert node.attr["dtype"].type == tf_tensor.dtype.base_dtype.as_datatype_enum, "placeholder dtype"
+    shape = shape_from_proto(node.attr["shape"].shape)
+    if shape is not None:
+        assert tf_tensor.shape.is_compatible_with([None if d < 0 else d for d in shape])
+    # Nothing above the cut is kept: the original inputs (which feed the outputs only through the
+    # cut here) are gone, and so is the cut tensor's producer unless the outputs need it otherwise.
+    kept = set(names(pruned))
+    assert not [f for f in feeds if node_name(f) in kept], f"original inputs kept: {sorted(kept & set(feeds))}"
+    assert len(kept) < len(names(prune(graph_def, info["outputs"])))
+
+    small = Runner(pruned)
+    small.write_variables({k: v for k, v in values.items() if k in {op.name for op in small.variables()}})
+    got = small.run(info["outputs"], {f"{placeholder}:0": cut_value})
+    for output, want, have in zip(info["outputs"], expected, got):
+        np.testing.assert_allclose(have, want, rtol=1e-6, atol=1e-6, err_msg=f"{name} cut at {cut}: {output}")
+
+
+def test_control_fixture_functions_colocation_and_control_edges() -> None:
+    graph_def = fixture_graph("control")
+    pruned = prune(graph_def, ["out"])
+    functions = [f.signature.name for f in pruned.library.function]
+    assert any(f.startswith("__inference_scale") for f in functions), functions
+    assert not any("never_used" in f for f in functions), functions
+    assert any(f.startswith("branch_true") for f in functions) and any(f.startswith("loop_body") for f in functions)
+    by_name = {n.name: n for n in pruned.node}
+    assert "unrelated" not in by_name and "_class" not in by_name["coloc_only"].attr
+    assert list(by_name["near_v"].attr["_class"].list.s) == [b"loc:@v"]
+    assert "bump" in by_name, "control dependency of 'checked' is kept"
+    view = GraphView(graph_def)
+    assert view.graph.edges["bump", "checked"]["kind"] == CONTROL
+    assert view.graph.edges["unrelated", "coloc_only"]["kind"] == COLOCATION
+    assert view.graph.edges["x", "add"]["kind"] == DATA
+    assert view.why("bump", ["out"])[:2] == ["bump", "checked"]
