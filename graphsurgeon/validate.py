@@ -505,9 +505,12 @@ def _run_frozen_once(tf: Any, graph_def: graph_pb2.GraphDef, feeds: Mapping[str,
             _run_ops(sess, graph, init_nodes, what)
             return _run_in_session(sess, fetches, feeds)
     except (tf.errors.OpError, ValueError, TypeError, KeyError) as err:
-        verb = "cannot import" if stage == "import" else "failed to run" + (f" on {short_device(device)}"
-                                                                             if device else "")
-        raise ValidationError(f"TensorFlow {verb} {what}: {_tf_error_text(err)}") from err
+        on = f" on {short_device(device)}" if device else ""
+        verb = f"cannot import {what}" if stage == "import" else f"failed to run {what}{on}"
+        hint = ""
+        if "uninitialized" in str(err).lower():
+            hint = " (the graph still has variables: freeze it, or run it with its checkpoint)"
+        raise ValidationError(f"TensorFlow {verb}: {_tf_error_text(err)}{hint}") from err
 
 
 def run_graph(graph: Any, feeds: Mapping[str, Any] | None = None, outputs: Sequence[str] | str | None = None,
@@ -701,10 +704,11 @@ def _original_session(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, d
         text = str(err).lower()
         if prefix is None and ("uninitialized" in text or "not initialized" in text):
             hint = " (give the checkpoint with --checkpoint)"
-        verb = {"load": f"cannot load or restore ('{prefix}')" if prefix else "cannot load",
-                "initialize": "cannot run the initializers of"}.get(
-                    stage, "failed to run" + (f" on {short_device(device)}" if device else ""))
-        raise ValidationError(f"TensorFlow {verb} the original {what}: {_tf_error_text(err)}{hint}") from err
+        on = f" on {short_device(device)}" if device else ""
+        verb = {"load": f"cannot load the original {what}" + (f" or restore '{prefix}' into it" if prefix else ""),
+                "initialize": f"cannot run the initializers of the original {what}"}.get(
+                    stage, f"failed to run the original {what}{on}")
+        raise ValidationError(f"TensorFlow {verb}: {_tf_error_text(err)}{hint}") from err
 
 
 @contextlib.contextmanager
@@ -741,15 +745,18 @@ def original_session(original: Any, checkpoint: str | os.PathLike[str] | None = 
 
 def run_original(original: Any, checkpoint: str | os.PathLike[str] | None = None, *,
                  tags: Iterable[str] | str | None = None, feeds: Mapping[str, Any] | None = None,
-                 outputs: Sequence[str] | str, random_inputs: bool = False, batch: int = 1, seed: int = 0,
-                 device: str | None = None, verbose: bool = False) -> dict[str, np.ndarray]:
+                 outputs: Sequence[str] | str | None = None, random_inputs: bool = False, batch: int = 1,
+                 seed: int = 0, device: str | None = None, verbose: bool = False) -> dict[str, np.ndarray]:
     """Runs the original (unfrozen) model once, restored from its checkpoint (see ``original_session``).
 
-    ``feeds``, ``random_inputs``, ``batch`` and ``seed`` work as in ``run_graph``, against the
-    original graph's placeholders; ``outputs`` is required. Returns ``{tensor name: value}``.
+    ``feeds``, ``outputs``, ``random_inputs``, ``batch`` and ``seed`` work as in ``run_graph``,
+    against the original graph. Returns ``{tensor name: value}``.
     """
     loaded, prefix, label = _prepare_original(original, checkpoint, tags)
-    fetches = _check_outputs(loaded.graph_def, names.split_names(outputs), f"'{label}'")
+    output_names = names.split_names(outputs) or candidate_outputs(loaded.graph_def)
+    if not output_names:
+        raise ValidationError(f"'{label}' has no candidate outputs; name what to fetch with --output")
+    fetches = _check_outputs(loaded.graph_def, output_names, f"'{label}'")
     feed_dict = prepare_feeds(loaded.graph_def, feeds, random_inputs, batch, seed, where=f"'{label}'",
                               outputs=fetches)
     tf = import_tensorflow(verbose)

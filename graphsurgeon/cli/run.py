@@ -1,5 +1,8 @@
 """Run a (frozen) graph in TensorFlow and print its outputs (needs TensorFlow).
 
+A frozen .pb runs as it is. A SavedModel, a .meta with variables, or any graph given with
+--checkpoint is restored first, the way its users run it (see gs validate).
+
 Inputs: --input NAME=VALUE, where NAME is a node or tensor name and VALUE is a .npy file,
 file.npz:key, or a literal (1.0, true, 3, [[1,2],[3,4]], text for string inputs). Literals are cast
 to the placeholder's dtype and checked against its shape. --random-inputs fills the required
@@ -27,9 +30,17 @@ import numpy as np
 
 from graphsurgeon.errors import FileFormatError, MismatchError
 from graphsurgeon.formats import protofile
-from graphsurgeon.formats.model import load_graph
+from graphsurgeon.formats.model import META_GRAPH_DEF, SAVED_MODEL, load_graph
 from graphsurgeon.graph import names
-from graphsurgeon.validate import InputSpec, coerce_value, dtype_label, graph_inputs, run_graph
+from graphsurgeon.validate import (
+    VARIABLE_OPS,
+    InputSpec,
+    coerce_value,
+    dtype_label,
+    graph_inputs,
+    run_graph,
+    run_original,
+)
 
 _TRUE_FALSE = re.compile(r"\b(true|false)\b", re.IGNORECASE)
 _SPECIAL_FLOATS = {"nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
@@ -45,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="softmax over the last axis and print the K most likely classes of each row")
     parser.add_argument("--save", metavar="OUT.npz", help="save the outputs to an .npz file (keys: tensor names)")
     parser.add_argument("--device", help="device to run on: cpu, gpu, gpu:1 (default: TensorFlow's choice)")
+    parser.add_argument("--checkpoint", "--input_checkpoint", dest="checkpoint", metavar="PREFIX",
+                        help="run an unfrozen graph restored from this checkpoint (a .meta with variables uses the "
+                             "checkpoint beside it; a SavedModel its own variables)")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
                         help="SavedModel tag set, comma-separated (default: serve)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -291,9 +305,18 @@ def run(args: argparse.Namespace) -> int:
         raise MismatchError(f"--top-k must be at least 1, got {args.top_k}")
     if args.save:
         protofile.check_output_path(args.save, [args.graph])
-    values = run_graph(loaded, feeds, outputs=names.split_names(args.outputs), random_inputs=args.random_inputs,
-                       batch=args.batch, device=args.device, seed=args.seed,
-                       initializer_nodes=args.initializer_nodes, verbose=verbose)
+    has_variables = any(node.op in VARIABLE_OPS for node in loaded.graph_def.node)
+    if args.checkpoint or loaded.kind == SAVED_MODEL or (loaded.kind == META_GRAPH_DEF and has_variables):
+        if args.initializer_nodes:
+            raise MismatchError("--initializer-nodes applies to frozen graphs; an original model runs its own "
+                                "initializers")
+        values = run_original(loaded, args.checkpoint, feeds=feeds, outputs=names.split_names(args.outputs),
+                              random_inputs=args.random_inputs, batch=args.batch, seed=args.seed,
+                              device=args.device, verbose=verbose)
+    else:
+        values = run_graph(loaded, feeds, outputs=names.split_names(args.outputs), random_inputs=args.random_inputs,
+                           batch=args.batch, device=args.device, seed=args.seed,
+                           initializer_nodes=args.initializer_nodes, verbose=verbose)
     if args.save:
         save_outputs(values, args.save, [args.graph])
     if args.json:

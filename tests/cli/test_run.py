@@ -226,3 +226,19 @@ def test_run_refuses_to_overwrite_graph_and_unknown_output(capsys: pytest.Captur
     assert code == 1 and "same file" in err, err
     code, _, err = _gs(capsys, "run", graph, "--random-inputs", "--output", "prob")
     assert code == 1 and "did you mean 'probs'" in err, err
+
+
+@pytest.mark.tf
+def test_run_original_models_restore_their_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    expected = _expected(TABLE)
+    code, out, err = _gs(capsys, "run", TABLE / "saved_model", "--input", 'words=["banana","kiwi","apple","date"]',
+                         "--output", "ids", "--json")
+    assert code == 0, err
+    assert json.loads(out)["outputs"]["ids:0"]["values"] == expected["ids:0"].tolist()
+    for original in (["run", MLP / "model.ckpt.meta"], ["run", MLP / "graph.pb", "--checkpoint", MLP / "model.ckpt"]):
+        code, out, err = _gs(capsys, *original, "--input", f"x={MLP / 'inputs.npz'}:x", "--output", "probs", "--json")
+        assert code == 0, err
+        np.testing.assert_allclose(json.loads(out)["outputs"]["probs:0"]["values"], _expected(MLP)["probs:0"],
+                                   rtol=1e-6)
+    code, _, err = _gs(capsys, "run", MLP / "graph.pb", "--random-inputs")
+    assert code == 1 and "uninitialized value" in err and "freeze it, or run it with its checkpoint" in err, err
