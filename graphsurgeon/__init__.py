@@ -21,6 +21,7 @@ from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.constify import constify
 from graphsurgeon.rewrite.freeze import FreezeResult, freeze
 from graphsurgeon.rewrite.prune import prune
+from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
 from graphsurgeon.summary import summarize, summarize_checkpoint
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "FreezeResult",
     "GraphSurgeonError",
     "GraphView",
+    "SignatureFreezeResult",
     "LoadedGraph",
     "TensorInfo",
     "TensorRef",
@@ -35,6 +37,7 @@ __all__ = [
     "constify",
     "errors",
     "freeze",
+    "freeze_signature",
     "load_checkpoint",
     "load_graph",
     "parse_input",

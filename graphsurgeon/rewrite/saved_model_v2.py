@@ -50,6 +50,7 @@ from graphsurgeon.formats import tensors
 from graphsurgeon.formats.model import SAVED_MODEL, LoadedGraph, load_graph
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import names
+from graphsurgeon.graph.check import check_graph
 
 logger = logging.getLogger(__name__)
 
@@ -1117,6 +1118,7 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
         if out.library.function:
             notes.append(f"inlined the calls; {len(out.library.function)} functions remain for functional "
                          "control flow (If/While/Case)")
+    check_graph(out, frozen=True, source=f"frozen signature '{signature}' of '{where}'")
     for note in notes:
         logger.info("%s", note)
     logger.info("froze %d variables of signature %s; %d functions kept", len(variables), signature, len(reachable))
