@@ -51,7 +51,9 @@ def test_freeze_structure(model: str) -> None:
     before = (TF2 / model / "saved_model.pb").read_bytes()
     loaded = load_graph(TF2 / model)
     assert v2.is_tf2_saved_model(loaded)
+    meta_before = loaded.meta_graph_def.SerializeToString(deterministic=True)
     result = v2.freeze_signature(loaded)
+    assert loaded.meta_graph_def.SerializeToString(deterministic=True) == meta_before, "input was modified"
     _assert_frozen(result)
     assert result.variables, "no variables frozen"
     assert (TF2 / model / "saved_model.pb").read_bytes() == before
