@@ -1,0 +1,385 @@
+"""Streaming GraphDef writer: constants' bytes go from the checkpoint to the output in bounded chunks.
+
+A frozen graph is mostly constants whose bytes already sit, in exactly the right layout, in the
+checkpoint's data shards: ``tf.make_tensor_proto`` (and :func:`~graphsurgeon.formats.tensors.array_to_tensor`)
+stores a numeric tensor of more than one element as raw little-endian ``tensor_content``, which
+is what a little-endian tensor bundle stores too. ``freeze(..., defer_values=True)`` therefore
+leaves such constants *hollow* (their ``value`` attr holds dtype and shape, no content) and lists
+them in ``FreezeResult.deferred``; :func:`write_graph` then writes the GraphDef record by record,
+computing every length prefix from the known sizes, and copies each deferred constant's bytes
+from the shard into the output in chunks, extending its crc32c on the way. The result is byte for
+byte ``graph_def.SerializeToString(deterministic=True)`` of the same graph built in one piece, but
+neither the graph nor any tensor is ever held in memory in full.
+
+The 2 GiB protobuf limit is checked from the computed size before the output is opened, and the
+file is written through :func:`~graphsurgeon.formats.protofile.atomic_writer`: on any error
+(a checksum mismatch included) nothing is left at the output path.
+
+Wire layout of a deferred constant (deterministic serialization writes fields in number order and
+map entries sorted by key)::
+
+    NodeDef  = name(1) op(2) input(3) device(4) | attr(5) entries sorted by key | fields 6, 7, unknown
+    attr entry "value" = 0x0a 0x05 "value" 0x12 len(AttrValue)
+    AttrValue = 0x42 len(TensorProto)                       (field 8: tensor)
+    TensorProto = dtype(1) tensor_shape(2) 0x22 len(content) content   (field 4: tensor_content)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Any
+
+from graphsurgeon._proto import graph_pb2, node_def_pb2
+from graphsurgeon.errors import CheckpointError, ChecksumError, OutputError
+from graphsurgeon.formats import protofile
+
+log = logging.getLogger(__name__)
+
+#: Bytes read from a data shard, checksummed and written per step.
+CHUNK_SIZE = 8 << 20
+
+_NODE_TAG = b"\x0a"  # GraphDef.node: field 1, length-delimited
+_ATTR_TAG = b"\x2a"  # NodeDef.attr: field 5
+_VALUE_KEY = b"\x0a\x05value"  # map entry key (field 1) "value"
+_ENTRY_VALUE_TAG = b"\x12"  # map entry value (field 2)
+_TENSOR_TAG = b"\x42"  # AttrValue.tensor: field 8
+_CONTENT_TAG = b"\x22"  # TensorProto.tensor_content: field 4
+_HEAD_FIELDS = ("name", "op", "input", "device")
+
+
+def varint(value: int) -> bytes:
+    """The protobuf base-128 varint encoding of a non-negative ``value``."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def streamable(checkpoint: object, key: str, dtype: int) -> bool:
+    """True when constant ``key`` of ``dtype`` can be written by copying its stored bytes.
+
+    That holds for an unpartitioned tensor of a little-endian :class:`Checkpoint` whose stored
+    dtype is ``dtype``, a dtype that ``array_to_tensor`` writes as ``tensor_content``, with more
+    than one element (scalars and one-element tensors use the typed ``*_val`` fields; strings,
+    bool, complex, 4/2-bit types, partitions and big-endian files take the in-memory path).
+    """
+    from graphsurgeon.formats.checkpoint import Checkpoint
+    from graphsurgeon.formats.tensors import _CONTENT_TYPES, NUMPY_DTYPES
+
+    if not isinstance(checkpoint, Checkpoint) or getattr(checkpoint, "big_endian", True):
+        return False
+    try:
+        info = checkpoint.info(key)
+    except Exception:  # noqa: BLE001 - anything odd: let the in-memory path report it
+        return False
+    if info.num_slices or info.dtype != dtype or dtype not in _CONTENT_TYPES or info.num_elements <= 1:
+        return False
+    return info.nbytes == info.num_elements * NUMPY_DTYPES[dtype].itemsize
+
+
+@dataclasses.dataclass
+class _Deferred:
+    """One hollow constant: its record is ``head + <content bytes from the shard> + tail``."""
+
+    name: str
+    key: str
+    index: int  # position in graph_def.node
+    head: bytes  # node record tag and length, the node up to and including the content's tag and length
+    tail: bytes  # the rest of the node record after the content
+    nbytes: int
+
+    @property
+    def record_size(self) -> int:
+        return len(self.head) + self.nbytes + len(self.tail)
+
+
+@dataclasses.dataclass
+class WritePlan:
+    """What :func:`write_graph` will write, known before a byte is written.
+
+    Attributes:
+        size: the exact size of the output in bytes.
+        streamed_bytes: how many of them are copied from the checkpoint.
+        largest: the largest nodes as ``(name, serialized size)``, largest first.
+    """
+
+    size: int
+    streamed_bytes: int
+    largest: list[tuple[str, int]]
+    _hollow: bytes = dataclasses.field(repr=False, default=b"")
+    _spans: list[tuple[int, int]] = dataclasses.field(repr=False, default_factory=list)
+    _deferred: list[_Deferred] = dataclasses.field(repr=False, default_factory=list)
+
+
+def _hollow_error(name: str, why: str) -> OutputError:
+    return OutputError(f"deferred constant '{name}' {why}; it was not made by freeze(..., defer_values=True)")
+
+
+def _deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: int) -> _Deferred:
+    """Splits a hollow Const's final record around its tensor_content."""
+    if "value" not in node.attr:
+        raise _hollow_error(node.name, "has no 'value' attr")
+    value = node.attr["value"]
+    fields = [f.name for f, _ in value.ListFields()]
+    if fields != ["tensor"]:
+        raise _hollow_error(node.name, f"has a 'value' attr with fields {fields}, expected only a tensor")
+    tensor_fields = {f.name for f, _ in value.tensor.ListFields()}
+    if not tensor_fields <= {"dtype", "tensor_shape"}:
+        raise _hollow_error(node.name, f"holds tensor fields {sorted(tensor_fields)}, expected dtype and shape only")
+    tensor_head = value.tensor.SerializeToString(deterministic=True) + _CONTENT_TAG + varint(nbytes)
+    tensor_len = len(tensor_head) + nbytes
+    attr_head = _TENSOR_TAG + varint(tensor_len)
+    attr_len = len(attr_head) + tensor_len
+    entry_head = _VALUE_KEY + _ENTRY_VALUE_TAG + varint(attr_len)
+    entry_len = len(entry_head) + attr_len
+    value_head = _ATTR_TAG + varint(entry_len) + entry_head + attr_head + tensor_head
+
+    head_node = node_def_pb2.NodeDef()
+    for field in _HEAD_FIELDS:
+        if field == "input":
+            head_node.input.extend(node.input)
+        else:
+            setattr(head_node, field, getattr(node, field))
+    before: list[bytes] = [head_node.SerializeToString(deterministic=True)]
+    after: list[bytes] = []
+    value_seen = False
+    for attr_key in sorted(node.attr, key=lambda k: k.encode("utf-8")):
+        if attr_key == "value":
+            value_seen = True
+            continue
+        single = node_def_pb2.NodeDef()
+        single.attr[attr_key].CopyFrom(node.attr[attr_key])
+        (after if value_seen else before).append(single.SerializeToString(deterministic=True))
+    rest = node_def_pb2.NodeDef()
+    rest.CopyFrom(node)
+    for field in (*_HEAD_FIELDS, "attr"):
+        rest.ClearField(field)
+    after.append(rest.SerializeToString(deterministic=True))
+    node_head = b"".join(before) + value_head
+    node_tail = b"".join(after)
+    node_len = len(node_head) + nbytes + len(node_tail)
+    return _Deferred(name=node.name, key=key, index=index, head=_NODE_TAG + varint(node_len) + node_head,
+                     tail=node_tail, nbytes=nbytes)
+
+
+def plan_graph(graph_def: graph_pb2.GraphDef, checkpoint: Any, deferred: Mapping[str, str]) -> WritePlan:
+    """Computes the exact output of :func:`write_graph` without reading any tensor data.
+
+    Args:
+        graph_def: the GraphDef; the nodes named in ``deferred`` are hollow Consts.
+        checkpoint: the :class:`~graphsurgeon.formats.checkpoint.Checkpoint` holding their values.
+        deferred: hollow Const node name -> checkpoint key.
+
+    Raises:
+        OutputError: a deferred node is missing, not hollow, or its key cannot be streamed.
+    """
+    hollow = graph_def.SerializeToString(deterministic=True)
+    spans: list[tuple[int, int]] = []  # (start, end) of each node record in ``hollow``
+    pos = 0
+    count = len(graph_def.node)
+    for _ in range(count):
+        if hollow[pos] != _NODE_TAG[0]:  # pragma: no cover - deterministic serialization writes nodes first
+            raise OutputError("unexpected GraphDef layout while planning the streamed write")
+        length, body = _read_varint(hollow, pos + 1)
+        spans.append((pos, body + length))
+        pos = body + length
+    plans: list[_Deferred] = []
+    if deferred:
+        wanted = dict(deferred)
+        for index, node in enumerate(graph_def.node):
+            key = wanted.pop(node.name, None)
+            if key is None:
+                continue
+            if node.op != "Const":
+                raise _hollow_error(node.name, f"is a {node.op}, not a Const")
+            if not streamable(checkpoint, key, node.attr["dtype"].type):
+                raise _hollow_error(node.name, f"reads key '{key}', which cannot be streamed from the checkpoint")
+            plans.append(_deferred_record(node, key, checkpoint.info(key).nbytes, index))
+        if wanted:
+            raise OutputError(f"deferred constant(s) {sorted(wanted)[:5]} are not in the graph")
+    size = len(hollow)
+    sizes = {}
+    for item in plans:
+        start, end = spans[item.index]
+        size += item.record_size - (end - start)
+        sizes[item.name] = item.record_size
+    nodes = graph_def.node
+    by_size = sorted(range(count), key=lambda i: spans[i][0] - spans[i][1])[:5]
+    largest = [(nodes[i].name, spans[i][1] - spans[i][0]) for i in by_size]
+    largest = sorted({**dict(largest), **sizes}.items(), key=lambda item: -item[1])[:5]
+    return WritePlan(size=size, streamed_bytes=sum(p.nbytes for p in plans), largest=largest,
+                     _hollow=hollow, _spans=spans, _deferred=plans)
+
+
+def _copy_content(checkpoint: Any, item: _Deferred, out: IO[bytes], files: dict[int, IO[bytes]],
+                  chunk_size: int, on_bytes: Callable[[int], None]) -> None:
+    """Copies one tensor's stored bytes to ``out`` in chunks, checking its crc32c."""
+    import google_crc32c
+
+    from graphsurgeon.formats.checkpoint import unmask_crc
+
+    entry = checkpoint.entry(item.key)
+    path = checkpoint.data_paths[entry.shard_id]
+    handle = files.get(entry.shard_id)
+    if handle is None:
+        try:
+            handle = files[entry.shard_id] = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by write_graph
+        except OSError as err:
+            raise CheckpointError(f"cannot read data shard '{path}': {err.strerror or err}") from None
+    # Plain reads, not the checkpoint's memory map: mapped pages would count toward this process's
+    # resident memory until the map is dropped, so a 1 GiB tensor would make a 1 GiB process.
+    handle.seek(entry.offset)
+    verify = bool(getattr(checkpoint, "verify", True))
+    remaining = int(entry.size)
+    crc = 0
+    while remaining:
+        chunk = handle.read(min(chunk_size, remaining))
+        if not chunk:
+            raise CheckpointError(f"data shard '{path}' ended {remaining} bytes early while reading "
+                                  f"tensor '{item.key}'; the file is truncated")
+        if verify:
+            crc = google_crc32c.extend(crc, chunk)
+        out.write(chunk)
+        remaining -= len(chunk)
+        on_bytes(len(chunk))
+    if verify and crc != unmask_crc(entry.crc32c):
+        raise ChecksumError(
+            f"tensor '{item.key}' in '{path}' (bytes {entry.offset}..{entry.offset + entry.size}) fails its checksum "
+            f"(stored crc32c {unmask_crc(entry.crc32c):#010x}, computed {crc:#010x}); the data file is corrupt, "
+            "nothing was written. Re-copy the checkpoint")
+
+
+def write_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], checkpoint: Any = None,
+                deferred: Mapping[str, str] | None = None, *, inputs: Iterable[str | os.PathLike[str]] = (),
+                progress: Callable[[int, int], None] | None = None, chunk_size: int = CHUNK_SIZE) -> int:
+    """Writes ``graph_def`` to ``path``, streaming the deferred constants' bytes from ``checkpoint``.
+
+    The file is byte-identical to ``graph_def.SerializeToString(deterministic=True)`` with every
+    deferred constant's ``tensor_content`` filled in from the checkpoint.
+
+    Args:
+        graph_def: the graph; hollow Consts for the nodes in ``deferred``. Not modified.
+        path: the output file, written atomically (temp name + rename).
+        checkpoint: the Checkpoint the deferred values come from (unused when nothing is deferred).
+        deferred: hollow Const node name -> checkpoint key.
+        inputs: files that must not be overwritten (the checkpoint's own files are added).
+        progress: called as ``progress(bytes_written, total)`` as the file grows.
+        chunk_size: bytes read and written per step.
+
+    Returns:
+        The number of bytes written.
+
+    Raises:
+        OutputError: the graph would exceed the 2 GiB protobuf limit (checked before anything is
+            written; the message names the largest constants), or the output cannot be written.
+        ChecksumError / CheckpointError: a tensor's stored bytes are damaged; no file is left.
+    """
+    deferred = deferred or {}
+    plan = plan_graph(graph_def, checkpoint, deferred)
+    protected = list(inputs)
+    if deferred and checkpoint is not None:
+        protected += [*checkpoint.data_paths, checkpoint.index_path]
+    protofile.check_output_path(path, protected)
+    protofile.check_size(plan.size, path, plan.largest)
+    written = 0
+
+    def on_bytes(n: int) -> None:
+        nonlocal written
+        written += n
+        if progress is not None:
+            progress(written, plan.size)
+
+    hollow = memoryview(plan._hollow)
+    files: dict[int, IO[bytes]] = {}
+    try:
+        with protofile.atomic_writer(path, protected) as out:
+            pos = 0
+            for item in plan._deferred:
+                start, end = plan._spans[item.index]
+                out.write(hollow[pos:start])
+                on_bytes(start - pos)
+                out.write(item.head)
+                on_bytes(len(item.head))
+                _copy_content(checkpoint, item, out, files, chunk_size, on_bytes)
+                out.write(item.tail)
+                on_bytes(len(item.tail))
+                pos = end
+            out.write(hollow[pos:])
+            on_bytes(len(hollow) - pos)
+            if out.tell() != plan.size:  # pragma: no cover - a bug in the size computation
+                raise OutputError(f"internal error: wrote {out.tell()} bytes to '{path}', planned {plan.size}")
+    finally:
+        for handle in files.values():
+            handle.close()
+    log.info("wrote %s (%s, %s streamed from the checkpoint)", path, protofile.format_bytes(plan.size),
+             protofile.format_bytes(plan.streamed_bytes))
+    return plan.size
+
+
+def save_frozen(result: Any, path: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLike[str]] = (),
+                progress: Callable[[int, int], None] | None = None) -> int:
+    """Writes a ``FreezeResult`` (``freeze(..., defer_values=True)`` or not) to ``path`` as a binary GraphDef.
+
+    Returns the number of bytes written; see :func:`write_graph` for the errors.
+    """
+    return write_graph(result.graph_def, path, getattr(result, "checkpoint", None),
+                       getattr(result, "deferred", None) or {}, inputs=inputs, progress=progress)
+
+
+class TerminalProgress:
+    """``progress(done, total)`` printing bytes written and rate on one terminal line, at most 5 times a second.
+
+    Prints only when ``stream`` is a TTY and ``total`` is at least ``min_total`` bytes (for the CLI;
+    the library itself never prints).
+    """
+
+    def __init__(self, stream: IO[str] | None = None, min_total: int = 64 << 20, label: str = "writing") -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.min_total = min_total
+        self.label = label
+        self._enabled: bool | None = None
+        self._start = 0.0
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._enabled is None:
+            isatty = getattr(self.stream, "isatty", None)
+            self._enabled = bool(isatty and isatty()) and total >= self.min_total
+            self._start = self._last = time.monotonic()
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2 and done < total:
+            return
+        self._last = now
+        rate = done / max(now - self._start, 1e-6)
+        fmt = protofile.format_bytes
+        self.stream.write(f"\rgs: {self.label} {fmt(done)} / {fmt(total)} ({100 * done // max(total, 1)}%), "
+                          f"{fmt(int(rate))}/s   ")
+        self._shown = True
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+__all__ = ["CHUNK_SIZE", "TerminalProgress", "WritePlan", "plan_graph", "save_frozen", "streamable", "varint",
+           "write_graph"]
