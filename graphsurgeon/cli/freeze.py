@@ -195,8 +195,13 @@ def run(args: argparse.Namespace) -> int:
     result = freeze(loaded, checkpoint, outputs, clear_devices=bool(args.clear_devices),
                     initializer_nodes=split_names(args.initializer_nodes),
                     whitelist=args.variable_names_whitelist, blacklist=args.variable_names_blacklist,
-                    bind=binds, saver_def=saver_def)
-    written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
+                    bind=binds, saver_def=saver_def, defer_values=not args.output_text)
+    if args.output_text:
+        written = model_lib.save_graph(result.graph_def, args.output_graph, text=True, inputs=inputs)
+    else:  # constants' bytes are streamed from the checkpoint into the file
+        from graphsurgeon.formats.stream import TerminalProgress, save_frozen
+
+        written = save_frozen(result, args.output_graph, inputs=inputs, progress=TerminalProgress(sys.stderr))
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
     print(f"checkpoint: {getattr(checkpoint, 'prefix', checkpoint)}")
     print(f"converted:  {len(result.converted)} variable(s) to constants")

@@ -58,6 +58,8 @@ class ConstifyResult:
         rewritten: node -> ``"OldOp -> NewOp"`` for every op changed to take values.
         dropped: nodes removed because they updated a frozen variable (or consumed such an update).
         notes: human-readable remarks (dropped assigns, assigns turned into value ops).
+        deferred: with ``defer_values``, the Consts left hollow (dtype and shape, no content), as
+            ``node -> checkpoint key``; write the graph with ``formats.stream.write_graph``.
     """
 
     graph_def: graph_pb2.GraphDef
@@ -66,6 +68,7 @@ class ConstifyResult:
     rewritten: dict[str, str] = dataclasses.field(default_factory=dict)
     dropped: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    deferred: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def open_checkpoint(checkpoint: Mapping[str, np.ndarray] | str | os.PathLike[str]) -> Mapping[str, np.ndarray]:
@@ -112,7 +115,7 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
                       *, saver_def: saver_pb2.SaverDef | None = None,
                       whitelist: str | Iterable[str] | None = None, blacklist: str | Iterable[str] | None = None,
                       keep: Iterable[str] = (), saver_graph_def: graph_pb2.GraphDef | None = None,
-                      known_variables: Iterable[str] | None = None) -> ConstifyResult:
+                      known_variables: Iterable[str] | None = None, defer_values: bool = False) -> ConstifyResult:
     """Replaces variables by Consts and rewrites their ref / resource consumers; see the module docstring.
 
     Args:
@@ -124,6 +127,8 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
             a value op, or refused.
         saver_graph_def: the graph to read the Saver from when ``graph_def`` is already pruned.
         known_variables: variable names the white/blacklist may name (default: ``graph_def``'s).
+        defer_values: do not read values that ``formats.stream`` can copy straight from the
+            checkpoint; their Consts are left hollow and listed in ``result.deferred``.
 
     Returns:
         A ``ConstifyResult``; its graph_def keeps node order, versions and library.
@@ -146,8 +151,16 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
     infos = var_lib.map_variables(out, saver_def, names=convert, saver_graph_def=saver_graph_def)
     infos = var_lib.resolve_keys(infos, ckpt, saver_graph_def if saver_graph_def is not None else out)
     cache: dict[str, np.ndarray] = {}
-    values = {name: var_lib.read_value(info, ckpt, cache) for name, info in infos.items()}
-    result = ConstifyResult(graph_def=out, kept_variables=kept)
+    deferred: dict[str, str] = {}
+    if defer_values:
+        from graphsurgeon.formats.stream import streamable
+
+        deferred = {name: info.key for name, info in infos.items()
+                    if info.slice is None and streamable(ckpt, info.key, info.dtype)}
+    # a deferred value is a zero-size stand-in with the right shape (only its shape is used)
+    values = {name: np.broadcast_to(np.zeros((), np.uint8), ckpt.info(info.key).shape) if name in deferred
+              else var_lib.read_value(info, ckpt, cache) for name, info in infos.items()}
+    result = ConstifyResult(graph_def=out, kept_variables=kept, deferred=deferred)
     for name, info in infos.items():
         spec = "" if info.slice is None else "[" + ",".join(
             f"{s}:{s + n}" if n >= 0 else ":" for s, n in info.slice.extents) + "]"
@@ -162,7 +175,7 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
         if node.name in dropped:
             continue
         if node.name in infos:
-            new_nodes.append(_const_for(node, values[node.name], infos[node.name].dtype))
+            new_nodes.append(_const_for(node, values[node.name], infos[node.name].dtype, node.name in deferred))
             continue
         if dropped:
             _strip_references(node, dropped)
@@ -450,11 +463,16 @@ def _strip_references(node: node_def_pb2.NodeDef, dropped: set[str]) -> None:
                 del node.attr["_class"]
 
 
-def _const_for(variable: node_def_pb2.NodeDef, value: np.ndarray, dtype: int) -> node_def_pb2.NodeDef:
+def _const_for(variable: node_def_pb2.NodeDef, value: np.ndarray, dtype: int,
+               hollow: bool = False) -> node_def_pb2.NodeDef:
     const = node_def_pb2.NodeDef(name=variable.name, op="Const", device=variable.device)
     const.input.extend(i for i in variable.input if i.startswith("^"))
     const.attr["dtype"].type = dtype
-    const.attr["value"].tensor.CopyFrom(array_to_tensor(value, dtype))
+    if hollow:  # dtype and shape only; the stream writer adds tensor_content from the checkpoint
+        const.attr["value"].tensor.dtype = dtype
+        const.attr["value"].tensor.tensor_shape.CopyFrom(shape_to_proto(value.shape))
+    else:
+        const.attr["value"].tensor.CopyFrom(array_to_tensor(value, dtype))
     if "_class" in variable.attr:
         const.attr["_class"].CopyFrom(variable.attr["_class"])
     return const

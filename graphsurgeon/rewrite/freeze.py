@@ -61,6 +61,9 @@ class FreezeResult:
         rewritten: node -> ``"OldOp -> NewOp"`` for ops changed to take values.
         dropped: nodes removed because they updated a frozen variable.
         notes: human-readable remarks.
+        deferred: with ``defer_values``, hollow Consts (dtype and shape only) -> checkpoint key;
+            such a result must be written with ``graphsurgeon.formats.stream.save_frozen``.
+        checkpoint: the opened checkpoint the values were read from (the deferred ones' source).
     """
 
     graph_def: graph_pb2.GraphDef
@@ -74,6 +77,8 @@ class FreezeResult:
     rewritten: dict[str, str] = dataclasses.field(default_factory=dict)
     dropped: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    deferred: dict[str, str] = dataclasses.field(default_factory=dict)
+    checkpoint: Any = None
 
 
 def load_input_graph(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike[str],
@@ -111,7 +116,8 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
            outputs: str | Iterable[str], *, clear_devices: bool = False,
            initializer_nodes: str | Iterable[str] = (), whitelist: str | Iterable[str] | None = None,
            blacklist: str | Iterable[str] | None = None, bind: Mapping[str, Any] | None = None,
-           saver_def: saver_pb2.SaverDef | None = None, tags: Iterable[str] | str | None = None) -> FreezeResult:
+           saver_def: saver_pb2.SaverDef | None = None, tags: Iterable[str] | str | None = None,
+           defer_values: bool = False) -> FreezeResult:
     """Freezes ``graph`` with the values in ``checkpoint`` into one self-contained GraphDef for ``outputs``.
 
     Args:
@@ -125,6 +131,8 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
         bind: placeholder name -> value; each placeholder becomes a Const holding the value.
         saver_def: picks the Saver when the graph has several (default: the MetaGraphDef's).
         tags: the SavedModel meta graph's tags when ``graph`` is a SavedModel path.
+        defer_values: leave constants whose checkpoint bytes can be copied as they are hollow
+            (``result.deferred``) so ``formats.stream.save_frozen`` streams them into the file.
 
     Returns:
         A ``FreezeResult``. The graph passed ``check_graph``: no variable, assign, Ref op or saver
@@ -173,7 +181,8 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
     pruned = _prune(working, roots)
     converted = constify_lib.convert_variables(
         pruned, ckpt, saver_def=saver_def, whitelist=_restrict(whitelist), blacklist=_restrict(blacklist),
-        keep=[parse_input(n).node for n in roots], saver_graph_def=original, known_variables=all_variables)
+        keep=[parse_input(n).node for n in roots], saver_graph_def=original, known_variables=all_variables,
+        defer_values=defer_values)
     frozen = _prune(converted.graph_def, roots)
     if clear_devices:
         for node in frozen.node:
@@ -186,7 +195,8 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
                           kept_variables=kept_variables, nodes_before=len(original.node),
                           nodes_after=len(frozen.node), initializer_nodes=init_names, bound=bound,
                           rewritten={k: v for k, v in converted.rewritten.items() if k in kept_names},
-                          dropped=converted.dropped, notes=list(converted.notes))
+                          dropped=converted.dropped, notes=list(converted.notes),
+                          deferred={k: v for k, v in converted.deferred.items() if k in kept_names}, checkpoint=ckpt)
     if init_names:
         result.notes.append("run initializer node(s) " + ", ".join(init_names) + " once after importing the "
                             "frozen graph, before the outputs")
