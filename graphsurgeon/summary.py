@@ -165,14 +165,14 @@ def _switch_hint(name: str, dtype: int | None, shape: list[int] | None) -> Any:
     return None
 
 
-def _ancestors(start: str, inputs_of: dict[str, list[str]]) -> set[str]:
+def _descendants(start: str, consumers_of: dict[str, list[str]]) -> set[str]:
     seen = {start}
     stack = [start]
     while stack:
-        for src in inputs_of.get(stack.pop(), ()):
-            if src not in seen:
-                seen.add(src)
-                stack.append(src)
+        for dst in consumers_of.get(stack.pop(), ()):
+            if dst not in seen:
+                seen.add(dst)
+                stack.append(dst)
     return seen
 
 
@@ -278,12 +278,10 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
     graph_def = loaded.graph_def
     nodes = list(graph_def.node)
     by_name = {n.name: n for n in nodes}
-    inputs_of: dict[str, list[str]] = {}
-    consumed: set[str] = set()
+    consumers_of: dict[str, list[str]] = collections.defaultdict(list)
     for node in nodes:
-        sources = [parse_input(i).node for i in node.input]
-        inputs_of[node.name] = sources
-        consumed.update(sources)
+        for name in node.input:
+            consumers_of[parse_input(name).node].append(node.name)
     saver_nodes = _saver_nodes(loaded.meta_graph_def)
     saver_scopes = {_scope(n) for n in saver_nodes}
 
@@ -302,18 +300,19 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
         hint = _switch_hint(node.name, dtype, shape)
         if hint is not None:
             switches.append({**entry, "has_default": node.op == "PlaceholderWithDefault", "feed": hint})
-    input_names = {i["name"] for i in inputs}
+    # Which inputs each node depends on: one forward walk per input (graphs have few inputs).
+    reached_by = {i["name"]: _descendants(i["name"], consumers_of) for i in inputs}
 
     outputs = []
     ignored: dict[str, list[str]] = collections.defaultdict(list)
     for node in nodes:
-        if node.name in consumed:
+        if node.name in consumers_of:
             continue
         reason = _sink_reason(node, by_name, saver_nodes)
         if reason is not None:
             ignored[reason].append(node.name)
             continue
-        feeds = sorted(_ancestors(node.name, inputs_of) & input_names)
+        feeds = sorted(name for name, reached in reached_by.items() if node.name in reached)
         outputs.append({"name": node.name, "op": node.op, "dtype": _dtype_str(_node_dtype(node)),
                         "shape": _node_shape(node), "feeds": feeds})
 

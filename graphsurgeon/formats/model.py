@@ -240,6 +240,11 @@ def load_graph(path: str | os.PathLike[str], tags: Iterable[str] | str | None = 
     if p.is_dir():
         saved_model_dir = p
         p = find_saved_model_file(p)
+    if not p.exists() and pathlib.Path(f"{p}.index").is_file():
+        meta = pathlib.Path(f"{p}.meta")
+        raise FileFormatError(f"'{p}' is a checkpoint prefix, not a graph"
+                              + (f"; its graph is '{meta}'" if meta.is_file() else
+                                 "; give the graph (.pb, .pbtxt, .meta) it was saved from"))
     data = protofile.read_bytes(p, "graph file")
     if not data.strip():
         raise FileFormatError(f"graph file '{p}' is empty")

@@ -172,6 +172,15 @@ def test_missing_paths(tmp_path: pathlib.Path) -> None:
         load_graph(tmp_path)
 
 
+def test_checkpoint_prefix_points_at_its_meta_graph(tmp_path: pathlib.Path) -> None:
+    classifier = GRAPHS.parent.parent.parent / "examples" / "classifier"
+    with pytest.raises(FileFormatError, match=r"model.ckpt-100' is a checkpoint prefix, not a graph; its graph is"):
+        load_graph(classifier / "model.ckpt-100")
+    (tmp_path / "w.index").write_bytes(b"")
+    with pytest.raises(FileFormatError, match="give the graph"):
+        load_graph(tmp_path / "w")
+
+
 def test_chunked_saved_model_is_unsupported(tmp_path: pathlib.Path) -> None:
     (tmp_path / "saved_model.cpb").write_bytes(b"\x00")
     with pytest.raises(UnsupportedError, match="chunked SavedModel"):
