@@ -48,7 +48,7 @@ _SPECIAL_FLOATS = {"nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": m
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("graph", help="frozen graph: .pb, .pbtxt, .meta or SavedModel directory (run as is)")
+    parser.add_argument("graph", help="a frozen .pb/.pbtxt, or a .meta or SavedModel directory (restored first)")
     add_input_arguments(parser)
     parser.add_argument("--output", "--outputs", dest="outputs", action="append", metavar="NAME",
                         help="node or tensor to fetch (repeat, or comma-separated); default: the candidate outputs")
@@ -76,8 +76,8 @@ def add_input_arguments(parser: argparse.ArgumentParser, random_flag: bool = Tru
                         help="size of unknown dimensions for random inputs (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--initializer-nodes", "--initializer_nodes", dest="initializer_nodes", metavar="NAMES",
-                        help="nodes to run once before the outputs (default: init_all_tables or the table "
-                             "initializers found in the graph)")
+                        help="nodes of the frozen graph to run once before the outputs (default: "
+                             "init_all_tables, or the table initializer ops found in it)")
 
 
 # --- values -------------------------------------------------------------------------------------
