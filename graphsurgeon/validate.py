@@ -957,8 +957,10 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         frozen: the frozen graph: path, ``LoadedGraph`` or GraphDef.
         checkpoint: the checkpoint prefix (or directory, or .index file) for a graph or .meta.
         tags: the SavedModel tag set (default ``serve`` or the only one).
-        inputs: node or tensor name -> value; the frozen graph's other required placeholders get
-            random values (seeded by ``seed``; unknown sizes become ``batch``).
+        inputs: node or tensor name -> value; the other required placeholders get random values
+            (seeded by ``seed``; unknown sizes become ``batch``), the same for both models. An input
+            the frozen graph no longer has (a placeholder the freeze bound to a constant, such as
+            ``is_training``) is fed to the original only: pass the bound value here.
         outputs: what to compare (default: the frozen graph's candidate outputs).
         rtol, atol: tolerances for floating-point outputs; other dtypes must match exactly.
         devices: the devices to run on (default: the CPU and every GPU).
@@ -981,16 +983,27 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     fetches = _check_outputs(frozen_def, output_names, f"'{frozen_label}'")
     _check_outputs(loaded.graph_def, fetches, f"the original '{original_label}'")
     given = dict(inputs or {})
-    # Random values for what the frozen graph needs, then for what the original alone needs (an
-    # input the freeze bound to a constant, say); both get the same values for shared names.
-    feeds = prepare_feeds(frozen_def, given, random_inputs=True, batch=batch, seed=seed, where=f"'{frozen_label}'",
-                          outputs=fetches)
+    frozen_nodes = {n.name for n in frozen_def.node}
     original_nodes = [n.name for n in loaded.graph_def.node]
+    frozen_placeholders = {n.name for n in frozen_def.node if n.op in PLACEHOLDER_OPS}
+    original_placeholders = {n.name for n in loaded.graph_def.node if n.op in PLACEHOLDER_OPS}
+    # A placeholder of the original that the freeze bound to a constant (is_training=false) or
+    # removed is fed to the original only: feeding the frozen graph's Const would hide the binding.
+    original_only = {k: v for k, v in given.items()
+                     if names.node_name(k) in original_placeholders and names.node_name(k) not in frozen_placeholders}
+    for key in given:
+        if names.node_name(key) not in frozen_nodes and names.node_name(key) not in original_placeholders:
+            raise names.not_found("input", key, sorted(frozen_placeholders | original_placeholders),
+                                  where=f"'{frozen_label}' or the original '{original_label}'")
+    # Random values for what the frozen graph needs, then for what the original alone needs; both
+    # get the same values for shared names.
+    feeds = prepare_feeds(frozen_def, {k: v for k, v in given.items() if k not in original_only}, random_inputs=True,
+                          batch=batch, seed=seed, where=f"'{frozen_label}'", outputs=fetches)
     for name in feeds:
         if names.node_name(name) not in set(original_nodes):
             raise names.not_found("input", name, original_nodes, where=f"the original '{original_label}'")
-    original_feeds = prepare_feeds(loaded.graph_def, feeds, random_inputs=True, batch=batch, seed=seed + 1,
-                                   where=f"the original '{original_label}'", outputs=fetches)
+    original_feeds = prepare_feeds(loaded.graph_def, {**feeds, **original_only}, random_inputs=True, batch=batch,
+                                   seed=seed + 1, where=f"the original '{original_label}'", outputs=fetches)
     given_names = {names.tensor_name(k) for k in given}
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
 

@@ -350,6 +350,28 @@ def test_validate_altered_table_value(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.tf
+def test_validate_feeds_bound_inputs_to_the_original_only(tmp_path: pathlib.Path) -> None:
+    """A freeze that binds is_training to false: the original gets the bound value, the frozen graph nothing."""
+    graph_def = graph_pb2.GraphDef.FromString((VALIDATE / "mlp" / "frozen.pb").read_bytes())
+    node = next(n for n in graph_def.node if n.name == "is_training")
+    node.op = "Const"
+    del node.input[:]
+    node.attr.clear()
+    node.attr["dtype"].type = DT.DT_BOOL
+    node.attr["value"].tensor.CopyFrom(tensors.array_to_tensor(np.array(False)))
+    bound = tmp_path / "bound.pb"
+    bound.write_bytes(graph_def.SerializeToString())
+    meta = VALIDATE / "mlp" / "model.ckpt.meta"
+    report = gv.validate(meta, bound, inputs={"is_training": False}, outputs=["logits"], batch=4)
+    assert report.ok, report.format()
+    assert report.inputs["is_training:0"] == ((), "bool") and "is_training:0" not in report.random
+    training = gv.validate(meta, bound, inputs={"is_training:0": True}, outputs=["logits"], batch=4)
+    assert not training.ok, "the original in training mode (batch mean) must differ from the bound graph"
+    with pytest.raises(NodeNotFoundError, match="'is_trainin'"):
+        gv.validate(meta, bound, inputs={"is_trainin": False})
+
+
+@pytest.mark.tf
 def test_validate_bad_names() -> None:
     with pytest.raises(NodeNotFoundError, match="did you mean 'probs'"):
         gv.validate(VALIDATE / "mlp" / "model.ckpt.meta", VALIDATE / "mlp" / "frozen.pb", outputs=["prob"])
