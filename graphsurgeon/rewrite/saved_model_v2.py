@@ -335,11 +335,23 @@ def _route_b(meta: meta_graph_pb2.MetaGraphDef) -> dict[str, str]:
     return out
 
 
+def _same_value(checkpoint: Mapping[str, Any] | None, a: str, b: str) -> bool:
+    if checkpoint is None or a not in checkpoint or b not in checkpoint:
+        return False
+    x, y = np.asarray(checkpoint[a]), np.asarray(checkpoint[b])
+    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes() if x.dtype != object \
+        else x.shape == y.shape and bool(np.all(x == y))
+
+
 def variable_keys(meta: meta_graph_pb2.MetaGraphDef, variable_nodes: Sequence[str],
-                  checkpoint: Mapping[str, Any] | None, where: str) -> dict[str, str]:
+                  checkpoint: Mapping[str, Any] | None, where: str, notes: list[str] | None = None) -> dict[str, str]:
     """Checkpoint key of each ``VarHandleOp`` in ``variable_nodes``, by routes A and B (they must agree).
 
-    Raises ``MismatchError`` when the routes disagree and ``CheckpointError`` when neither knows a variable.
+    Route A (the object graph) is what ``tf.saved_model.load`` uses. When route B (the restore
+    function) names another key, the two keys must hold identical values in ``checkpoint`` (Keras 3's
+    ``model.export`` tracks each variable twice, as ``variables/i`` and ``_all_variables/j``); a note
+    is added to ``notes``. Raises ``MismatchError`` when they disagree on the value and
+    ``CheckpointError`` when neither route knows a variable.
     """
     ckpt_graph = _checkpoint_object_graph(checkpoint) if checkpoint is not None else None
     route_a = _route_a(meta, _captured_object_ids(meta, meta.graph_def.node), ckpt_graph)
@@ -347,7 +359,11 @@ def variable_keys(meta: meta_graph_pb2.MetaGraphDef, variable_nodes: Sequence[st
     out: dict[str, str] = {}
     for var in variable_nodes:
         a, b = route_a.get(var), route_b.get(var)
-        if a and b and a != b:
+        if a and b and a != b and _same_value(checkpoint, a, b):
+            if notes is not None:
+                notes.append(f"variable '{var}': the object graph reads checkpoint key '{a}', the restore function "
+                             f"'{b}'; both hold the same value")
+        elif a and b and a != b:
             raise MismatchError(
                 f"variable '{var}' in SavedModel '{where}': the object graph maps it to checkpoint key '{a}' "
                 f"but the restore function restores it from '{b}'; the SavedModel (or the checkpoint given "
@@ -1073,7 +1089,8 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
     if checkpoint is None and var_nodes:
         checkpoint = _default_checkpoint(loaded)
     ckpt_where = f"'{getattr(checkpoint, 'prefix', where + '/variables/variables')}'"
-    keys = variable_keys(meta, var_nodes, checkpoint, where) if var_nodes else {}
+    key_notes: list[str] = []
+    keys = variable_keys(meta, var_nodes, checkpoint, where, key_notes) if var_nodes else {}
     variables: list[VariableInfo] = []
     frozen: dict[Key, VariableInfo] = {}
     new_nodes: list[node_def_pb2.NodeDef] = []
@@ -1112,6 +1129,9 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
         raise UnsupportedError(f"node '{missing[0][0]}' calls function '{missing[0][1]}', which the SavedModel "
                                "does not define")
     notes = list(dict.fromkeys(freezer.notes))
+    if key_notes:
+        notes.append(f"{len(key_notes)} variable(s) are saved under two checkpoint keys with equal values "
+                     f"(first: {key_notes[0]})")
     if inline:
         op_defs = {op.name: op for op in meta.meta_info_def.stripped_op_list.op}
         out = inline_calls(out, op_defs)
