@@ -384,7 +384,8 @@ def _itemsize(dtype: int | None) -> int | None:
 def summarize_checkpoint(checkpoint: Any) -> dict[str, Any]:
     """Plain data describing a :class:`~graphsurgeon.formats.checkpoint.Checkpoint`; reads no tensor data.
 
-    Returns a dict with ``prefix``, ``num_shards``, ``files`` (index first, then data shards),
+    Returns a dict with ``format`` (``"V2"`` bundle or legacy ``"V1"`` single file), ``prefix``,
+    ``num_shards``, ``files`` (index first, then data shards),
     ``object_based`` (a TF2 checkpoint with an object graph), ``tensors`` (sorted by name; each
     ``name``, ``dtype`` (TensorFlow's short name), ``dtype_enum``, ``shape`` (list), ``num_elements``,
     ``nbytes`` (bytes stored in the data files), ``num_slices`` (0 unless partitioned)) and
@@ -402,6 +403,7 @@ def summarize_checkpoint(checkpoint: Any) -> dict[str, Any]:
     } for info in infos]
     return {
         "kind": "checkpoint",
+        "format": f"V{checkpoint.format_version}",
         "prefix": checkpoint.prefix,
         "num_shards": checkpoint.num_shards,
         "files": [checkpoint.index_path, *checkpoint.data_paths],

@@ -49,8 +49,11 @@ def format_listing(summary: dict[str, Any]) -> str:
         note = f"{t['num_slices']} slices" if t["num_slices"] else ""
         rows.append((t["name"], t["dtype"], _shape(t["shape"]), str(t["num_elements"]), str(t["nbytes"]), note))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = [f"checkpoint {summary['prefix']}  ({summary['num_shards']} data shard"
-             f"{'s' if summary['num_shards'] != 1 else ''}{', object-based' if summary['object_based'] else ''})"]
+    if summary["format"] == "V1":
+        where = "legacy V1 single file"
+    else:
+        where = f"{summary['num_shards']} data shard{'s' if summary['num_shards'] != 1 else ''}"
+    lines = [f"checkpoint {summary['prefix']}  ({where}{', object-based' if summary['object_based'] else ''})"]
     for r in rows:
         line = (f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
                 f"{r[3]:>{widths[3]}}  {r[4]:>{widths[4]}}  {r[5]}")

@@ -26,7 +26,9 @@ from google.protobuf import message as _message
 
 from graphsurgeon._proto import (
     checkpoint_state_pb2,
+    saved_tensor_slice_pb2,
     tensor_bundle_pb2,
+    tensor_pb2,
     tensor_slice_pb2,
     trackable_object_graph_pb2,
     types_pb2,
@@ -34,7 +36,7 @@ from graphsurgeon._proto import (
 from graphsurgeon.errors import CheckpointError, ChecksumError, FileFormatError, UnsupportedError
 from graphsurgeon.formats import snappy
 from graphsurgeon.formats.protofile import format_bytes, parse_message
-from graphsurgeon.formats.tensors import NUMPY_DTYPES, dtype_name
+from graphsurgeon.formats.tensors import NUMPY_DTYPES, dtype_name, shape_to_proto, tensor_to_array
 from graphsurgeon.graph.names import close_matches, not_found
 
 logger = logging.getLogger(__name__)
@@ -401,6 +403,8 @@ class Checkpoint(Mapping[str, np.ndarray]):
     """
 
     prefix: str
+    #: 2 for a tensor bundle (.index + .data-*), 1 for a legacy single-file V1 checkpoint.
+    format_version = 2
 
     def __init__(self, prefix: str, verify: bool = True) -> None:
         self.prefix = prefix
@@ -487,6 +491,11 @@ class Checkpoint(Mapping[str, np.ndarray]):
                 f"of '{self.data_paths[entry.shard_id]}', which holds only {size} bytes; the data shard is "
                 "truncated or does not belong to this index")
         np_dtype = NUMPY_DTYPES.get(entry.dtype)
+        if entry.dtype == DT.DT_STRING and entry.size < math.prod(shape) + 4:
+            # each element needs at least a one-byte length, then comes the 4-byte length checksum
+            raise CheckpointError(
+                f"string tensor '{name}' in '{self.index_path}' has {math.prod(shape)} elements but only "
+                f"{entry.size} bytes; the index is corrupt")
         if np_dtype is not None and entry.dtype != DT.DT_STRING:
             expected = math.prod(shape) * np_dtype.itemsize
             if entry.size != expected:
@@ -840,8 +849,141 @@ class Checkpoint(Mapping[str, np.ndarray]):
             raise self._crc_mismatch(name, entry, crc)
 
 
+class V1Checkpoint(Checkpoint):
+    """A legacy V1 checkpoint: one SSTable file of ``SavedTensorSlices`` (tf-formats §6).
+
+    Same mapping interface as :class:`Checkpoint`. Values live inside the table as typed
+    ``TensorProto`` fields, so reading parses protos (no memory mapping); integrity rests on the
+    table's block crc32c (V1 has no per-tensor checksum). There are no ``BundleEntryProto``s, so
+    :meth:`entry` and :meth:`iter_raw_chunks` raise ``UnsupportedError``. Partitioned tensors are
+    reassembled (TensorFlow's own ``load_checkpoint`` refuses them in V1 files).
+    """
+
+    format_version = 1
+
+    def __init__(self, path: str, verify: bool = True) -> None:  # noqa: D107
+        self.prefix = path
+        self.verify = verify
+        self.index_path = path
+        self.data_paths = []
+        self.num_shards = 1
+        self.header = tensor_bundle_pb2.BundleHeaderProto(num_shards=1)
+        self._maps = {}
+        records = dict(read_table(path, verify=verify))
+        if b"" not in records:
+            raise CheckpointError(f"'{path}' has no SavedTensorSlices metadata entry; it is not a V1 checkpoint")
+        meta = self._parse(saved_tensor_slice_pb2.SavedTensorSlices, records.pop(b""), "the V1 metadata").meta
+        self._records = records
+        self._v1: dict[str, tuple[int, tuple[int, ...], list[tuple[list[tuple[int, int, int]], bytes]]]] = {}
+        self._entries = {}
+        self._infos = {}
+        for tensor in sorted(meta.tensor, key=lambda t: t.name.encode("utf-8", "surrogateescape")):
+            name = tensor.name
+            shape = tuple(int(d.size) for d in tensor.shape.dim)
+            if tensor.shape.unknown_rank or any(d < 0 for d in shape):
+                raise CheckpointError(f"tensor '{name}' in '{path}' has an invalid shape {shape}")
+            pieces = []
+            covered = 0
+            for piece in tensor.slice:
+                if len(piece.extent) != len(shape):
+                    raise CheckpointError(f"tensor '{name}' in '{path}' has a slice of the wrong rank; the file is "
+                                          "corrupt")
+                extents = _extents(piece, shape)
+                for (start, length, _), dim in zip(extents, shape):
+                    if start < 0 or length < 0 or start + length > dim:
+                        raise CheckpointError(
+                            f"tensor '{name}' in '{path}' has a slice outside its shape {list(shape)}")
+                key = encode_slice_key(name, [(start, key_length) for start, _, key_length in extents])
+                value = records.get(key)
+                if value is None:
+                    raise CheckpointError(
+                        f"slice [{self._spec(extents)}] of tensor '{name}' is missing from '{path}'; "
+                        "the file is corrupt")
+                pieces.append((extents, value))
+                covered += math.prod(e[1] for e in extents)
+            if covered != math.prod(shape):
+                raise CheckpointError(
+                    f"the slices of tensor '{name}' in '{path}' cover {covered} of its {math.prod(shape)} elements; "
+                    "the checkpoint is incomplete")
+            self._v1[name] = (int(tensor.type), shape, pieces)
+            self._entries[name] = None  # type: ignore[assignment]  # names only; no bundle entries in V1
+            whole = len(pieces) == 1 and all(e[2] == -1 or (e[0], e[1]) == (0, d)
+                                             for e, d in zip(pieces[0][0], shape))
+            self._infos[name] = TensorInfo(name, int(tensor.type), shape, sum(len(v) for _, v in pieces),
+                                           0 if whole else len(pieces), 0)
+
+    def __repr__(self) -> str:
+        return f"<V1Checkpoint '{self.prefix}': {len(self)} tensors>"
+
+    def _piece(self, name: str, dtype: int, extents: list[tuple[int, int, int]], value: bytes) -> np.ndarray:
+        what = f"tensor '{name}' in '{self.index_path}'"
+        saved = self._parse(saved_tensor_slice_pb2.SavedTensorSlices, value, what).data
+        if saved.name != name:
+            raise CheckpointError(f"{what}: its slice record names '{saved.name}'; the file is corrupt")
+        proto = tensor_pb2.TensorProto()
+        proto.CopyFrom(saved.data)
+        shape = [e[1] for e in extents]
+        count = math.prod(shape)
+        stored = [v for f, v in proto.ListFields() if f.name not in ("dtype", "tensor_shape", "version_number")]
+        if not proto.tensor_content:
+            n = len(stored[0]) if stored else 0
+            if proto.scomplex_val or proto.dcomplex_val:
+                n //= 2
+            if n != count:
+                raise CheckpointError(f"{what}: a slice holds {n} values for {count} elements; the file is corrupt")
+        proto.dtype = dtype
+        proto.tensor_shape.CopyFrom(shape_to_proto(shape))
+        try:
+            return tensor_to_array(proto, what)
+        except UnsupportedError as err:
+            raise CheckpointError(f"{err}; the file is corrupt") from None
+
+    def read(self, name: str, verify: bool | None = None,
+             progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Reads one tensor (slices reassembled) as a read-only array; see :meth:`Checkpoint.read`."""
+        if name not in self._v1:
+            raise self._missing(name)
+        dtype, shape, pieces = self._v1[name]
+        np_dtype = NUMPY_DTYPES.get(dtype)
+        if np_dtype is None or dtype == DT.DT_VARIANT:
+            raise CheckpointError(f"tensor '{name}' in '{self.index_path}' has unknown dtype {dtype_name(dtype)} "
+                                  f"({dtype})")
+        full = np.empty(shape, dtype=np_dtype)
+        for extents, value in pieces:
+            full[tuple(slice(s, s + n) for s, n, _ in extents)] = self._piece(name, dtype, extents, value)
+            if progress:
+                progress(len(value))
+        full.flags.writeable = False
+        return full
+
+    def slices(self, name: str, verify: bool | None = None) -> list[tuple[tuple[tuple[int, int], ...], np.ndarray]]:
+        """The stored pieces of ``name``; see :meth:`Checkpoint.slices`."""
+        if name not in self._v1:
+            raise self._missing(name)
+        dtype, _, pieces = self._v1[name]
+        result = []
+        for extents, value in pieces:
+            array = self._piece(name, dtype, extents, value)
+            array.flags.writeable = False
+            result.append((tuple((s, n) for s, n, _ in extents), array))
+        return result
+
+    def entry(self, name: str) -> tensor_bundle_pb2.BundleEntryProto:
+        """V1 files have no ``BundleEntryProto``s: raises ``UnsupportedError``."""
+        if name not in self._v1:
+            raise self._missing(name)
+        raise UnsupportedError(f"'{self.index_path}' is a V1 checkpoint, which has no bundle entries")
+
+    def iter_raw_chunks(self, name: str, chunk_size: int = _CHUNK, verify: bool | None = None) -> Iterator[bytes]:
+        """V1 files store values as protos, not raw bytes: raises ``UnsupportedError``."""
+        if name not in self._v1:
+            raise self._missing(name)
+        raise UnsupportedError(f"tensor '{name}' in V1 checkpoint '{self.index_path}' cannot be streamed raw; "
+                               "read it with checkpoint[name]")
+
+
 def load_checkpoint(path: str | os.PathLike[str], verify: bool = True) -> Checkpoint:
-    """Opens a TensorFlow V2 checkpoint (tensor bundle) without TensorFlow.
+    """Opens a TensorFlow checkpoint (V2 tensor bundle, or a legacy V1 single file) without TensorFlow.
 
     Args:
         path: a prefix, its ``.index`` or ``.data-*`` file, a directory with a ``checkpoint``
@@ -857,10 +999,9 @@ def load_checkpoint(path: str | os.PathLike[str], verify: bool = True) -> Checkp
     """
     prefix = resolve_checkpoint_prefix(path)
     if not os.path.exists(prefix + ".index") and _is_v1_file(prefix):
-        raise CheckpointError(
-            f"'{prefix}' is a legacy V1 checkpoint (a single file without .index), which graphsurgeon does not "
-            "read yet; re-save it with tf.compat.v1.train.Saver() (the default V2 format)")
-    ckpt = Checkpoint(prefix, verify=verify)
+        ckpt: Checkpoint = V1Checkpoint(prefix, verify=verify)
+    else:
+        ckpt = Checkpoint(prefix, verify=verify)
     logger.info("checkpoint %s: %d tensors, %d shard(s), %s", prefix, len(ckpt), ckpt.num_shards,
                 format_bytes(ckpt.total_bytes))
     return ckpt

@@ -30,6 +30,7 @@ from graphsurgeon.formats.checkpoint import (
 
 CKPTS = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "checkpoints"
 FIXTURES = ["dtypes", "saver", "sharded", "tf2", "tf2_sliced", "saved_model"]
+V1 = CKPTS / "v1" / "v1.ckpt"
 
 
 def expected(fixture: str) -> dict:
@@ -57,6 +58,29 @@ def assert_matches(ckpt, answers: dict, where: str) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_fixture_values_equal_tensorflows(fixture: str) -> None:
     assert_matches(load_checkpoint(CKPTS / fixture), expected(fixture), fixture)
+
+
+def test_v1_values_equal_tensorflows() -> None:
+    ckpt = load_checkpoint(V1)
+    assert type(ckpt).__name__ == "V1Checkpoint" and ckpt.prefix == str(V1)
+    assert_matches(ckpt, expected("v1"), "v1")
+    assert ckpt.info("part").num_slices == 3 and ckpt.info("f32").num_slices == 0
+    pieces = ckpt.slices("part")
+    assert [e for e, _ in pieces] == [((0, 3), (0, 2)), ((3, 2), (0, 2)), ((5, 2), (0, 2))]
+    np.testing.assert_array_equal(np.concatenate([p for _, p in pieces]), ckpt["part"])
+    with pytest.raises(UnsupportedError, match="V1"):
+        ckpt.entry("f32")
+    with pytest.raises(UnsupportedError, match="V1"):
+        list(ckpt.iter_raw_chunks("f32"))
+    assert is_checkpoint_path(V1) and resolve_checkpoint_prefix(V1) == str(V1)
+
+
+def test_v1_damaged(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "v1.ckpt"
+    shutil.copy(V1, path)
+    flip_byte(path, 40)
+    with pytest.raises(ChecksumError, match=r"v1\.ckpt"):
+        load_checkpoint(path)
 
 
 def test_dtypes_fixture_covers_every_dtype() -> None:
@@ -487,6 +511,30 @@ def tf_check(prefix: str, ckpt) -> None:  # noqa: ANN001
 def test_fixture_against_live_tensorflow(fixture: str) -> None:
     ckpt = load_checkpoint(CKPTS / fixture)
     tf_check(ckpt.prefix, ckpt)
+
+
+@pytest.mark.tf
+def test_v1_against_live_tensorflow() -> None:
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(V1))
+    ckpt = load_checkpoint(V1)
+    assert {n: list(s) for n, s in reader.get_variable_to_shape_map().items()} == \
+        {n: list(ckpt.info(n).shape) for n in ckpt}
+    compared = 0
+    for name in ckpt:
+        if ckpt.info(name).num_slices:
+            continue  # TensorFlow: "Sliced checkpoints are not supported" (expected.json covers these)
+        try:
+            theirs = reader.get_tensor(name)
+        except tf.errors.UnimplementedError:  # TF's V1 reader: "Data type not supported" for some dtypes
+            continue
+        compared += 1
+        if ckpt.info(name).dtype == types_pb2.DT_STRING:
+            assert np.asarray(theirs, dtype=object).reshape(-1).tolist() == ckpt[name].reshape(-1).tolist()
+        else:
+            assert np.ascontiguousarray(theirs).tobytes() == ckpt[name].tobytes(), name
+    assert compared >= 8, f"TensorFlow read only {compared} tensors of the V1 fixture"
 
 
 @pytest.mark.tf
