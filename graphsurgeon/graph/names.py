@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from graphsurgeon.errors import NodeNotFoundError
@@ -64,6 +64,18 @@ def parse_inputs(names: Iterable[str]) -> tuple[TensorRef, ...]:
         else:
             append(_new_ref(TensorRef, (name, 0, False)))
     return tuple(out)
+
+
+def input_nodes(names: Sequence[str]) -> Sequence[str]:
+    """The node each input refers to (``["a", "b:1", "^c"]`` -> ``("a", "b", "c")``).
+
+    When no name has a port or a ``^`` (the common case) ``names`` itself is returned, so
+    building a view of a large graph allocates nothing for most nodes.
+    """
+    joined = "".join(names)
+    if ":" not in joined and "^" not in joined:
+        return names
+    return tuple(ref.node for ref in parse_inputs(names))
 
 
 def format_input(ref: TensorRef) -> str:

@@ -1,18 +1,22 @@
-"""GraphView: a networkx DiGraph of a GraphDef's data, control and colocation edges.
+"""GraphView: a read-only view of a GraphDef's data, control and colocation edges, with networkx.
 
-The view is read-only and built in bulk: one pass over ``graph_def.node`` collects names, parsed
-inputs and colocation targets; the networkx graph is then made from whole edge lists at once.
-Edges always point from the node that is referenced to the node that references it (producer
--> consumer, colocation target -> colocated node), and carry ``kind`` = ``"data"``,
-``"control"`` or ``"colocation"``. When one pair of nodes has more than one kind of edge, the
-networkx edge keeps the strongest (data > control > colocation); the per-kind queries
-(:meth:`GraphView.producers`, :meth:`GraphView.consumers`, :meth:`GraphView.ancestors`) are exact.
+The view is built in bulk: one pass over ``graph_def.node`` collects the node names, their
+inputs and colocation targets into flat lists indexed by node position, and every query
+(producers, consumers, ancestors, why, topological order) runs on those. ``view.graph`` is the
+same graph as a networkx ``DiGraph``, made in bulk from the lists the first time it is asked for
+(so code that needs only reachability, such as ``prune``, never pays for it).
+
+Edges point from the node that is referenced to the node that references it (producer ->
+consumer, colocation target -> colocated node) and carry ``kind`` = ``"data"``, ``"control"``
+or ``"colocation"``. When one pair of nodes has more than one kind of edge, the networkx edge
+keeps the strongest (data > control > colocation); the per-kind queries are exact.
 
 Typical use::
 
     view = GraphView(graph_def)
-    view.ancestors(["logits"])          # what logits needs (itself included)
-    view.why("conv1/weights", ["logits"])  # ['conv1/weights', 'conv1/Conv2D', ..., 'logits']
+    view.ancestors(["logits"])               # what logits needs (itself included)
+    view.why("conv1/weights", ["logits"])    # ['conv1/weights', 'conv1/Conv2D', ..., 'logits']
+    nx.dag_longest_path(view.graph)          # any networkx algorithm
 """
 
 from __future__ import annotations
@@ -22,14 +26,21 @@ import gc
 import heapq
 import logging
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
 import networkx as nx
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError
-from graphsurgeon.graph.names import TensorRef, close_matches, format_input, not_found, parse_input, parse_inputs
+from graphsurgeon.graph.names import (
+    TensorRef,
+    close_matches,
+    input_nodes,
+    not_found,
+    parse_input,
+    parse_inputs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,7 @@ DATA = "data"
 CONTROL = "control"
 COLOCATION = "colocation"
 EDGE_KINDS = (DATA, CONTROL, COLOCATION)
+_DATA_AND_CONTROL = frozenset({DATA, CONTROL})
 
 #: Ops whose output feeds a while loop's Merge from the previous iteration (the loop's back edge).
 NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})
@@ -60,13 +72,14 @@ def colocation_targets(node_def: node_def_pb2.NodeDef) -> list[str]:
 
 
 class GraphView:
-    """A read-only networkx view of a GraphDef.
+    """A read-only view of a GraphDef's edges; ``view.graph`` is it as a networkx DiGraph.
 
     Args:
         graph_def: the graph. It is not copied and must not be changed while the view is used.
         allow_dangling: when False (default), an input that names a node missing from the graph
-            raises ``InvalidGraphError``; when True such inputs are recorded in :attr:`dangling`
-            and get no edge (useful for graphs whose upper part was cut away).
+            raises ``InvalidGraphError``; when True such inputs are listed in :attr:`dangling`
+            and get no edge (for graphs whose upper part was cut away; ``prune`` checks only the
+            nodes it keeps).
 
     Raises:
         InvalidGraphError: for duplicate node names, and for dangling inputs unless allowed.
@@ -76,22 +89,30 @@ class GraphView:
 
     def __init__(self, graph_def: graph_pb2.GraphDef, *, allow_dangling: bool = False) -> None:
         with _gc_paused():
-            self._build(graph_def, allow_dangling)
+            self._build(graph_def)
+            if not allow_dangling and self.dangling:
+                raise self._dangling_error()
 
-    def _build(self, graph_def: graph_pb2.GraphDef, allow_dangling: bool) -> None:
+    def _build(self, graph_def: graph_pb2.GraphDef) -> None:
         self._graph_def = graph_def
-        nodes = graph_def.node
         names: list[str] = []
-        inputs: list[tuple[TensorRef, ...]] = []
+        raw_inputs: list[Sequence[str]] = []
+        sources: list[Sequence[str]] = []
         colocated: dict[str, list[str]] = {}
-        append_name, append_inputs = names.append, inputs.append
-        parse = parse_inputs
-        # One pass over the protobuf: attribute access on NodeDef is the expensive part.
-        for node in nodes:
+        add_name, add_raw, add_sources = names.append, raw_inputs.append, sources.append
+        # One pass over the protobuf (attribute access on a NodeDef is the expensive part). For
+        # most nodes the input strings are the producer names already, and are stored once.
+        for node in graph_def.node:
             name = node.name
-            append_name(name)
+            add_name(name)
             raw = node.input
-            append_inputs(parse(raw) if raw else ())
+            if raw:
+                raw = tuple(raw)
+                add_raw(raw)
+                add_sources(input_nodes(raw))
+            else:
+                add_raw(())
+                add_sources(())
             if _COLOCATION_ATTR in node.attr:
                 targets = colocation_targets(node)
                 if targets:
@@ -105,27 +126,20 @@ class GraphView:
                 "(was the same graph imported twice without a name scope?)")
         self._names = names
         self._index = index
-        self._inputs = dict(zip(names, inputs))
+        self._raw = raw_inputs        # node position -> its input strings
+        self._sources = sources       # node position -> the node each input names (data and control)
+        self._colocated = colocated   # node name -> loc:@ targets
+        self._parsed: dict[int, tuple[TensorRef, ...]] = {}
+        self._dangling: list[tuple[str, str]] | None = None
+        self._consumers: dict[str, list[int]] | None = None
+        self._graph: nx.DiGraph | None = None
 
-        graph, dangling, dangling_colocation = _bulk_digraph(names, inputs, colocated)
-        if dangling and not allow_dangling:
-            node, missing = dangling[0]
-            missing_node = parse_input(missing).node
-            matches = close_matches(missing_node, names)
-            msg = f"node '{node}' has input '{missing}', but the graph has no node '{missing_node}'"
-            if matches:
-                msg += "; did you mean " + ", ".join(f"'{m}'" for m in matches) + "?"
-            if len(dangling) > 1:
-                msg += f" ({len(dangling) - 1} more dangling input(s))"
-            msg += "; restore the missing node or remove/rewire the input"
-            raise InvalidGraphError(msg)
-        self._graph = graph
-        self.dangling: list[tuple[str, str]] = dangling
-        """(node, input) pairs whose input names a missing node (only with ``allow_dangling``)."""
-        self.dangling_colocation: list[tuple[str, str]] = dangling_colocation
-        """(node, target) pairs whose ``loc:@target`` names a missing node."""
-        self._colocated = colocated
-        self._consumers: dict[str, list[tuple[str, TensorRef]]] | None = None
+    def _refs(self, i: int) -> tuple[TensorRef, ...]:
+        """Node ``i``'s inputs parsed (cached)."""
+        refs = self._parsed.get(i)
+        if refs is None:
+            refs = self._parsed[i] = parse_inputs(self._raw[i])
+        return refs
 
     # --- basic lookups -------------------------------------------------------------------------
 
@@ -136,16 +150,46 @@ class GraphView:
 
     @property
     def graph(self) -> nx.DiGraph:
-        """The networkx DiGraph (nodes = node names; edge attr ``kind``).
+        """The networkx DiGraph: nodes = node names in graph order; edge attr ``kind``.
 
-        Read-only: edge attrs are shared read-only mappings; ``view.graph.copy()`` to change it.
+        Built in bulk on first use. Read-only: edge attrs are shared read-only mappings; use
+        ``view.graph.copy()`` for a graph to change.
         """
+        if self._graph is None:
+            with _gc_paused():
+                self._graph = _bulk_digraph(self)
         return self._graph
 
     @property
     def names(self) -> list[str]:
         """Node names in the graph's order."""
         return self._names
+
+    @property
+    def dangling(self) -> list[tuple[str, str]]:
+        """(node, input) pairs whose input names a node missing from the graph."""
+        if self._dangling is None:
+            index = self._index
+            self._dangling = [(self._names[i], raw) for i, srcs in enumerate(self._sources)
+                              for src, raw in zip(srcs, self._raw[i]) if src not in index]
+        return self._dangling
+
+    @property
+    def dangling_colocation(self) -> list[tuple[str, str]]:
+        """(node, target) pairs whose ``loc:@target`` names a node missing from the graph."""
+        return [(n, t) for n, targets in self._colocated.items() for t in targets if t not in self._index]
+
+    def _dangling_error(self) -> InvalidGraphError:
+        dangling = self.dangling
+        node, missing = dangling[0]
+        missing_node = parse_input(missing).node
+        matches = close_matches(missing_node, self._names)
+        msg = f"node '{node}' has input '{missing}', but the graph has no node '{missing_node}'"
+        if matches:
+            msg += " (did you mean " + ", ".join(f"'{m}'" for m in matches) + "?)"
+        if len(dangling) > 1:
+            msg += f" ({len(dangling) - 1} more dangling input(s))"
+        return InvalidGraphError(msg + "; restore the missing node or remove/rewire the input")
 
     def __len__(self) -> int:
         return len(self._names)
@@ -178,7 +222,7 @@ class GraphView:
 
     def inputs(self, name: str) -> tuple[TensorRef, ...]:
         """A node's inputs, parsed, in NodeDef order (data and control)."""
-        return self._inputs[self.resolve(name)]
+        return self._refs(self._index[self.resolve(name)])
 
     def colocated_with(self, name: str) -> list[str]:
         """The nodes named by a node's ``_class: loc:@x`` attr (including missing ones)."""
@@ -196,7 +240,7 @@ class GraphView:
         kinds = _check_kinds(kinds)
         node = self.resolve(name)
         out: dict[str, None] = {}
-        for ref in self._inputs[node]:
+        for ref in self._refs(self._index[node]):
             if (CONTROL if ref.is_control else DATA) in kinds and ref.node in self._index:
                 out[ref.node] = None
         if COLOCATION in kinds:
@@ -218,23 +262,27 @@ class GraphView:
         node = self.resolve(name)
         tensor = None if ref.is_control or ":" not in name else ref.index
         if self._consumers is None:
-            consumers: dict[str, list[tuple[str, TensorRef]]] = {}
-            for consumer, refs in self._inputs.items():
-                for r in refs:
-                    consumers.setdefault(r.node, []).append((consumer, r))
+            consumers: dict[str, list[int]] = {}
+            for i, srcs in enumerate(self._sources):
+                for src in dict.fromkeys(srcs):
+                    consumers.setdefault(src, []).append(i)
+            for colocated_node, targets in self._colocated.items():
+                for target in dict.fromkeys(targets):
+                    consumers.setdefault(target, []).append(self._index[colocated_node])
             self._consumers = consumers
-        out: dict[str, None] = {}
-        for consumer, r in self._consumers.get(node, ()):
-            if tensor is not None:
-                if not r.is_control and r.index == tensor:
-                    out[consumer] = None
-            elif (CONTROL if r.is_control else DATA) in kinds:
-                out[consumer] = None
-        if tensor is None and COLOCATION in kinds:
-            for colocated_node in self._graph.successors(node):
-                if node in self._colocated.get(colocated_node, ()):
-                    out[colocated_node] = None
-        return sorted(out, key=self._index.__getitem__)
+        out: dict[int, None] = {}
+        for i in self._consumers.get(node, ()):
+            for r in self._refs(i):
+                if r.node != node:
+                    continue
+                if tensor is not None:
+                    if not r.is_control and r.index == tensor:
+                        out[i] = None
+                elif (CONTROL if r.is_control else DATA) in kinds:
+                    out[i] = None
+            if tensor is None and COLOCATION in kinds and node in self._colocated.get(self._names[i], ()):
+                out[i] = None
+        return [self._names[i] for i in sorted(out)]
 
     # --- reachability --------------------------------------------------------------------------
 
@@ -245,72 +293,88 @@ class GraphView:
         included (they are what "keep these outputs" keeps). Dangling inputs are skipped.
         """
         kinds = _check_kinds(kinds)
-        start = [self.resolve(n, "output") for n in nodes]
-        return self._reach(start, kinds)
+        index = self._index
+        start = [index[self.resolve(n, "output")] for n in nodes]
+        mark = self._reach(start, kinds)
+        names = self._names
+        return {names[i] for i, m in enumerate(mark) if m}
 
-    def _reach(self, start: Iterable[str], kinds: frozenset[str]) -> set[str]:
+    def _reach(self, start: Iterable[int], kinds: frozenset[str] = _DATA_AND_CONTROL) -> bytearray:
+        """A mark per node position: 1 for ``start`` and everything it reaches through ``kinds``."""
+        index, sources, colocated = self._index, self._sources, self._colocated
+        mark = bytearray(len(self._names))
+        stack = []
+        for i in start:
+            if not mark[i]:
+                mark[i] = 1
+                stack.append(i)
+        pop, push, get = stack.pop, stack.append, index.get
+        all_inputs = _DATA_AND_CONTROL <= kinds
         use_data, use_control, use_coloc = DATA in kinds, CONTROL in kinds, COLOCATION in kinds
-        inputs, index, colocated = self._inputs, self._index, self._colocated
-        seen = set(start)
-        stack = list(seen)
-        pop, push, add = stack.pop, stack.append, seen.add
         while stack:
-            for ref in inputs[pop()]:
-                src = ref.node
-                if src in seen or src not in index:
-                    continue
-                if use_control if ref.is_control else use_data:
-                    add(src)
-                    push(src)
-        if use_coloc:
-            # Iterate to a fixed point: colocation targets can have inputs of their own.
-            frontier = [t for n in seen for t in colocated.get(n, ()) if t in index and t not in seen]
-            while frontier:
-                new = self._reach(frontier, kinds - {COLOCATION}) - seen
-                seen |= new
-                frontier = [t for n in new for t in colocated.get(n, ()) if t in index and t not in seen]
-        return seen
+            i = pop()
+            if all_inputs:
+                srcs: Iterable[str] = sources[i]
+            elif use_data or use_control:
+                srcs = [r.node for r in self._refs(i) if (use_control if r.is_control else use_data)]
+            else:
+                srcs = ()
+            for src in srcs:
+                j = get(src)
+                if j is not None and not mark[j]:
+                    mark[j] = 1
+                    push(j)
+            if use_coloc and colocated:
+                for target in colocated.get(self._names[i], ()):
+                    j = get(target)
+                    if j is not None and not mark[j]:
+                        mark[j] = 1
+                        push(j)
+        return mark
 
     def why(self, node: str, outputs: Iterable[str]) -> list[str]:
         """One shortest chain of data/control edges from ``node`` to one of ``outputs``.
 
         Returns node names ``[node, consumer, ..., output]`` (just ``[node]`` when ``node`` is
-        itself an output). Raises ``NodeNotFoundError`` for unknown names and
-        ``GraphSurgeonError`` when no output depends on ``node`` (it would be pruned).
+        itself an output); among equally short chains, earlier outputs and earlier inputs win.
+        Raises ``NodeNotFoundError`` for unknown names and ``GraphSurgeonError`` when no output
+        depends on ``node`` (prune would remove it).
         """
-        target = self.resolve(node)
-        outs = list(dict.fromkeys(self.resolve(o, "output") for o in outputs))
+        index, names, sources = self._index, self._names, self._sources
+        target = index[self.resolve(node)]
+        outs = list(dict.fromkeys(index[self.resolve(o, "output")] for o in outputs))
         if not outs:
             raise GraphSurgeonError("why needs at least one output")
-        parent: dict[str, str | None] = {o: None for o in outs}
+        parent: dict[int, int] = {o: -1 for o in outs}
         queue = deque(outs)
-        inputs, index = self._inputs, self._index
         while queue and target not in parent:
             current = queue.popleft()
-            for ref in inputs[current]:
-                src = ref.node
-                if src not in parent and src in index:
-                    parent[src] = current
-                    queue.append(src)
+            for src in sources[current]:
+                j = index.get(src)
+                if j is not None and j not in parent:
+                    parent[j] = current
+                    queue.append(j)
         if target not in parent:
-            shown = ", ".join(f"'{o}'" for o in outs[:5])
+            shown = ", ".join(f"'{names[o]}'" for o in outs[:5])
             raise GraphSurgeonError(
-                f"node '{target}' is not kept for outputs {shown}: none of them depends on it "
+                f"node '{names[target]}' is not kept for outputs {shown}: none of them depends on it "
                 "through data or control inputs, so prune would remove it")
-        path = [target]
+        path = [names[target]]
         step = parent[target]
-        while step is not None:
-            path.append(step)
+        while step != -1:
+            path.append(names[step])
             step = parent[step]
         return path
 
     # --- order ---------------------------------------------------------------------------------
 
     def back_edges(self) -> list[tuple[str, str]]:
-        """While-loop back edges (``NextIteration`` -> ``Merge``), as (producer, consumer) pairs."""
-        loop_ops = [n.name for n in self._graph_def.node if n.op in NEXT_ITERATION_OPS]
-        return [(src, dst) for src in loop_ops for dst in self._graph.successors(src)
-                if self._graph.edges[src, dst]["kind"] != COLOCATION]
+        """While-loop back edges (``NextIteration`` -> its consumers, the ``Merge``), as pairs."""
+        loop_ops = {n.name for n in self._graph_def.node if n.op in NEXT_ITERATION_OPS}
+        if not loop_ops:
+            return []
+        return [(src, self._names[i]) for i, srcs in enumerate(self._sources)
+                for src in dict.fromkeys(srcs) if src in loop_ops]
 
     def topological_order(self) -> list[str]:
         """All node names, every producer before its consumers, ties kept in graph order.
@@ -319,31 +383,31 @@ class GraphView:
         ``Merge``), so a graph with v1 while loops has an order. Raises ``InvalidGraphError``
         naming the nodes of any other cycle.
         """
-        index = self._index
+        index, names = self._index, self._names
         back = set(self.back_edges())
-        indegree = dict.fromkeys(self._names, 0)
-        succ: dict[str, list[str]] = {}
-        for dst, refs in self._inputs.items():
-            for src in dict.fromkeys(r.node for r in refs):
-                if src in index and (src, dst) not in back:
-                    indegree[dst] += 1
-                    succ.setdefault(src, []).append(dst)
-        heap = [index[n] for n, d in indegree.items() if d == 0]
+        indegree = [0] * len(names)
+        succ: dict[int, list[int]] = {}
+        for i, srcs in enumerate(self._sources):
+            for src in dict.fromkeys(srcs):
+                j = index.get(src)
+                if j is not None and not (back and (src, names[i]) in back):
+                    indegree[i] += 1
+                    succ.setdefault(j, []).append(i)
+        heap = [i for i, d in enumerate(indegree) if d == 0]
         heapq.heapify(heap)
-        names = self._names
         order: list[str] = []
         while heap:
-            name = names[heapq.heappop(heap)]
-            order.append(name)
-            for dst in succ.get(name, ()):
-                indegree[dst] -= 1
-                if indegree[dst] == 0:
-                    heapq.heappush(heap, index[dst])
+            i = heapq.heappop(heap)
+            order.append(names[i])
+            for j in succ.get(i, ()):
+                indegree[j] -= 1
+                if indegree[j] == 0:
+                    heapq.heappush(heap, j)
         if len(order) != len(names):
-            left = {n for n, d in indegree.items() if d > 0}
-            cycle = nx.find_cycle(self._graph.subgraph(left).edge_subgraph(
-                [(s, d) for s, d in self._graph.subgraph(left).edges if (s, d) not in back
-                 and self._graph.edges[s, d]["kind"] != COLOCATION]))
+            left = {names[i] for i, d in enumerate(indegree) if d > 0}
+            edges = [(u, v) for u, v, kind in self.graph.subgraph(left).edges(data="kind")
+                     if kind != COLOCATION and (u, v) not in back]
+            cycle = nx.find_cycle(nx.DiGraph(edges))
             shown = " -> ".join(f"'{s}'" for s, _ in cycle[:8]) + (" -> ..." if len(cycle) > 8 else "")
             raise InvalidGraphError(
                 f"graph has a cycle that is not a while loop's NextIteration back edge: {shown} -> "
@@ -351,46 +415,47 @@ class GraphView:
         return order
 
 
-def _bulk_digraph(names: list[str], inputs: list[tuple[TensorRef, ...]], colocated: dict[str, list[str]],
-                  ) -> tuple[nx.DiGraph, list[tuple[str, str]], list[tuple[str, str]]]:
-    """The DiGraph of a graph's nodes (in order) and edges, plus its dangling inputs and colocations.
+def _bulk_digraph(view: GraphView) -> nx.DiGraph:
+    """The view as a DiGraph with its nodes in graph order and a ``kind`` on every edge.
 
     The result equals ``add_nodes_from(names)`` followed by ``add_edges_from(pairs, kind=...)``
     for colocation, control and data edges in that order (the strongest kind wins), but the
     adjacency dicts are filled directly and every edge of a kind shares one read-only attr
     mapping: ``add_edges_from`` spends ~1.5 us an edge on checks that cannot fail here and on a
-    new dict per edge, which dominated building the view of a million-node graph. The test
-    suite compares the result with the public construction, so a networkx change that breaks
-    this shows up there. ``graph.copy()`` gives ordinary, writable edge dicts.
+    new dict per edge. The test suite compares the result with the public construction, so a
+    networkx change that breaks this shows up there. ``graph.copy()`` gives writable edge dicts.
     """
+    names = view._names
     succ: dict[str, dict[str, Mapping[str, str]]] = {n: {} for n in names}
     pred: dict[str, dict[str, Mapping[str, str]]] = {}
-    dangling: list[tuple[str, str]] = []
     data, control = _EDGE_ATTRS[DATA], _EDGE_ATTRS[CONTROL]
-    for name, refs in zip(names, inputs):
+    for i, (name, srcs, raw) in enumerate(zip(names, view._sources, view._raw)):
         node_pred: dict[str, Mapping[str, str]] = {}
         pred[name] = node_pred
-        for ref in refs:
-            src, _, is_control = ref
+        if srcs is raw:  # no ports, no control inputs: all data edges
+            for src in srcs:
+                src_succ = succ.get(src)
+                if src_succ is not None:
+                    node_pred[src] = src_succ[name] = data
+            continue
+        for src, _, is_control in view._refs(i):
             src_succ = succ.get(src)
             if src_succ is None:
-                dangling.append((name, format_input(ref)))
-            elif not is_control:
+                continue
+            if not is_control:
                 node_pred[src] = src_succ[name] = data
             elif src not in node_pred:
                 node_pred[src] = src_succ[name] = control
-    dangling_colocation: list[tuple[str, str]] = []
-    for name, targets in colocated.items():
+    coloc = _EDGE_ATTRS[COLOCATION]
+    for name, targets in view._colocated.items():
         for target in targets:
-            if target not in succ:
-                dangling_colocation.append((name, target))
-            elif target not in pred[name]:
-                pred[name][target] = succ[target][name] = _EDGE_ATTRS[COLOCATION]
+            if target in succ and target not in pred[name]:
+                pred[name][target] = succ[target][name] = coloc
     graph = nx.DiGraph()
     graph._node = {n: {} for n in names}
     graph._adj = succ  # DiGraph's _adj setter also sets _succ and resets the cached views
     graph._pred = pred
-    return graph, dangling, dangling_colocation
+    return graph
 
 
 @contextlib.contextmanager

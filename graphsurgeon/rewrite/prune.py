@@ -10,8 +10,9 @@ shape, and what lies only above it is not kept.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from graphsurgeon.graph.names import (
     parse_input,
     split_names,
 )
-from graphsurgeon.graph.view import GraphView, _gc_paused
+from graphsurgeon.graph.view import GraphView, _gc_paused, colocation_targets
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,6 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
         view = GraphView(graph_def, allow_dangling=True)
     nodes = graph_def.node
     index = view._index
-    node_inputs = view._inputs
 
     targets: dict[str, None] = {}
     output_refs: set[tuple[str, int]] = set()
@@ -147,31 +147,7 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
         cuts.setdefault(ref.node, {})[ref.index] = name
     specs = _normalize_specs(input_specs, cuts)
 
-    # Breadth-first over inputs; set-based, on the view's parsed inputs (no per-node protobuf access).
-    kept = set(targets)
-    stack = list(kept)
-    used_cuts: set[tuple[str, int]] = set()
-    rewired: set[str] = set()
-    pop, push, add = stack.pop, stack.append, kept.add
-    while stack:
-        consumer = pop()
-        for ref in node_inputs[consumer]:
-            src = ref.node
-            if src in cuts:
-                node_cuts = cuts[src]
-                if ref.is_control:
-                    used_cuts.add((src, min(node_cuts)))
-                    rewired.add(consumer)
-                    continue
-                if ref.index in node_cuts:
-                    used_cuts.add((src, ref.index))
-                    rewired.add(consumer)
-                    continue
-            if src not in kept:
-                if src not in index:
-                    raise _dangling(consumer, ref, view)
-                add(src)
-                push(src)
+    mark, used_cuts, rewired = _reach(view, [index[t] for t in targets], cuts)
 
     unused = [given for node, by_index in cuts.items() for i, given in by_index.items()
               if (node, i) not in used_cuts]
@@ -182,53 +158,116 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
             "them; drop them from the inputs (run 'gs inspect' to see the graph's inputs)")
 
     # Placeholders for the cut tensors, named and placed where their producer was.
-    taken = set(index)
     placeholders: dict[str, str] = {}       # tensor name -> placeholder node name
     placeholder_of: dict[tuple[str, int], str] = {}
-    new_nodes: dict[str, list[node_def_pb2.NodeDef]] = {}
+    new_nodes: dict[int, list[node_def_pb2.NodeDef]] = {}
     for src, i in sorted(used_cuts, key=lambda c: (index[c[0]], c[1])):
         producer = nodes[index[src]]
-        if i == 0 and src not in kept:
+        if i == 0 and mark[index[src]] != 1:
             name = src
         else:
-            name = _unique(f"{src}_{i}", taken)
-        taken.add(name)
+            name = _unique(f"{src}_{i}", index, placeholders.values())
         given = cuts[src][i]
         dtype, shape = _placeholder_type(producer, i, given, specs.get((src, i)))
         placeholder_of[(src, i)] = name
         placeholders[f"{src}:{i}"] = name
-        new_nodes.setdefault(src, []).append(_placeholder(name, dtype, shape))
+        new_nodes.setdefault(index[src], []).append(_placeholder(name, dtype, shape))
         log.info("input %s becomes Placeholder '%s' (%s, shape %s)", given, name, dtype_name(dtype),
                  "unknown" if shape is None else list(shape))
+    placeholder_names = set(placeholder_of.values())
 
-    final_names = kept | set(placeholder_of.values())
-    colocated = view._colocated
-    fix_coloc = {n for n in colocated if n in kept and any(t not in final_names for t in colocated[n])}
+    def is_kept(name: str) -> bool:
+        """Whether ``name`` is a node of the result."""
+        j = index.get(name)
+        return (j is not None and mark[j] == 1) or name in placeholder_names
+
+    changed = set(rewired)
+    for name, targets_of in view._colocated.items():
+        if mark[index[name]] and not all(map(is_kept, targets_of)):
+            changed.add(index[name])
 
     out = graph_pb2.GraphDef()
     if graph_def.HasField("versions"):
         out.versions.CopyFrom(graph_def.versions)
-    order = sorted(map(index.__getitem__, kept | new_nodes.keys()))
-    changed = rewired | fix_coloc
-    batch: list[node_def_pb2.NodeDef] = []
-    for i in order:
-        node = nodes[i]
-        name = view._names[i]
-        if name in kept:
-            if name in changed:
-                node = _rewrite(node, name in rewired, cuts, kept, placeholder_of, final_names)
-            batch.append(node)
-        if name in new_nodes:
-            batch.extend(new_nodes[name])
-    out.node.extend(batch)
+    if not changed and not new_nodes:
+        out.node.extend(compress(nodes, mark))  # the common case: copy the kept nodes as they are
+    else:
+        batch: list[node_def_pb2.NodeDef] = []
+        for i in compress(range(len(mark)), mark):
+            if mark[i] == 1:
+                node = nodes[i]
+                batch.append(_rewrite(node, i in rewired, cuts, is_kept, placeholder_of) if i in changed else node)
+            if i in new_nodes:
+                batch.extend(new_nodes[i])
+        out.node.extend(batch)
 
-    if graph_def.HasField("library") and (graph_def.library.function or graph_def.library.gradient
-                                          or graph_def.library.registered_gradients):
-        library = _prune_library(graph_def.library, (nodes[i] for i in order if view._names[i] in kept))
-        if library is not None:
-            out.library.CopyFrom(library)
+    library = graph_def.library
+    if library.function or library.gradient or library.registered_gradients:
+        used = _prune_library(library, (node for node, m in zip(nodes, mark) if m == 1))
+        if used is not None:
+            out.library.CopyFrom(used)
     log.info("pruned %d nodes to %d", len(nodes), len(out.node))
     return PruneResult(graph_def=out, placeholders=placeholders, nodes_before=len(nodes))
+
+
+def _reach(view: GraphView, start: list[int], cuts: dict[str, dict[int, str]],
+           ) -> tuple[bytearray, set[tuple[str, int]], set[int]]:
+    """Marks what ``start`` needs through data and control inputs, stopping at ``cuts``.
+
+    Returns (mark, used_cuts, rewired): mark[i] is 1 for a kept node and 2 for a node whose
+    outputs are only reached through cut tensors (it is replaced by placeholders, not kept);
+    used_cuts are the (node, index) cuts some kept node reads; rewired are the positions of kept
+    nodes that read a cut tensor (or control-depend on a cut node). Raises ``InvalidGraphError``
+    for a kept node's dangling input.
+    """
+    index, sources = view._index, view._sources
+    mark = bytearray(len(sources))
+    stack: list[int] = []
+    for i in start:
+        if not mark[i]:
+            mark[i] = 1
+            stack.append(i)
+    pop, push, get = stack.pop, stack.append, index.get
+    used_cuts: set[tuple[str, int]] = set()
+    rewired: set[int] = set()
+    cut_nodes = cuts.keys()
+    # Depth-first over the view's per-node producer lists; no protobuf access, one dict lookup an edge.
+    while stack:
+        i = pop()
+        srcs = sources[i]
+        if cut_nodes and not cut_nodes.isdisjoint(srcs):
+            srcs = _inputs_past_cuts(view, i, cuts, used_cuts, rewired)
+        for src in srcs:
+            j = get(src)
+            if j is None:
+                raise _dangling(view, i, src)
+            if not mark[j]:
+                mark[j] = 1
+                push(j)
+    for src, _ in used_cuts:
+        j = index[src]
+        if not mark[j]:
+            mark[j] = 2
+    return mark, used_cuts, rewired
+
+
+def _inputs_past_cuts(view: GraphView, i: int, cuts: dict[str, dict[int, str]], used_cuts: set[tuple[str, int]],
+                      rewired: set[int]) -> list[str]:
+    """The producers node ``i`` still needs when some of its inputs are cut tensors."""
+    keep = []
+    for ref in view._refs(i):
+        node_cuts = cuts.get(ref.node)
+        if node_cuts is not None:
+            if ref.is_control:
+                used_cuts.add((ref.node, min(node_cuts)))
+                rewired.add(i)
+                continue
+            if ref.index in node_cuts:
+                used_cuts.add((ref.node, ref.index))
+                rewired.add(i)
+                continue
+        keep.append(ref.node)
+    return keep
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -251,26 +290,29 @@ def _check_port(node: node_def_pb2.NodeDef, ref: TensorRef, given: str, kind: st
                         hint=f"node '{ref.node}' ({node.op}) has {count} output(s)")
 
 
-def _unique(base: str, taken: set[str]) -> str:
+def _unique(base: str, *taken: Iterable[str]) -> str:
     name, n = base, 1
-    while name in taken:
+    while any(name in t for t in taken):
         name = f"{base}_{n}"
         n += 1
     return name
 
 
-def _dangling(consumer: str, ref: TensorRef, view: GraphView) -> InvalidGraphError:
-    matches = close_matches(ref.node, view.names)
-    msg = f"node '{consumer}' has input '{format_input(ref)}', but the graph has no node '{ref.node}'"
+def _dangling(view: GraphView, i: int, missing: str) -> InvalidGraphError:
+    consumer = view.names[i]
+    raw = next((r for r, src in zip(view._raw[i], view._sources[i]) if src == missing), missing)
+    matches = close_matches(missing, view.names)
+    msg = f"node '{consumer}' has input '{raw}', but the graph has no node '{missing}'"
     if matches:
-        msg += "; did you mean " + ", ".join(f"'{m}'" for m in matches) + "?"
+        msg += " (did you mean " + ", ".join(f"'{m}'" for m in matches) + "?)"
     return InvalidGraphError(msg + "; restore the node, or cut the graph above it with inputs")
 
 
 # --- rewriting kept nodes ------------------------------------------------------------------------
 
-def _rewrite(node: node_def_pb2.NodeDef, rewire: bool, cuts: dict[str, dict[int, str]], kept: set[str],
-             placeholder_of: dict[tuple[str, int], str], final_names: set[str]) -> node_def_pb2.NodeDef:
+def _rewrite(node: node_def_pb2.NodeDef, rewire: bool, cuts: dict[str, dict[int, str]],
+             is_kept: Callable[[str], bool], placeholder_of: dict[tuple[str, int], str]) -> node_def_pb2.NodeDef:
+    """A copy of a kept node with inputs moved to placeholders and dead colocations dropped."""
     new = node_def_pb2.NodeDef()
     new.CopyFrom(node)
     if rewire:
@@ -278,7 +320,7 @@ def _rewrite(node: node_def_pb2.NodeDef, rewire: bool, cuts: dict[str, dict[int,
         for raw in node.input:
             ref = parse_input(raw)
             if ref.node in cuts:
-                if ref.is_control and ref.node not in kept:
+                if ref.is_control and not is_kept(ref.node):
                     raw = format_input(TensorRef(placeholder_of[(ref.node, min(cuts[ref.node]))], 0, True))
                 elif not ref.is_control and ref.index in cuts[ref.node]:
                     raw = placeholder_of[(ref.node, ref.index)]
@@ -286,9 +328,10 @@ def _rewrite(node: node_def_pb2.NodeDef, rewire: bool, cuts: dict[str, dict[int,
                 new_inputs.append(raw)
         del new.input[:]
         new.input.extend(new_inputs)
-    if "_class" in new.attr:
-        entries = [e for e in new.attr["_class"].list.s
-                   if not e.startswith(b"loc:@") or e[5:].decode("utf-8", "replace") in final_names]
+    targets = colocation_targets(new)
+    if targets:
+        dead = {f"loc:@{t}".encode() for t in targets if not is_kept(t)}
+        entries = [e for e in new.attr["_class"].list.s if e not in dead]
         if entries:
             del new.attr["_class"].list.s[:]
             new.attr["_class"].list.s.extend(entries)

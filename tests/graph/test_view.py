@@ -8,7 +8,7 @@ import pytest
 from graphsurgeon._proto import graph_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError
 from graphsurgeon.graph.names import parse_input
-from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView, _bulk_digraph
+from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
 
 
 def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
@@ -54,19 +54,19 @@ def test_bulk_digraph_equals_public_networkx_construction() -> None:
         ("c", "Add", ["a", "b:0", "^a"]),            # data + control from a: data wins
         ("d", "Identity", ["^b"], {"_class": ["c", "a", "gone"]}),
         ("e", "Identity", ["c"], {"_class": ["c"]}),  # colocation + data: data wins
+        ("f", "Identity", ["e", "gone:1"]),
     )
-    names = [n.name for n in graph_def.node]
-    inputs = [tuple(parse_input(i) for i in n.input) for n in graph_def.node]
-    colocated = {"d": ["c", "a", "gone"], "e": ["c"]}
-    bulk, dangling, dangling_coloc = _bulk_digraph(names, inputs, colocated)
+    view = GraphView(graph_def, allow_dangling=True)
+    bulk = view.graph
     expected = nx.DiGraph()
-    expected.add_nodes_from(names)
+    expected.add_nodes_from(view.names)
     expected.add_edges_from([("c", "d"), ("a", "d"), ("c", "e")], kind=COLOCATION)
     expected.add_edges_from([("a", "c"), ("b", "d")], kind=CONTROL)
-    expected.add_edges_from([("a", "c"), ("b", "c"), ("c", "e")], kind=DATA)
+    expected.add_edges_from([("a", "c"), ("b", "c"), ("c", "e"), ("e", "f")], kind=DATA)
     assert nx.utils.graphs_equal(bulk, expected), (list(bulk.edges(data=True)), list(expected.edges(data=True)))
-    assert list(bulk.nodes) == names
-    assert dangling == [] and dangling_coloc == [("d", "gone")]
+    assert list(bulk.nodes) == view.names
+    assert view.dangling == [("f", "gone:1")] and view.dangling_colocation == [("d", "gone")]
+    assert view.graph is bulk, "built once"
     copy = bulk.copy()
     copy.edges["a", "c"]["kind"] = "changed"
     assert bulk.edges["a", "c"]["kind"] == DATA
@@ -130,11 +130,11 @@ def test_duplicate_names_are_an_error() -> None:
 def test_dangling_input_is_an_error_unless_allowed() -> None:
     graph_def = make_graph(("conv/weights", "Const", []), ("conv", "Conv2D", ["x", "conv/weight:0"]),
                            ("x", "Placeholder", []))
-    with pytest.raises(InvalidGraphError, match=r"node 'conv' has input 'conv/weight', .* no node 'conv/weight'; "
-                                                r"did you mean 'conv/weights'"):
+    with pytest.raises(InvalidGraphError, match=r"node 'conv' has input 'conv/weight:0', .* no node 'conv/weight' "
+                                                r"\(did you mean 'conv/weights'\?\); restore"):
         GraphView(graph_def)
     view = GraphView(graph_def, allow_dangling=True)
-    assert view.dangling == [("conv", "conv/weight")]
+    assert view.dangling == [("conv", "conv/weight:0")]
     assert view.producers("conv") == ["x"]
     assert view.ancestors(["conv"]) == {"conv", "x"}
 
