@@ -218,8 +218,12 @@ def _compare(saved_model_dir: pathlib.Path, feeds: dict[str, np.ndarray], signat
     want = _run_eager(saved_model_dir, signature, feeds)
     assert set(got) == set(want)
     for key in want:
-        assert got[key].shape == want[key].shape, key
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=atol, err_msg=key)
+        have, expected = np.asarray(got[key]), np.asarray(want[key])
+        assert have.shape == expected.shape, key
+        if expected.dtype.kind in "OSU":
+            assert have.tolist() == expected.tolist(), key
+        else:
+            np.testing.assert_allclose(have, expected, rtol=1e-5, atol=atol, err_msg=key)
     return result
 
 
@@ -242,6 +246,19 @@ def test_stateful_module() -> None:
 @pytest.mark.tf
 def test_keras3_cnn() -> None:
     _compare(TF2 / "keras3_cnn", {"inputs": RNG.normal(size=(2, 8, 8, 3)).astype(np.float32)})
+
+
+@pytest.mark.tf
+def test_string_and_float16_variables_two_inputs() -> None:
+    result = _compare(TF2 / "mixed", {"x": np.array([1.0, -2.0], np.float32), "n": np.array(3, np.int32)})
+    assert {v.node for v in result.variables} == {"words", "half"}
+    _assert_frozen(result)
+
+
+@pytest.mark.tf
+def test_model_without_variables() -> None:
+    result = _compare(TF2 / "no_variables", {"x": np.array([[1.0, -2.0]], np.float32)})
+    assert not result.variables and not result.notes
 
 
 @pytest.mark.tf
