@@ -37,6 +37,16 @@ SCRIPT = textwrap.dedent('''
             assert main(["inspect", "--json", f"{graphs}/{name}"]) == 0
 
     # --- freeze: the freeze helper adds a gs.freeze / `gs freeze` call on the example here ---
+    import os, tempfile
+    frozen_dir = os.path.join(graphs, os.pardir, "freeze")
+    result = gs.freeze(f"{frozen_dir}/batchnorm_resource/graph.pb", f"{frozen_dir}/batchnorm_resource/model.ckpt",
+                       ["out"], bind={"is_training": False})
+    assert result.converted and not {n.op for n in result.graph_def.node} & {"VarHandleOp", "ReadVariableOp"}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        assert main(["freeze", "--input_checkpoint", f"{frozen_dir}/lstm_resource/model.ckpt",
+                     "--output_node_names", "final_h", "--output_graph", f"{tmp}/f.pb"]) == 0
+        assert main(["constify", f"{frozen_dir}/partitioned/graph.pb", "--checkpoint",
+                     f"{frozen_dir}/partitioned/model.ckpt", "-o", f"{tmp}/c.pb"]) == 0
 
     leaked = sorted(m for m in sys.modules if m == "tensorflow" or m.startswith("tensorflow."))
     assert not leaked, leaked
