@@ -155,6 +155,13 @@ def test_object_graph_decodes() -> None:
     assert load_checkpoint(CKPTS / "saver").object_graph() is None
 
 
+def test_arrays_outlive_close() -> None:
+    with load_checkpoint(CKPTS / "saver") as ckpt:
+        kernel = ckpt["dense/kernel"]
+    np.testing.assert_array_equal(kernel, np.arange(12, dtype=np.float32).reshape(3, 4))
+    np.testing.assert_array_equal(ckpt["dense/kernel"], kernel)  # reopens its map on demand
+
+
 def test_entry_is_a_copy() -> None:
     ckpt = load_checkpoint(CKPTS / "saver")
     entry = ckpt.entry("dense/kernel")
@@ -485,6 +492,32 @@ def test_error_unknown_name_suggests_close_matches() -> None:
     with pytest.raises(NodeNotFoundError):
         ckpt.info("nope")
     assert ckpt.get("nope") is None
+
+
+@pytest.mark.parametrize("fixture", ["saver", "tf2_sliced", "v1"])
+def test_random_damage_never_crashes(tmp_path: pathlib.Path, fixture: str) -> None:
+    """Random byte changes in the index give a GraphSurgeonError or good data, never another exception."""
+    import random
+
+    from graphsurgeon.errors import GraphSurgeonError
+
+    rng = random.Random(fixture)
+    src = V1 if fixture == "v1" else pathlib.Path(resolve_checkpoint_prefix(CKPTS / fixture) + ".index")
+    original = src.read_bytes()
+    shutil.copytree(src.parent, tmp_path / "c")
+    target = tmp_path / "c" / src.name
+    for _ in range(60):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        target.write_bytes(bytes(data[:rng.randrange(len(data))] if rng.random() < 0.2 else data))
+        for verify in (False, True):
+            try:
+                ckpt = load_checkpoint(target if fixture == "v1" else str(target)[:-len(".index")], verify=verify)
+                for name in ckpt:
+                    ckpt.get(name)
+            except GraphSurgeonError:
+                pass
 
 
 # --- against TensorFlow, live ----------------------------------------------------------------
