@@ -1061,16 +1061,20 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
         if key not in sig.outputs:
             raise names.not_found("output", key, list(sig.outputs), where=f"signature '{signature}'",
                                   hint="available outputs: " + ", ".join(sorted(sig.outputs)))
-    output_map = {k: names.tensor_name(sig.outputs[k].name) for k in (wanted or sorted(sig.outputs))}
-    input_map = {k: names.tensor_name(v.name) for k, v in sorted(sig.inputs.items())}
-    for what, tensor in list(input_map.items()) + list(output_map.items()):
-        if not sig.inputs.get(what) and not sig.outputs.get(what):
-            continue
-        if names.node_name(tensor) not in {n.name for n in meta.graph_def.node}:
-            raise FileFormatError(f"signature '{signature}' of '{where}' names tensor '{tensor}', "
-                                  "which is not in the graph")
-
     graph_nodes = {n.name: n for n in meta.graph_def.node}
+    tensor_infos = [("output", k, sig.outputs[k]) for k in (wanted or sorted(sig.outputs))]
+    tensor_infos += [("input", k, sig.inputs[k]) for k in sorted(sig.inputs)]
+    for direction, key, info in tensor_infos:
+        if info.WhichOneof("encoding") != "name":
+            raise UnsupportedError(f"{direction} '{key}' of signature '{signature}' is a "
+                                   f"{info.WhichOneof('encoding') or 'nameless'} tensor; graphsurgeon freezes "
+                                   "signatures of plain (dense) tensors only")
+        if names.node_name(info.name) not in graph_nodes:
+            raise FileFormatError(f"signature '{signature}' of '{where}' names tensor '{info.name}', "
+                                  "which is not in the graph")
+    output_map = {k: names.tensor_name(info.name) for d, k, info in tensor_infos if d == "output"}
+    input_map = {k: names.tensor_name(info.name) for d, k, info in tensor_infos if d == "input"}
+
     kept = _backward(graph_nodes, [names.node_name(t) for t in output_map.values()])
     kept_set = set(kept) | {names.node_name(t) for t in input_map.values()}
     kept = [n for n in graph_nodes if n in kept_set]
@@ -1109,11 +1113,18 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
     library = fn.function_library(meta.graph_def)
     freezer = _Freezer(library)
     body = freezer.rewrite_body(new_nodes, frozen, names.parse_input, f"the graph of '{where}'", in_function=False)
-    leftover = [(n.name, n.op) for n in body.nodes if n.op in fn.CALL_OPS
-                and DT_RESOURCE in list(n.attr["Tin"].list.type)]
-    if leftover:
-        raise UnsupportedError(f"cannot freeze signature '{signature}': {leftover[0][0]} still takes resources that "
-                               "are not variables")
+    for node in body.nodes:
+        if node.op not in fn.CALL_OPS:
+            continue
+        data = [x for x in node.input if not x.startswith("^")]
+        for i, dtype in enumerate(node.attr["Tin"].list.type):
+            if dtype == DT_RESOURCE and i < len(data):
+                source = graph_nodes.get(names.node_name(data[i]))
+                op = source.op if source is not None else "?"
+                raise UnsupportedError(
+                    f"cannot freeze signature '{signature}' of '{where}': '{node.name}' takes resource "
+                    f"'{names.node_name(data[i])}' ({op}), which is not a variable; graphsurgeon freezes variables "
+                    "only (tables, iterators and other resources need the SavedModel runtime)")
 
     out = graph_pb2.GraphDef()
     out.versions.CopyFrom(meta.graph_def.versions)
@@ -1147,7 +1158,6 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
 
 
 __all__ = [
-    "GraphSurgeonError",
     "SignatureFreezeResult",
     "VariableInfo",
     "freeze_signature",
