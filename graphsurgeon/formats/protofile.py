@@ -132,10 +132,12 @@ def check_output_path(path: str | os.PathLike[str], inputs: Iterable[str | os.Pa
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()) -> Iterator[IO[bytes]]:
+def atomic_writer(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = (),
+                  fsync: bool = True) -> Iterator[IO[bytes]]:
     """Opens a temporary file beside ``path``; renames it into place only if the block succeeds.
 
-    On any exception the temporary file is removed and ``path`` is left as it was.
+    On any exception the temporary file is removed and ``path`` is left as it was. With ``fsync``
+    the data reaches the disk before the rename (without, it may still sit in the page cache).
     """
     out = check_output_path(path, inputs)
     parent = out.parent if str(out.parent) else pathlib.Path(".")
@@ -147,7 +149,8 @@ def atomic_writer(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLi
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, out)
     except OSError as err:
