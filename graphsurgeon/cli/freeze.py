@@ -104,6 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="turn a placeholder into a constant, e.g. is_training=false, keep_prob=1.0 (repeatable)")
     extra.add_argument("--output-text", "--output_text", dest="output_text", action="store_true",
                        help="write the frozen graph in protobuf text format")
+    extra.add_argument("--no-fsync", "--no_fsync", dest="fsync", action="store_false",
+                       help="do not wait for the frozen graph to reach the disk before renaming it into place "
+                            "(faster for large graphs; TensorFlow's freeze_graph never waits)")
     extra.add_argument("--validate", action="store_true",
                        help="afterwards, run the original and the frozen graph in TensorFlow and compare")
     extra.add_argument("--signature", metavar="KEY",
@@ -201,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
     else:  # constants' bytes are streamed from the checkpoint into the file
         from graphsurgeon.formats.stream import TerminalProgress, save_frozen
 
-        written = save_frozen(result, args.output_graph, inputs=inputs, progress=TerminalProgress(sys.stderr))
+        written = save_frozen(result, args.output_graph, inputs=inputs, progress=TerminalProgress(sys.stderr),
+                              fsync=getattr(args, "fsync", True))
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
     print(f"checkpoint: {getattr(checkpoint, 'prefix', checkpoint)}")
     print(f"converted:  {len(result.converted)} variable(s) to constants")

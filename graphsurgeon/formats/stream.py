@@ -158,23 +158,27 @@ def _deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: i
             head_node.input.extend(node.input)
         else:
             setattr(head_node, field, getattr(node, field))
-    before: list[bytes] = [head_node.SerializeToString(deterministic=True)]
-    after: list[bytes] = []
-    value_seen = False
-    for attr_key in sorted(node.attr, key=lambda k: k.encode("utf-8")):
-        if attr_key == "value":
-            value_seen = True
-            continue
-        single = node_def_pb2.NodeDef()
-        single.attr[attr_key].CopyFrom(node.attr[attr_key])
-        (after if value_seen else before).append(single.SerializeToString(deterministic=True))
+    # The attr map as the runtime orders it (upb does not sort keys plainly bytewise: "value_"
+    # comes before "value"), split around the "value" entry.
+    attrs = node_def_pb2.NodeDef()
+    attrs.attr.MergeFrom(node.attr)
+    encoded = attrs.SerializeToString(deterministic=True)
+    start = end = -1
+    pos = 0
+    while pos < len(encoded):
+        length, body = _read_varint(encoded, pos + 1)
+        key_len, key_start = _read_varint(encoded, body + 1)
+        if encoded[key_start:key_start + key_len] == b"value":
+            start, end = pos, body + length
+        pos = body + length
+    if start < 0:  # pragma: no cover - checked above
+        raise _hollow_error(node.name, "has no 'value' attr")
     rest = node_def_pb2.NodeDef()
     rest.CopyFrom(node)
     for field in (*_HEAD_FIELDS, "attr"):
         rest.ClearField(field)
-    after.append(rest.SerializeToString(deterministic=True))
-    node_head = b"".join(before) + value_head
-    node_tail = b"".join(after)
+    node_head = head_node.SerializeToString(deterministic=True) + encoded[:start] + value_head
+    node_tail = encoded[end:] + rest.SerializeToString(deterministic=True)
     node_len = len(node_head) + nbytes + len(node_tail)
     return _Deferred(name=node.name, key=key, index=index, head=_NODE_TAG + varint(node_len) + node_head,
                      tail=node_tail, nbytes=nbytes)
@@ -260,6 +264,7 @@ def _copy_content(checkpoint: Any, item: _Deferred, out: IO[bytes], files: dict[
         out.write(chunk)
         remaining -= len(chunk)
         on_bytes(len(chunk))
+        del chunk  # before the next read, so only one chunk is ever alive
     if verify and crc != unmask_crc(entry.crc32c):
         raise ChecksumError(
             f"tensor '{item.key}' in '{path}' (bytes {entry.offset}..{entry.offset + entry.size}) fails its checksum "
@@ -269,7 +274,8 @@ def _copy_content(checkpoint: Any, item: _Deferred, out: IO[bytes], files: dict[
 
 def write_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], checkpoint: Any = None,
                 deferred: Mapping[str, str] | None = None, *, inputs: Iterable[str | os.PathLike[str]] = (),
-                progress: Callable[[int, int], None] | None = None, chunk_size: int = CHUNK_SIZE) -> int:
+                progress: Callable[[int, int], None] | None = None, chunk_size: int = CHUNK_SIZE,
+                fsync: bool = True) -> int:
     """Writes ``graph_def`` to ``path``, streaming the deferred constants' bytes from ``checkpoint``.
 
     The file is byte-identical to ``graph_def.SerializeToString(deterministic=True)`` with every
@@ -283,6 +289,7 @@ def write_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], che
         inputs: files that must not be overwritten (the checkpoint's own files are added).
         progress: called as ``progress(bytes_written, total)`` as the file grows.
         chunk_size: bytes read and written per step.
+        fsync: wait for the data to reach the disk before renaming the file into place.
 
     Returns:
         The number of bytes written.
@@ -310,7 +317,7 @@ def write_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], che
     hollow = memoryview(plan._hollow)
     files: dict[int, IO[bytes]] = {}
     try:
-        with protofile.atomic_writer(path, protected) as out:
+        with protofile.atomic_writer(path, protected, fsync=fsync) as out:
             pos = 0
             for item in plan._deferred:
                 start, end = plan._spans[item.index]
@@ -335,13 +342,14 @@ def write_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], che
 
 
 def save_frozen(result: Any, path: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLike[str]] = (),
-                progress: Callable[[int, int], None] | None = None) -> int:
+                progress: Callable[[int, int], None] | None = None, fsync: bool = True) -> int:
     """Writes a ``FreezeResult`` (``freeze(..., defer_values=True)`` or not) to ``path`` as a binary GraphDef.
 
     Returns the number of bytes written; see :func:`write_graph` for the errors.
     """
     return write_graph(result.graph_def, path, getattr(result, "checkpoint", None),
-                       getattr(result, "deferred", None) or {}, inputs=inputs, progress=progress)
+                       getattr(result, "deferred", None) or {}, inputs=inputs, progress=progress,
+                       fsync=fsync)
 
 
 class TerminalProgress:
