@@ -329,3 +329,12 @@ def test_inline_is_pure() -> None:
     flat = v2.inline_calls(result.graph_def)
     assert result.graph_def.SerializeToString() == before
     assert not flat.library.function and len(flat.node) > len(result.graph_def.node)
+
+
+def test_other_resource_refused_by_name() -> None:
+    loaded = load_graph(TF2 / "module")
+    node = next(n for n in loaded.meta_graph_def.graph_def.node if n.name == "steps")
+    node.op = "MutableHashTableOfTensorsV2"  # any resource that is not a variable
+    with pytest.raises(UnsupportedError, match=r"takes resource 'steps' \(MutableHashTableOfTensorsV2\), which is "
+                                               "not a variable"):
+        v2.freeze_signature(loaded)
