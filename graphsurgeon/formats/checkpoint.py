@@ -279,7 +279,7 @@ def _state_prefix(directory: str, state_file: str) -> str | None:
 def resolve_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
     """Turns any accepted checkpoint path into its prefix.
 
-    Accepted: a prefix (``model.ckpt-10``), its ``.index`` or ``.data-SSSSS-of-NNNNN`` file, a
+    Accepted: a prefix (``model.ckpt-10``), its ``.index``, ``.data-SSSSS-of-NNNNN`` or ``.meta`` file, a
     legacy V1 single file, a directory holding a ``checkpoint`` state file (its latest, as
     ``tf.train.latest_checkpoint``; an absolute path that no longer exists falls back to its
     basename in that directory), the ``checkpoint`` state file itself, a SavedModel directory
@@ -311,6 +311,8 @@ def resolve_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
         raise CheckpointError(f"checkpoint state file '{text}' names no checkpoint")
     if text.endswith(".index"):
         return text[: -len(".index")]
+    if text.endswith(".meta") and os.path.isfile(text[: -len(".meta")] + ".index"):
+        return text[: -len(".meta")]  # the graph beside a TF1 checkpoint: users often pass it
     match = _DATA_SUFFIX.search(text)
     if match:
         return text[: match.start()]

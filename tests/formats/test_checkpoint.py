@@ -208,6 +208,14 @@ def test_path_forms_resolve(form: str) -> None:
     assert load_checkpoint(path).prefix == prefix
 
 
+def test_meta_path_resolves_to_its_checkpoint(tmp_path: pathlib.Path) -> None:
+    shutil.copytree(CKPTS / "saver", tmp_path / "saver")
+    (tmp_path / "saver" / "model.ckpt-7.meta").write_bytes(b"")
+    prefix = tmp_path / "saver" / "model.ckpt-7"
+    assert resolve_checkpoint_prefix(f"{prefix}.meta") == str(prefix)
+    assert not is_checkpoint_path(f"{prefix}.meta"), "a .meta file is a graph for gs inspect"
+
+
 def test_is_checkpoint_path(tmp_path: pathlib.Path) -> None:
     saver = CKPTS / "saver"
     for yes in [saver / "model.ckpt-7", saver / "model.ckpt-7.index", saver / "model.ckpt-7.data-00000-of-00001",
