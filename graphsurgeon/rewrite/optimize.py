@@ -1,0 +1,118 @@
+"""optimize(graph_def, outputs, passes): run inference rewrites by name, then prune and check.
+
+The passes (one module each under ``graphsurgeon.rewrite``) are ``fold_constant_switches``,
+``strip_training``, ``fold_constants``, ``fold_batch_norm`` and ``remove_import_prefix``; each keeps
+the outputs' values (within float tolerance) and skips, with a logged reason, anything it cannot
+prove safe. The default order resolves constant conditions first (bind the training flags before:
+``bind={"is_training": False}``), removes pass-through nodes so batch norms follow their
+convolutions, folds constants, folds batch norms, and strips again what folding left behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from graphsurgeon._proto import graph_pb2
+from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.graph.check import check_graph
+from graphsurgeon.graph.names import close_matches, parse_input, split_names
+from graphsurgeon.rewrite.fold_batch_norm import fold_batch_norm
+from graphsurgeon.rewrite.fold_constant_switches import fold_constant_switches
+from graphsurgeon.rewrite.fold_constants import fold_constants
+from graphsurgeon.rewrite.prune import prune
+from graphsurgeon.rewrite.remove_import_prefix import remove_import_prefix, strip_prefix
+from graphsurgeon.rewrite.strip_training import strip_training
+
+log = logging.getLogger(__name__)
+
+Pass = Callable[[graph_pb2.GraphDef, Sequence[str]], graph_pb2.GraphDef]
+
+#: Every pass by name.
+PASSES: dict[str, Pass] = {
+    "fold_constant_switches": fold_constant_switches,
+    "strip_training": strip_training,
+    "fold_constants": fold_constants,
+    "fold_batch_norm": fold_batch_norm,
+    "remove_import_prefix": remove_import_prefix,
+}
+
+#: What ``optimize`` runs when ``passes`` is None.
+DEFAULT_PASSES = ("fold_constant_switches", "strip_training", "fold_constants", "fold_batch_norm", "strip_training")
+
+
+@dataclasses.dataclass
+class OptimizeResult:
+    """What ``optimize_graph`` did: the graph, the outputs (renamed by remove_import_prefix), node counts a pass."""
+
+    graph_def: graph_pb2.GraphDef
+    outputs: list[str]
+    steps: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
+    """(pass name, nodes before, nodes after the pass and a prune)."""
+    bound: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def parse_passes(passes: str | Iterable[str] | None) -> list[str]:
+    """``"strip_training,fold_batch_norm"`` or a list -> pass names (None -> the default list).
+
+    Raises ``GraphSurgeonError`` for an unknown name, with close matches.
+    """
+    if passes is None:
+        return list(DEFAULT_PASSES)
+    names = [n.replace("-", "_") for n in split_names(passes)]
+    for name in names:
+        if name not in PASSES:
+            matches = close_matches(name, PASSES)
+            hint = f"; did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+            raise GraphSurgeonError(f"unknown pass '{name}'{hint} (passes: {', '.join(PASSES)})")
+    if not names:
+        raise GraphSurgeonError(f"no passes given (passes: {', '.join(PASSES)})")
+    return names
+
+
+def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes: str | Iterable[str] | None = None,
+             *, bind: Mapping[str, Any] | None = None) -> graph_pb2.GraphDef:
+    """Returns a new GraphDef for ``outputs`` after the named passes, a prune and a structural check.
+
+    ``graph_def`` is not modified. ``bind`` first turns placeholders into constants (as ``freeze``'s
+    bind: ``{"is_training": False, "keep_prob": 1.0}``). With ``remove_import_prefix`` among the
+    passes, outputs may be given with or without the prefix.
+
+    Raises:
+        NodeNotFoundError: an output or bound placeholder is not in the graph.
+        GraphSurgeonError: an unknown pass name.
+        InvalidGraphError: the input or the result is structurally broken.
+    """
+    return optimize_graph(graph_def, outputs, passes, bind=bind).graph_def
+
+
+def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
+                   passes: str | Iterable[str] | None = None, *,
+                   bind: Mapping[str, Any] | None = None) -> OptimizeResult:
+    """``optimize`` that also reports node counts after each pass (see ``optimize``)."""
+    names = parse_passes(passes)
+    output_names = split_names(outputs)
+    if not output_names:
+        raise GraphSurgeonError("optimize needs at least one output (run 'gs inspect' to list candidate outputs)")
+    bound: dict[str, Any] = {}
+    working = graph_def
+    if bind:
+        from graphsurgeon.rewrite.freeze import bind_placeholders
+
+        working, bound = bind_placeholders(working, bind)
+    working = prune(working, output_names)
+    steps: list[tuple[str, int, int]] = []
+    for name in names:
+        before = len(working.node)
+        working = PASSES[name](working, output_names)
+        if name == "remove_import_prefix":
+            present = {n.name for n in working.node}
+            output_names = [o if parse_input(o).node in present else s
+                            for o, s in zip(output_names, strip_prefix(output_names))]
+        working = prune(working, output_names)
+        steps.append((name, before, len(working.node)))
+        log.info("optimize: %s: %d -> %d nodes", name, before, len(working.node))
+    check_graph(working, frozen=False, source="optimized graph")
+    return OptimizeResult(graph_def=working, outputs=output_names, steps=steps, bound=bound)

@@ -1,0 +1,85 @@
+"""strip_training(graph_def, outputs): remove Identity chains, CheckNumerics, StopGradient and PreventGradient.
+
+Each removed node's consumers read its input instead; its control inputs move onto its consumers
+(see ``graphsurgeon.surgery.bypass_nodes``). Unlike TensorFlow's ``remove_training_nodes``, a node
+is kept, with the reason logged, when removing it is not provably safe:
+
+* it is a requested output, or it has no consumers at all (it may be an output nobody named);
+* another node is colocated with it (``_class: loc:@node``);
+* it reads an output of a control-flow op (Switch, Merge, Enter, Exit, NextIteration, LoopCond):
+  such Identities are a ``tf.cond`` branch's pivot (``cond/switch_t``) or a loop variable, and the
+  control edges hung on them decide which branch runs; run ``fold_constant_switches`` first to
+  resolve constant conditions;
+* it forwards a reference (ref dtype) or has more than one data input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from graphsurgeon._proto import graph_pb2
+from graphsurgeon.formats.tensors import is_ref_dtype
+from graphsurgeon.graph.names import TensorRef, parse_input, split_names
+from graphsurgeon.graph.view import GraphView
+from graphsurgeon.surgery import bypass_nodes
+
+log = logging.getLogger(__name__)
+
+#: Ops removed by this pass: they pass their one input through unchanged at inference time.
+STRIP_OPS = frozenset({"Identity", "CheckNumerics", "StopGradient", "PreventGradient", "Snapshot"})
+#: Ops whose outputs carry control flow; an Identity reading one is kept.
+CONTROL_FLOW_OPS = frozenset({"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
+                              "NextIteration", "RefNextIteration", "LoopCond", "_SwitchN"})
+
+
+def strip_training(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] = ()) -> graph_pb2.GraphDef:
+    """Returns a new GraphDef without the pass-through nodes it can prove safe to remove.
+
+    ``graph_def`` is not modified; node order is kept. ``outputs`` (node or tensor names) are never
+    removed. See the module docstring for what is kept and why.
+    """
+    protected = {parse_input(o).node for o in split_names(outputs)}
+    view = GraphView(graph_def, allow_dangling=True)
+    colocated_with: set[str] = set()
+    for name in view.names:
+        colocated_with.update(view.colocated_with(name))
+    nodes = {n.name: n for n in graph_def.node}
+    plan: dict[str, dict[int, TensorRef | None]] = {}
+    for node in graph_def.node:
+        if node.op not in STRIP_OPS:
+            continue
+        reason = _keep_reason(node, nodes, protected, colocated_with, view)
+        if reason:
+            log.info("strip_training: keeping '%s' (%s): %s", node.name, node.op, reason)
+            continue
+        data = [r for r in map(parse_input, node.input) if not r.is_control]
+        plan[node.name] = {0: data[0]}
+    if not plan:
+        out = graph_pb2.GraphDef()
+        out.CopyFrom(graph_def)
+        return out
+    log.info("strip_training: removing %d node(s)", len(plan))
+    return bypass_nodes(graph_def, plan, what="strip")
+
+
+def _keep_reason(node, nodes, protected: set[str], colocated_with: set[str], view: GraphView) -> str | None:
+    if node.name in protected:
+        return "it is a requested output"
+    if node.name in colocated_with:
+        return "other nodes are colocated with it (_class loc:@)"
+    data = [r for r in map(parse_input, node.input) if not r.is_control]
+    if len(data) != 1:
+        return f"it has {len(data)} data inputs"
+    producer = nodes.get(data[0].node)
+    if producer is None:
+        return f"its input '{data[0].node}' is not in the graph"
+    if producer.op in CONTROL_FLOW_OPS:
+        return (f"it reads {producer.op} '{producer.name}' (a cond branch pivot or loop variable; run "
+                "fold_constant_switches first)")
+    for key in ("T", "dtype"):
+        if key in node.attr and is_ref_dtype(node.attr[key].type):
+            return "it forwards a reference (ref dtype)"
+    if not view.consumers(node.name, ("data", "control")):
+        return "nothing consumes it (it may be an output; name it in outputs)"
+    return None
