@@ -109,6 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "(faster for large graphs; TensorFlow's freeze_graph never waits)")
     extra.add_argument("--validate", action="store_true",
                        help="afterwards, run the original and the frozen graph in TensorFlow and compare")
+    extra.add_argument("--optimize", action="store_true",
+                       help="also run the inference rewrites of 'gs optimize' on the frozen graph")
     extra.add_argument("--signature", metavar="KEY",
                        help="for a TF2 SavedModel: the signature to freeze (default serving_default)")
     extra.add_argument("--print-signature", "--print_signature", dest="print_signature", action="store_true",
@@ -198,9 +200,14 @@ def run(args: argparse.Namespace) -> int:
     result = freeze(loaded, checkpoint, outputs, clear_devices=bool(args.clear_devices),
                     initializer_nodes=split_names(args.initializer_nodes),
                     whitelist=args.variable_names_whitelist, blacklist=args.variable_names_blacklist,
-                    bind=binds, saver_def=saver_def, defer_values=not args.output_text)
-    if args.output_text:
-        written = model_lib.save_graph(result.graph_def, args.output_graph, text=True, inputs=inputs)
+                    bind=binds, saver_def=saver_def,
+                    defer_values=not (args.output_text or getattr(args, "optimize", False)))
+    if getattr(args, "optimize", False):  # inference rewrites need the constants' values (no deferring)
+        from graphsurgeon.cli.optimize import optimize_frozen
+
+        optimize_frozen(result, outputs)
+    if args.output_text or getattr(args, "optimize", False):
+        written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
     else:  # constants' bytes are streamed from the checkpoint into the file
         from graphsurgeon.formats.stream import TerminalProgress, save_frozen
 

@@ -1,0 +1,76 @@
+"""Optimize a graph for inference: fold constant conditions, strip training nodes, fold constants and batch norm.
+
+Runs the inference rewrites by name (default: fold_constant_switches, strip_training,
+fold_constants, fold_batch_norm, strip_training), then prunes to the outputs and checks the
+result. Each pass keeps the outputs' values (within float tolerance) and skips what it cannot
+prove safe (gs -v optimize ... logs why). Bind training flags first so conditions become constant.
+
+passes: fold_constant_switches, strip_training, fold_constants, fold_batch_norm, remove_import_prefix
+
+examples:
+  gs optimize frozen.pb --outputs InceptionV3/Predictions/Reshape_1 -o optimized.pb
+  gs optimize frozen.pb --outputs out --bind is_training=false -o optimized.pb
+  gs optimize exported.pb --outputs import/probs --passes remove_import_prefix,strip_training -o clean.pb
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from graphsurgeon.formats.model import load_graph, save_graph
+from graphsurgeon.formats.protofile import format_bytes
+from graphsurgeon.graph.names import split_names
+
+if TYPE_CHECKING:
+    from graphsurgeon.rewrite.freeze import FreezeResult
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("graph", help="input graph: .pb, .pbtxt, .meta or SavedModel directory (usually frozen)")
+    parser.add_argument("--outputs", "--output", dest="outputs", action="append", required=True, metavar="NAMES",
+                        help="nodes or tensors to keep (comma-separated or repeated)")
+    parser.add_argument("-o", "--output-graph", "--output_graph", dest="output", required=True, metavar="OUT",
+                        help="where to write the optimized graph (never the input file)")
+    parser.add_argument("--passes", metavar="NAMES", default=None,
+                        help="comma-separated passes to run, in order (default: the standard list above)")
+    parser.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
+                        help="turn a placeholder into a constant first, e.g. is_training=false (repeatable)")
+    parser.add_argument("--text", "--output-text", dest="text", action="store_true",
+                        help="write protobuf text format (.pbtxt)")
+    parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
+                        help="SavedModel tag set, comma-separated (default: serve)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from graphsurgeon.cli.freeze import _parse_binds
+    from graphsurgeon.rewrite.optimize import optimize_graph, parse_passes
+
+    passes = parse_passes(args.passes)
+    binds = _parse_binds(args.bind)
+    loaded = load_graph(args.graph, tags=args.saved_model_tags)
+    result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds)
+    written = save_graph(result.graph_def, args.output, text=args.text, inputs=[loaded.path, args.graph])
+    for name, value in result.bound.items():
+        print(f"bound  {name} = {value}")
+    width = max(len(name) for name, _, _ in result.steps)
+    for name, before, after in result.steps:
+        print(f"pass   {name:<{width}}  {before} -> {after} nodes")
+    print(f"nodes  {len(loaded.graph_def.node)} -> {len(result.graph_def.node)}")
+    if result.outputs != split_names(args.outputs):
+        print(f"outputs {', '.join(result.outputs)}")
+    print(f"wrote  {args.output} ({format_bytes(written)}, {'text' if args.text else 'binary'})")
+    return 0
+
+
+def optimize_frozen(result: FreezeResult, outputs: list[str]) -> None:
+    """``gs freeze --optimize``: runs the default passes on ``result.graph_def`` (made without deferred
+    values) and records it in ``result`` (graph, node count, a note). Initializer nodes are kept."""
+    from graphsurgeon.rewrite.optimize import optimize_graph
+
+    keep = list(outputs) + [n for n in result.initializer_nodes if n not in outputs]
+    optimized = optimize_graph(result.graph_def, keep)
+    result.notes.append("optimized for inference: " + ", ".join(
+        f"{name} {before}->{after}" for name, before, after in optimized.steps))
+    result.graph_def = optimized.graph_def
+    result.nodes_after = len(optimized.graph_def.node)
