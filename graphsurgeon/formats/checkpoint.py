@@ -18,7 +18,7 @@ import os
 import re
 import struct
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import google_crc32c
 import numpy as np
@@ -395,6 +395,29 @@ def _extents(slice_proto: tensor_slice_pb2.TensorSliceProto, shape: tuple[int, .
     return result
 
 
+class _ShardPaths(Sequence[str]):
+    """``<prefix>.data-SSSSS-of-NNNNN`` for every shard, computed on access (a damaged header may
+    claim billions of shards; nothing is allocated for them)."""
+
+    def __init__(self, prefix: str, num_shards: int) -> None:
+        self._prefix, self._count = prefix, num_shards
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return f"{self._prefix}.data-{index:05d}-of-{self._count:05d}"
+
+    def __repr__(self) -> str:
+        return f"<{self._count} data shard paths of '{self._prefix}'>"
+
+
 class Checkpoint(Mapping[str, np.ndarray]):
     """A read-only mapping tensor name -> numpy array, read lazily from a tensor bundle.
 
@@ -429,7 +452,12 @@ class Checkpoint(Mapping[str, np.ndarray]):
                 name = key.decode("utf-8", "surrogateescape")
                 self._entries[name] = self._parse(tensor_bundle_pb2.BundleEntryProto, value, f"tensor '{name}'")
         self.num_shards = int(self.header.num_shards)
-        self.data_paths = [f"{prefix}.data-{s:05d}-of-{self.num_shards:05d}" for s in range(self.num_shards)]
+        self.data_paths: Sequence[str] = _ShardPaths(prefix, self.num_shards)
+        if self.num_shards > 1 and not os.path.isfile(self.data_paths[-1]):
+            # shards the entries name are checked below; this catches a damaged shard count too
+            raise CheckpointError(
+                f"data shard '{self.data_paths[-1]}' of checkpoint '{prefix}' is missing (the index declares "
+                f"{self.num_shards} shards); copy every .data-* file along with the .index")
         self._shard_sizes: dict[int, int] = {}
         self._maps: dict[int, mmap.mmap | bytes] = {}
         self._infos: dict[str, TensorInfo] = {}
@@ -867,7 +895,7 @@ class V1Checkpoint(Checkpoint):
         self.prefix = path
         self.verify = verify
         self.index_path = path
-        self.data_paths = []
+        self.data_paths = ()
         self.num_shards = 1
         self.header = tensor_bundle_pb2.BundleHeaderProto(num_shards=1)
         self._maps = {}
