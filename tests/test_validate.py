@@ -427,3 +427,21 @@ def test_validate_passes_on_tensorflow_frozen_freeze_fixture(directory: pathlib.
                          atol=max(spec["tolerance"], 1e-6))
     assert report.ok, report.format()
     assert len(report.rows) == len(outputs) * len(report.devices)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("directory", _freeze_specs(), ids=lambda p: p.name)
+def test_validate_passes_on_graphsurgeon_frozen_freeze_fixture(directory: pathlib.Path,
+                                                               tmp_path: pathlib.Path) -> None:
+    """Every freeze fixture, frozen by graphsurgeon (no TensorFlow), gives the original's answers in TensorFlow."""
+    import graphsurgeon as gs
+
+    spec, graph, checkpoint, feeds, outputs = _freeze_case(directory)
+    bind = spec.get("bind") or {}
+    result = gs.freeze(str(graph), None if checkpoint is None else str(checkpoint), outputs,
+                       initializer_nodes=spec.get("initializer_nodes") or (), bind=bind or None)
+    path = tmp_path / "frozen.pb"
+    gs.save_graph(result.graph_def, path)
+    report = gv.validate(graph, path, checkpoint=checkpoint, inputs={**feeds, **bind}, outputs=outputs,
+                         atol=max(spec["tolerance"], 1e-6))
+    assert report.ok, report.format()
