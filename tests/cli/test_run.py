@@ -242,3 +242,17 @@ def test_run_original_models_restore_their_variables(capsys: pytest.CaptureFixtu
                                    rtol=1e-6)
     code, _, err = _gs(capsys, "run", MLP / "graph.pb", "--random-inputs")
     assert code == 1 and "uninitialized value" in err and "freeze it, or run it with its checkpoint" in err, err
+
+
+@pytest.mark.tf
+def test_run_hides_tensorflow_start_up_noise() -> None:
+    """A fresh process: TensorFlow's C++ start-up lines (oneDNN, absl) and deprecation notes stay hidden."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "graphsurgeon", "run", str(MLP / "frozen.pb"), "--random-inputs"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", f"noise on stderr: {result.stderr!r}"
+    assert result.stdout.startswith("probs:0  float32[1,5]"), result.stdout
