@@ -75,7 +75,17 @@ def input_nodes(names: Sequence[str]) -> Sequence[str]:
     joined = "".join(names)
     if ":" not in joined and "^" not in joined:
         return names
-    return tuple(ref.node for ref in parse_inputs(names))
+    out = []
+    append = out.append
+    for name in names:  # parse_input's rules, keeping only the node
+        if name[:1] == "^":
+            append(name[1:])
+        elif ":" in name:
+            node, _, index = name.rpartition(":")
+            append(node if index.isdigit() and node else name)
+        else:
+            append(name)
+    return tuple(out)
 
 
 def format_input(ref: TensorRef) -> str:

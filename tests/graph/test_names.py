@@ -9,6 +9,7 @@ from graphsurgeon.graph.names import (
     TensorRef,
     close_matches,
     format_input,
+    input_nodes,
     node_name,
     not_found,
     parse_input,
@@ -39,6 +40,9 @@ def test_parse_inputs_matches_parse_input() -> None:
     assert refs == tuple(parse_input(t) for t in texts)
     assert all(type(r) is TensorRef for r in refs)
     assert parse_inputs([]) == ()
+    assert input_nodes(texts) == tuple(r.node for r in refs)
+    plain = ("a", "b/c")
+    assert input_nodes(plain) is plain, "plain names are returned as they are"
 
 
 def test_format_round_trips_and_tensor_names() -> None:
