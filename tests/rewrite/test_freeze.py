@@ -85,15 +85,30 @@ def test_frozen_graphs_hold_no_state_and_match_tensorflows_node_set(name):
             f"TF-ours {sorted(set(spec['tf_frozen_nodes']) - set(ours))}")
 
 
+def feeds_of(expected, skip=()) -> dict:
+    """The feeds stored with a reference run (``in:<tensor>`` entries), minus bound placeholders."""
+    return {k[3:]: expected[k] for k in expected.files if k.startswith("in:") and k[3:].split(":")[0] not in skip}
+
+
 @pytest.mark.tf
 @pytest.mark.parametrize("name", MODELS)
 def test_frozen_graphs_give_the_original_outputs_in_tensorflow(name):
     base, spec = case(name)
     result = freeze_case(name, clear_devices=True)  # sharded uses /device:CPU:1, which a plain session lacks
-    expected = np.load(base / "expected.npz", allow_pickle=True)
-    values = run_in_tf(result.graph_def, spec["outputs"], {k: expected[f"in:{k}"] for k in spec["feeds"]},
-                       spec.get("initializer_nodes", ()))
-    assert_match(spec, values, expected)
+    for file in spec["expected"]:  # the default feeds, then variants (cond flag False, BN in training mode)
+        expected = np.load(base / file, allow_pickle=True)
+        values = run_in_tf(result.graph_def, spec["outputs"], feeds_of(expected), spec.get("initializer_nodes", ()))
+        assert_match(spec, values, expected)
+
+
+@pytest.mark.tf
+def test_keras_learning_phase_bound_to_false():
+    base, spec = case("keras_bn")
+    result = freeze_case("keras_bn", bind=spec["bind"])
+    assert result.bound == {"keras_learning_phase": False}
+    assert next(n for n in result.graph_def.node if n.name == "keras_learning_phase").op == "Const"
+    expected = np.load(base / "expected.npz")
+    assert_match(spec, run_in_tf(result.graph_def, spec["outputs"], feeds_of(expected, spec["bind"])), expected)
 
 
 def test_what_freeze_reports():
@@ -159,7 +174,7 @@ def test_blacklisted_variable_still_runs_in_tensorflow():
     def restore(tf, sess):
         sess.run(tf.compat.v1.assign(sess.graph.get_tensor_by_name("head/biases:0"), value))
 
-    values = run_in_tf(result.graph_def, spec["outputs"], {"x:0": expected["in:x:0"]}, before=restore)
+    values = run_in_tf(result.graph_def, spec["outputs"], feeds_of(expected), before=restore)
     assert_match(spec, values, expected)
 
 
@@ -199,7 +214,7 @@ def test_bound_training_switch_runs_in_tensorflow():
     result = freeze_case("batchnorm_inplace", bind={"is_training": False})
     assert "is_training" in result.bound
     expected = np.load(base / "expected.npz")
-    values = run_in_tf(result.graph_def, spec["outputs"], {"x:0": expected["in:x:0"]})
+    values = run_in_tf(result.graph_def, spec["outputs"], feeds_of(expected, ["is_training"]))
     assert_match(spec, values, expected)
 
 
@@ -236,7 +251,6 @@ def test_inception_v3_classic_workflow(inception, bind):
     assert not {n.op for n in result.graph_def.node} & STATE_OPS
     assert len(result.converted) > 300 and result.nodes_after < result.nodes_before / 2
     expected = np.load(inception / "expected.npz")
-    feeds = {k: expected[f"in:{k}"] for k in spec["feeds"] if not (binds and k.split(":")[0] in binds)}
-    assert_match(spec, run_in_tf(result.graph_def, spec["outputs"], feeds), expected)
+    assert_match(spec, run_in_tf(result.graph_def, spec["outputs"], feeds_of(expected, binds or ())), expected)
     if bind:
         assert {"keep_prob", "is_training"} <= {n.name for n in result.graph_def.node if n.op == "Const"}
