@@ -6,10 +6,11 @@ is kept, with the reason logged, when removing it is not provably safe:
 
 * it is a requested output, or it has no consumers at all (it may be an output nobody named);
 * another node is colocated with it (``_class: loc:@node``);
-* it reads an output of a control-flow op (Switch, Merge, Enter, Exit, NextIteration, LoopCond):
-  such Identities are a ``tf.cond`` branch's pivot (``cond/switch_t``) or a loop variable, and the
-  control edges hung on them decide which branch runs; run ``fold_constant_switches`` first to
-  resolve constant conditions;
+* it reads an output of a Switch: such Identities are a ``tf.cond`` branch's pivot
+  (``cond/switch_t``) or a loop's ``while/Identity``, and the control edges hung on them decide
+  which branch or iteration runs (run ``fold_constant_switches`` first to resolve constant
+  conditions); or it reads another control-flow op (Merge, Enter, Exit, NextIteration) and
+  carries control consumers;
 * it forwards a reference (ref dtype) or has more than one data input.
 """
 
@@ -31,6 +32,8 @@ STRIP_OPS = frozenset({"Identity", "CheckNumerics", "StopGradient", "PreventGrad
 #: Ops whose outputs carry control flow; an Identity reading one is kept.
 CONTROL_FLOW_OPS = frozenset({"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
                               "NextIteration", "RefNextIteration", "LoopCond", "_SwitchN"})
+#: Ops with outputs that are dead in the branch not taken.
+SWITCH_OPS = frozenset({"Switch", "RefSwitch", "_SwitchN"})
 
 
 def strip_training(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] = ()) -> graph_pb2.GraphDef:
@@ -74,9 +77,11 @@ def _keep_reason(node, nodes, protected: set[str], colocated_with: set[str], vie
     producer = nodes.get(data[0].node)
     if producer is None:
         return f"its input '{data[0].node}' is not in the graph"
-    if producer.op in CONTROL_FLOW_OPS:
-        return (f"it reads {producer.op} '{producer.name}' (a cond branch pivot or loop variable; run "
-                "fold_constant_switches first)")
+    if producer.op in SWITCH_OPS:
+        return (f"it reads {producer.op} '{producer.name}' (a cond branch pivot or loop variable whose deadness "
+                "decides what runs; run fold_constant_switches first)")
+    if producer.op in CONTROL_FLOW_OPS and view.consumers(node.name, ("control",)):
+        return f"it reads {producer.op} '{producer.name}' and other nodes hang control inputs on it"
     for key in ("T", "dtype"):
         if key in node.attr and is_ref_dtype(node.attr[key].type):
             return "it forwards a reference (ref dtype)"
