@@ -3,6 +3,7 @@ answers on real TF-made graphs (tests/fixtures/prune, made by make_prune_fixture
 
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 
@@ -406,24 +407,43 @@ class Runner:
         return self.session.run([tensor_name(f) for f in fetches], feeds)
 
 
+@functools.cache
+def original_run(name: str) -> dict:
+    """The full fixture graph run once in TensorFlow: variable values, feeds, outputs, cut tensors."""
+    info = MANIFEST[name]
+    full = Runner(fixture_graph(name))
+    full.session.run(info["init"])
+    feeds = random_feeds(name)
+    fetched = full.run(info["outputs"] + info["cuts"], feeds)
+    result = {
+        "values": full.read_variables(),
+        "feeds": feeds,
+        "outputs": fetched[:len(info["outputs"])],
+        "cuts": dict(zip(info["cuts"], fetched[len(info["outputs"]):])),
+        "cut_types": {c: full.graph.get_tensor_by_name(tensor_name(c)) for c in info["cuts"]},
+    }
+    result["cut_types"] = {c: (t.dtype.base_dtype.as_datatype_enum, t.shape) for c, t in result["cut_types"].items()}
+    full.session.close()
+    return result
+
+
+def check_outputs(pruned: graph_pb2.GraphDef, name: str, feeds: dict[str, np.ndarray], what: str) -> None:
+    run = original_run(name)
+    small = Runner(pruned)
+    variables = {op.name for op in small.variables()}
+    assert variables <= set(run["values"])
+    small.write_variables({k: v for k, v in run["values"].items() if k in variables})
+    got = small.run(MANIFEST[name]["outputs"], feeds)
+    small.session.close()
+    for output, want, have in zip(MANIFEST[name]["outputs"], run["outputs"], got):
+        np.testing.assert_allclose(have, want, rtol=1e-6, atol=1e-6, err_msg=f"{name} {what}: {output}")
+
+
 @pytest.mark.tf
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_fixture_pruned_graph_runs_in_tensorflow_with_the_same_outputs(name: str) -> None:
-    info = MANIFEST[name]
-    graph_def = fixture_graph(name)
-    full = Runner(graph_def)
-    full.session.run(info["init"])
-    values = full.read_variables()
-    feeds = random_feeds(name)
-    expected = full.run(info["outputs"], feeds)
-
-    pruned = prune(graph_def, info["outputs"])
-    small = Runner(pruned)
-    assert {op.name for op in small.variables()} <= set(values)
-    small.write_variables(values)
-    got = small.run(info["outputs"], feeds)
-    for output, want, have in zip(info["outputs"], expected, got):
-        np.testing.assert_allclose(have, want, rtol=1e-6, atol=1e-6, err_msg=f"{name}: {output}")
+    pruned = prune(fixture_graph(name), MANIFEST[name]["outputs"])
+    check_outputs(pruned, name, original_run(name)["feeds"], "pruned")
 
 
 @pytest.mark.tf
@@ -431,33 +451,23 @@ def test_fixture_pruned_graph_runs_in_tensorflow_with_the_same_outputs(name: str
 def test_fixture_cut_at_inputs_gives_the_same_outputs(name: str, cut: str) -> None:
     info = MANIFEST[name]
     graph_def = fixture_graph(name)
-    full = Runner(graph_def)
-    full.session.run(info["init"])
-    values = full.read_variables()
-    feeds = random_feeds(name)
-    cut_value, *expected = full.run([cut] + info["outputs"], feeds)
-
+    run = original_run(name)
     result = prune_graph(graph_def, info["outputs"], inputs=[cut])
     pruned = result.graph_def
     placeholder = result.placeholders[tensor_name(cut)]
     node = next(n for n in pruned.node if n.name == placeholder)
     assert node.op == "Placeholder"
-    tf_tensor = full.graph.get_tensor_by_name(tensor_name(cut))
-    assert node.attr["dtype"].type == tf_tensor.dtype.base_dtype.as_datatype_enum, "placeholder dtype"
+    dtype, tf_shape = run["cut_types"][cut]
+    assert node.attr["dtype"].type == dtype, "placeholder dtype"
     shape = shape_from_proto(node.attr["shape"].shape)
     if shape is not None:
-        assert tf_tensor.shape.is_compatible_with([None if d < 0 else d for d in shape])
+        assert tf_shape.is_compatible_with([None if d < 0 else d for d in shape])
     # Nothing above the cut is kept: the original inputs (which feed the outputs only through the
-    # cut here) are gone, and so is the cut tensor's producer unless the outputs need it otherwise.
+    # cut here) are gone.
     kept = set(names(pruned))
-    assert not [f for f in feeds if node_name(f) in kept], f"original inputs kept: {sorted(kept & set(feeds))}"
+    assert not [f for f in run["feeds"] if node_name(f) in kept], "original inputs kept"
     assert len(kept) < len(names(prune(graph_def, info["outputs"])))
-
-    small = Runner(pruned)
-    small.write_variables({k: v for k, v in values.items() if k in {op.name for op in small.variables()}})
-    got = small.run(info["outputs"], {f"{placeholder}:0": cut_value})
-    for output, want, have in zip(info["outputs"], expected, got):
-        np.testing.assert_allclose(have, want, rtol=1e-6, atol=1e-6, err_msg=f"{name} cut at {cut}: {output}")
+    check_outputs(pruned, name, {f"{placeholder}:0": run["cuts"][cut]}, f"cut at {cut}")
 
 
 def test_control_fixture_functions_colocation_and_control_edges() -> None:
