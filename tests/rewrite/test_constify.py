@@ -263,3 +263,42 @@ def test_resource_gather_with_batch_dims_matches_tensorflow():
         tf.import_graph_def(tf.compat.v1.GraphDef.FromString(frozen.SerializeToString()), name="")
         with tf.compat.v1.Session() as sess:
             np.testing.assert_array_equal(sess.run("g:0", {"ids:0": ids}), want)
+
+
+@pytest.mark.tf
+def test_resource_reads_inside_cond_and_while_match_tensorflow():
+    """ResourceGather / VarIsInitializedOp on handles that reach a cond branch through Switch and a while
+    body through Enter: the new axis Consts and true Consts must live in the right frame."""
+    import tensorflow as tf
+
+    value = np.arange(10, dtype=np.float32).reshape(5, 2)
+    with tf.Graph().as_default() as graph:
+        var = tf.compat.v1.Variable(value, name="v", use_resource=True)
+        ids = tf.compat.v1.placeholder(tf.int32, [3], name="ids")
+        flag = tf.compat.v1.placeholder_with_default(True, [], name="flag")
+
+        def ready():
+            return tf.cast(tf.raw_ops.VarIsInitializedOp(resource=var.handle), tf.float32)
+
+        def body(i, acc):
+            return i + 1, acc + tf.reduce_sum(tf.gather(var, ids)) + ready()
+
+        _, acc = tf.compat.v1.while_loop(lambda i, acc: i < 3, body, [tf.constant(0), tf.constant(0.0)], name="loop")
+        cond = tf.compat.v1.cond(flag, lambda: tf.gather(var, ids) * 2.0 + ready(), lambda: tf.zeros([3, 2]),
+                                 name="c")
+        tf.identity(cond, name="y")
+        tf.identity(acc, name="acc")
+        with tf.compat.v1.Session() as sess:
+            sess.run(var.initializer)
+            want = {f: sess.run(["y:0", "acc:0"], {ids: [0, 4, 2], flag: f}) for f in (True, False)}
+        graph_def = graph_pb2.GraphDef.FromString(graph.as_graph_def().SerializeToString())
+    frozen = constify(graph_def, {"v": value})
+    ops = {n.op for n in frozen.node}
+    assert not ops & {"VarHandleOp", "ResourceGather", "VarIsInitializedOp", "ReadVariableOp"}, ops
+    with tf.Graph().as_default() as graph:
+        tf.import_graph_def(tf.compat.v1.GraphDef.FromString(frozen.SerializeToString()), name="")
+        with tf.compat.v1.Session() as sess:
+            for f in (True, False):
+                got = sess.run(["y:0", "acc:0"], {"ids:0": [0, 4, 2], "flag:0": f})
+                for a, b in zip(got, want[f]):
+                    np.testing.assert_array_equal(a, b)
