@@ -27,13 +27,16 @@ def build(*specs: tuple | object) -> graph_pb2.GraphDef:
         name, op, inputs = spec[:3]
         attrs = dict(spec[3]) if len(spec) > 3 else {}
         coloc = attrs.pop("_class", None)
-        conv = {k: (dtype_attr(v) if k in ("T", "dtype", "DstT", "SrcT", "U") and isinstance(v, int) else v)
-                for k, v in attrs.items()}
+        conv = {k: (dtype_attr(v) if _is_type_attr(k) and isinstance(v, int) else v) for k, v in attrs.items()}
         node = make_node(name, op, inputs, conv)
         if coloc:
             node.attr["_class"].list.s.extend(f"loc:@{c}".encode() for c in coloc)
         out.node.append(node)
     return out
+
+
+def _is_type_attr(key: str) -> bool:
+    return key.startswith("T") or key in ("dtype", "DstT", "SrcT", "out_type", "Index", "index_type", "U")
 
 
 def const(name: str, value: object, dtype: object = None, controls: Iterable[str] = ()):

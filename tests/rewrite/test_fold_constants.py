@@ -1,0 +1,114 @@
+"""fold_constants on tiny GraphDefs (exact values) and against TensorFlow's own results."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from rewrite_graphs import (
+    DT,
+    F32,
+    build,
+    const,
+    graph_def_of,
+    inputs_of,
+    ops_of,
+    placeholder,
+    run_tf,
+    v1_graph,
+    value_of,
+)
+
+from graphsurgeon.graph.check import check_graph
+from graphsurgeon.rewrite.fold_constants import evaluate, fold_constants
+from graphsurgeon.rewrite.prune import prune
+
+I32 = {"T": DT.DT_INT32}
+
+
+def test_folds_integer_and_shape_arithmetic_keeping_names():
+    g = build(placeholder("x", shape=[2, 3]), placeholder("v", shape=[None, 3]), ("gate", "NoOp", []),
+              const("a", np.array([1, 2], np.int32), controls=["gate"]), const("b", np.array([10, 20], np.int32)),
+              ("sum", "AddV2", ["a", "b"], I32), ("shape", "Shape", ["x"], {"T": DT.DT_FLOAT, "out_type": DT.DT_INT32}),
+              ("vshape", "Shape", ["v"], {"T": DT.DT_FLOAT, "out_type": DT.DT_INT32}),
+              const("b0", np.array([1], np.int32)), const("e0", np.array([2], np.int32)),
+              const("s1", np.array([1], np.int32)),
+              ("dim", "StridedSlice", ["shape", "b0", "e0", "s1"],
+               {"T": DT.DT_INT32, "Index": DT.DT_INT32, "shrink_axis_mask": 1}),
+              const("minus1", np.int32(-1)),
+              ("newshape", "Pack", ["minus1", "dim"], {"T": DT.DT_INT32, "N": 2, "axis": 0}),
+              ("r", "Reshape", ["x", "newshape"], {"T": DT.DT_FLOAT, "Tshape": DT.DT_INT32}),
+              ("cast", "Cast", ["sum"], {"SrcT": DT.DT_INT32, "DstT": DT.DT_FLOAT}),
+              ("out", "Mul", ["r", "cast"], F32))
+    before = g.SerializeToString()
+    out = fold_constants(g, ["out", "vshape"])
+    assert g.SerializeToString() == before
+    assert [n.name for n in out.node] == [n.name for n in g.node], "names and order are kept"
+    ops = ops_of(out)
+    assert value_of(out, "sum").tolist() == [11, 22] and value_of(out, "sum").dtype == np.int32
+    assert inputs_of(out)["sum"] == ["^gate"], "a folded node keeps the control inputs its constants carried"
+    assert value_of(out, "shape").tolist() == [2, 3]
+    assert ops["vshape"] == "Shape", "an unknown dimension is not folded"
+    assert value_of(out, "dim") == 3 and value_of(out, "newshape").tolist() == [-1, 3]
+    assert value_of(out, "cast").dtype == np.float32 and value_of(out, "cast").tolist() == [11.0, 22.0]
+    assert ops["r"] == "Reshape" and ops["out"] == "Mul", "ops on a placeholder stay"
+    check_graph(prune(out, ["out"]), frozen=False)
+
+
+def test_leaves_inexact_and_failing_ops():
+    g = build(const("f", np.array([1.0, 2.0, 3.0], np.float32)), const("ax", np.int32(0)),
+              ("s", "Sum", ["f", "ax"], {"T": DT.DT_FLOAT, "Tidx": DT.DT_INT32}),
+              ("rs", "Rsqrt", ["f"], F32), ("sq", "Sqrt", ["f"], F32),
+              const("nan", np.array([np.nan], np.float32)),
+              ("c", "Cast", ["nan"], {"SrcT": DT.DT_FLOAT, "DstT": DT.DT_INT32}),
+              const("i", np.array([7, 8], np.int32)), const("z", np.array([0, 1], np.int32)),
+              ("d", "FloorDiv", ["i", "z"], I32), ("isum", "Sum", ["i", "ax"], {"T": DT.DT_INT32, "Tidx": DT.DT_INT32}))
+    out = fold_constants(g)
+    ops = ops_of(out)
+    assert ops["s"] == "Sum" and ops["rs"] == "Rsqrt" and ops["c"] == "Cast" and ops["d"] == "FloorDiv"
+    assert value_of(out, "sq").tolist() == np.sqrt(np.array([1, 2, 3], np.float32)).tolist()
+    assert value_of(out, "isum") == 15
+    assert evaluate(g, "rs", exact=False).tolist() == pytest.approx([1.0, 2 ** -0.5, 3 ** -0.5])
+    assert evaluate(g, "rs") is None
+
+
+def test_size_limit(caplog):
+    g = build(const("dims", np.array([512, 1024], np.int32)), const("one", np.float32(1)),
+              ("big", "Fill", ["dims", "one"], {"T": DT.DT_FLOAT, "index_type": DT.DT_INT32}),
+              const("w", np.zeros((600, 600), np.float32)), const("flat", np.array([-1], np.int32)),
+              ("wr", "Reshape", ["w", "flat"], {"T": DT.DT_FLOAT, "Tshape": DT.DT_INT32}))
+    with caplog.at_level(logging.INFO, logger="graphsurgeon.rewrite.fold_constants"):
+        out = fold_constants(g, max_growth_bytes=1 << 20)
+    assert ops_of(out)["big"] == "Fill"
+    assert "its 2097152-byte result would grow the graph past the 1048576-byte limit" in caplog.text
+    assert value_of(out, "wr").shape == (360000,), "a Reshape adds no bytes, so it folds under any limit"
+    out = fold_constants(g, max_growth_bytes=4 << 20)
+    assert value_of(out, "big").shape == (512, 1024)
+    assert ops_of(fold_constants(g, max_growth_bytes=0))["wr"] == "Const"
+
+
+@pytest.mark.tf
+def test_tf_shape_arithmetic_and_cond_constants_match_tensorflow():
+    import tensorflow as tf
+
+    with v1_graph() as graph:
+        x = tf.compat.v1.placeholder(tf.float32, [4, 6], name="x")
+        flag = tf.compat.v1.placeholder(tf.bool, [], name="flag")
+        shape = tf.shape(x)
+        half = tf.stack([shape[0] * 3, shape[1] // 4 + 1, tf.size(x) - 22])
+        r = tf.reshape(x, tf.concat([[-1], shape[1:] // 2], 0))
+        y = tf.compat.v1.cond(flag, lambda: tf.cast(tf.constant([1, 2, 3]) * 2, tf.float32) + 0.5,
+                              lambda: tf.cast(tf.range(3) - tf.constant(1), tf.float32))
+        tf.identity(tf.cast(half, tf.float32), name="half")
+        tf.identity(tf.reduce_sum(r * 2.0) + tf.reduce_sum(y), name="out")
+        gd = graph_def_of(graph)
+    folded = prune(fold_constants(gd, ["half", "out"]), ["half", "out"])
+    assert len(folded.node) < len(gd.node)
+    assert not any(n.op in ("Shape", "StridedSlice", "Pack", "Range") for n in folded.node)
+    xv = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for flag in (True, False):
+        want = run_tf(gd, {"x": xv, "flag": flag}, ["half:0", "out:0"])
+        got = run_tf(folded, {"x": xv, "flag": flag}, ["half:0", "out:0"])
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key])
