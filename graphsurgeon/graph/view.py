@@ -28,8 +28,10 @@ import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:  # networkx is imported on first use: it is a third of `gs`'s start-up time
+    import networkx as nx
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError
@@ -407,6 +409,8 @@ class GraphView:
             left = {names[i] for i, d in enumerate(indegree) if d > 0}
             edges = [(u, v) for u, v, kind in self.graph.subgraph(left).edges(data="kind")
                      if kind != COLOCATION and (u, v) not in back]
+            import networkx as nx
+
             cycle = nx.find_cycle(nx.DiGraph(edges))
             shown = " -> ".join(f"'{s}'" for s, _ in cycle[:8]) + (" -> ..." if len(cycle) > 8 else "")
             raise InvalidGraphError(
@@ -451,6 +455,8 @@ def _bulk_digraph(view: GraphView) -> nx.DiGraph:
         for target in targets:
             if target in succ and target not in pred[name]:
                 pred[name][target] = succ[target][name] = coloc
+    import networkx as nx
+
     graph = nx.DiGraph()
     graph._node = {n: {} for n in names}
     graph._adj = succ  # DiGraph's _adj setter also sets _succ and resets the cached views
