@@ -19,6 +19,7 @@ import numpy as np
 from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_def_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, UnsupportedError
 from graphsurgeon.formats.tensors import base_dtype, dtype_name, from_numpy_dtype, shape_from_proto, shape_to_proto
+from graphsurgeon.graph.check import output_count
 from graphsurgeon.graph.names import (
     TensorRef,
     close_matches,
@@ -43,7 +44,7 @@ _BOOL_OUTPUT_OPS = frozenset({
     "IsVariableInitialized", "VarIsInitializedOp", "IsTensorFloat32Enabled",
 })
 _INT32_OUTPUT_OPS = frozenset({"Rank", "Bucketize", "NonMaxSuppression", "NonMaxSuppressionV2",
-                               "NonMaxSuppressionV3", "TensorArraySizeV3", "LoopCond"})
+                               "NonMaxSuppressionV3", "TensorArraySizeV3"})
 # Ops whose outputs after the first have other types than the first (attr name or fixed dtype per index).
 _MULTI_OUTPUT: dict[str, Sequence[str | int]] = {
     "TopKV2": ("T", DT.DT_INT32), "TopK": ("T", DT.DT_INT32),
@@ -57,9 +58,13 @@ _MULTI_OUTPUT: dict[str, Sequence[str | int]] = {
     "TensorArrayV3": (DT.DT_RESOURCE, DT.DT_FLOAT), "TensorArrayGradV3": (DT.DT_RESOURCE, DT.DT_FLOAT),
     "TensorArrayWriteV3": (DT.DT_FLOAT,), "TensorArrayScatterV3": (DT.DT_FLOAT,),
     "TensorArrayConcatV3": ("dtype", DT.DT_INT64),
+    # dtype is the variable's value type; the op itself outputs a resource handle.
+    "VarHandleOp": (DT.DT_RESOURCE,), "Range": ("Tidx",), "Bitcast": ("type",),
+    "ResizeBilinear": (DT.DT_FLOAT,), "ResizeBicubic": (DT.DT_FLOAT,), "ResizeArea": (DT.DT_FLOAT,),
+    "CTCGreedyDecoder": (DT.DT_INT64, DT.DT_INT64, DT.DT_INT64, "T"),
 }
 # Attrs that name an op's (first) output type, most specific first.
-_TYPE_ATTRS = ("DstT", "out_type", "output_type", "Tout", "dtype", "T")
+_TYPE_ATTRS = ("DstT", "out_type", "output_type", "Tout", "dtype", "T", "Tparams")
 _LIST_TYPE_ATTRS = ("output_types", "component_types", "Toutput_types", "Tout", "T", "dtypes")
 # Ops whose output 0 has the shape in their "shape" attr.
 _SHAPE_ATTR_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "VariableV2",
@@ -281,10 +286,14 @@ def _resolve(view: GraphView, name: str, kind: str) -> TensorRef:
 
 
 def _check_port(node: node_def_pb2.NodeDef, ref: TensorRef, given: str, kind: str) -> None:
-    """Refuses ``x:3`` when the graph records that ``x`` has fewer outputs (``_output_shapes``)."""
-    if ref.index == 0 or "_output_shapes" not in node.attr:
+    """Refuses ``x:3`` when the graph records that ``x`` has fewer outputs (``_output_shapes``), or its
+    op's output count is known (``check.output_count``: Softmax has one, TopKV2 two, ...)."""
+    if ref.index == 0:
         return
-    count = len(node.attr["_output_shapes"].list.shape)
+    if "_output_shapes" in node.attr:
+        count = len(node.attr["_output_shapes"].list.shape)
+    else:
+        count = output_count(node) or 0  # 0 outputs, or unknown: not refused here
     if count and ref.index >= count:
         raise not_found(kind, given, [f"{ref.node}:{i}" for i in range(count)],
                         hint=f"node '{ref.node}' ({node.op}) has {count} output(s)")
