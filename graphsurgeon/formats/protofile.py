@@ -125,6 +125,8 @@ def check_output_path(path: str | os.PathLike[str], inputs: Iterable[str | os.Pa
         raise OutputError(f"output '{out}' is a directory; give a file name")
     parent = out.parent if str(out.parent) else pathlib.Path(".")
     if not parent.is_dir():
+        if parent.exists():
+            raise OutputError(f"cannot write '{out}': '{parent}' is a file, not a directory")
         raise OutputError(f"cannot write '{out}': directory '{parent}' does not exist")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write '{out}': directory '{parent}' is not writable")
