@@ -288,6 +288,10 @@ def test_output_dtype_rules() -> None:
         ("bn", "FusedBatchNormV3", [], {"T": DT.DT_HALF, "U": DT.DT_FLOAT}),
         ("merge", "Merge", [], {"T": DT.DT_STRING}),
         ("mystery", "Mystery", []),
+        ("handle", "VarHandleOp", [], {"dtype": DT.DT_FLOAT}),
+        ("gather", "GatherV2", [], {"Tparams": DT.DT_HALF, "Tindices": DT.DT_INT32, "Taxis": DT.DT_INT32}),
+        ("resize", "ResizeBilinear", [], {"T": DT.DT_UINT8}),
+        ("sum", "Sum", [], {"T": DT.DT_DOUBLE, "Tidx": DT.DT_INT32}),
     )
     n = {x.name: x for x in graph_def.node}
     assert output_dtype(n["eq"], 0) == DT.DT_BOOL
@@ -297,6 +301,10 @@ def test_output_dtype_rules() -> None:
     assert [output_dtype(n["bn"], i) for i in range(3)] == [DT.DT_HALF, DT.DT_FLOAT, DT.DT_FLOAT]
     assert [output_dtype(n["merge"], i) for i in range(2)] == [DT.DT_STRING, DT.DT_INT32]
     assert output_dtype(n["mystery"], 0) is None
+    assert output_dtype(n["handle"], 0) == DT.DT_RESOURCE
+    assert output_dtype(n["gather"], 0) == DT.DT_HALF
+    assert output_dtype(n["resize"], 0) == DT.DT_FLOAT
+    assert output_dtype(n["sum"], 0) == DT.DT_DOUBLE
 
 
 # --- real graphs, against TensorFlow ----------------------------------------------------------------
@@ -486,3 +494,26 @@ def test_control_fixture_functions_colocation_and_control_edges() -> None:
     assert view.graph.edges["unrelated", "coloc_only"]["kind"] == COLOCATION
     assert view.graph.edges["x", "add"]["kind"] == DATA
     assert view.why("bump", ["out"])[:2] == ["bump", "checked"]
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_output_dtype_agrees_with_tensorflow_on_every_node(name: str) -> None:
+    tf = tf_module()
+    graph_def = fixture_graph(name)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(tf_graph_def(graph_def), name="")
+    known = total = 0
+    wrong = []
+    for node in graph_def.node:
+        for k, tensor in enumerate(graph.get_operation_by_name(node.name).outputs):
+            total += 1
+            ours = output_dtype(node, k)
+            if ours is None:
+                continue
+            known += 1
+            if ours != tensor.dtype.as_datatype_enum:
+                wrong.append((node.name, node.op, k, ours, tensor.dtype.name))
+    assert not wrong, wrong[:10]
+    assert known >= 0.9 * total, f"dtype known for only {known} of {total} outputs"
