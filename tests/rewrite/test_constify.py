@@ -272,6 +272,26 @@ def test_resource_reads_inside_cond_and_while_match_tensorflow():
     import tensorflow as tf
 
     value = np.arange(10, dtype=np.float32).reshape(5, 2)
+    v2 = tf.compat.v1.control_flow_v2_enabled()
+    tf.compat.v1.disable_control_flow_v2()  # Switch/Merge/Enter graphs, as TF1 built them
+    try:
+        graph_def, want = _cond_while_graph(tf, value)
+    finally:
+        if v2:
+            tf.compat.v1.enable_control_flow_v2()
+    frozen = constify(graph_def, {"v": value})
+    ops = {n.op for n in frozen.node}
+    assert not ops & {"VarHandleOp", "ResourceGather", "VarIsInitializedOp", "ReadVariableOp"}, ops
+    with tf.Graph().as_default():
+        tf.import_graph_def(tf.compat.v1.GraphDef.FromString(frozen.SerializeToString()), name="")
+        with tf.compat.v1.Session() as sess:
+            for f in (True, False):
+                got = sess.run(["y:0", "acc:0"], {"ids:0": [0, 4, 2], "flag:0": f})
+                for a, b in zip(got, want[f]):
+                    np.testing.assert_array_equal(a, b)
+
+
+def _cond_while_graph(tf, value):
     with tf.Graph().as_default() as graph:
         var = tf.compat.v1.Variable(value, name="v", use_resource=True)
         ids = tf.compat.v1.placeholder(tf.int32, [3], name="ids")
@@ -291,14 +311,6 @@ def test_resource_reads_inside_cond_and_while_match_tensorflow():
         with tf.compat.v1.Session() as sess:
             sess.run(var.initializer)
             want = {f: sess.run(["y:0", "acc:0"], {ids: [0, 4, 2], flag: f}) for f in (True, False)}
-        graph_def = graph_pb2.GraphDef.FromString(graph.as_graph_def().SerializeToString())
-    frozen = constify(graph_def, {"v": value})
-    ops = {n.op for n in frozen.node}
-    assert not ops & {"VarHandleOp", "ResourceGather", "VarIsInitializedOp", "ReadVariableOp"}, ops
-    with tf.Graph().as_default() as graph:
-        tf.import_graph_def(tf.compat.v1.GraphDef.FromString(frozen.SerializeToString()), name="")
-        with tf.compat.v1.Session() as sess:
-            for f in (True, False):
-                got = sess.run(["y:0", "acc:0"], {"ids:0": [0, 4, 2], "flag:0": f})
-                for a, b in zip(got, want[f]):
-                    np.testing.assert_array_equal(a, b)
+    ops = {n.op for n in graph.as_graph_def().node}
+    assert {"Switch", "Enter", "ResourceGather"} <= ops, ops
+    return graph_pb2.GraphDef.FromString(graph.as_graph_def().SerializeToString()), want
