@@ -41,10 +41,10 @@ InputSpec = object
 _BOOL_OUTPUT_OPS = frozenset({
     "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "ApproximateEqual",
     "IsNan", "IsInf", "IsFinite", "InTopK", "InTopKV2", "LogicalAnd", "LogicalOr", "LogicalNot",
-    "IsVariableInitialized", "VarIsInitializedOp", "IsTensorFloat32Enabled",
+    "IsVariableInitialized", "VarIsInitializedOp", "IsTensorFloat32Enabled", "All", "Any",
 })
 _INT32_OUTPUT_OPS = frozenset({"Rank", "Bucketize", "NonMaxSuppression", "NonMaxSuppressionV2",
-                               "NonMaxSuppressionV3", "TensorArraySizeV3"})
+                               "NonMaxSuppressionV3", "TensorArraySizeV3", "ConcatOffset"})
 # Ops whose outputs after the first have other types than the first (attr name or fixed dtype per index).
 _MULTI_OUTPUT: dict[str, Sequence[str | int]] = {
     "TopKV2": ("T", DT.DT_INT32), "TopK": ("T", DT.DT_INT32),
@@ -62,6 +62,8 @@ _MULTI_OUTPUT: dict[str, Sequence[str | int]] = {
     "VarHandleOp": (DT.DT_RESOURCE,), "Range": ("Tidx",), "Bitcast": ("type",),
     "ResizeBilinear": (DT.DT_FLOAT,), "ResizeBicubic": (DT.DT_FLOAT,), "ResizeArea": (DT.DT_FLOAT,),
     "CTCGreedyDecoder": (DT.DT_INT64, DT.DT_INT64, DT.DT_INT64, "T"),
+    "StackV2": (DT.DT_RESOURCE,), "StackPopV2": ("elem_type",),
+    "StatelessRandomGetKeyCounter": (DT.DT_UINT64, DT.DT_UINT64),
 }
 # Attrs that name an op's (first) output type, most specific first.
 _TYPE_ATTRS = ("DstT", "out_type", "output_type", "Tout", "dtype", "T", "Tparams")

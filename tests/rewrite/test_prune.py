@@ -516,4 +516,4 @@ def test_output_dtype_agrees_with_tensorflow_on_every_node(name: str) -> None:
             if ours != tensor.dtype.as_datatype_enum:
                 wrong.append((node.name, node.op, k, ours, tensor.dtype.name))
     assert not wrong, wrong[:10]
-    assert known >= 0.9 * total, f"dtype known for only {known} of {total} outputs"
+    assert known >= 0.98 * total, f"dtype known for only {known} of {total} outputs"
