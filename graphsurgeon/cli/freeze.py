@@ -21,6 +21,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -250,10 +251,18 @@ def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: l
             node.device = ""
     sidecar = getattr(args, "signature_json", None) or str(args.output_graph) + ".signature.json"
     protofile.check_output_path(sidecar, inputs)
-    written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
     mapping = json.dumps(result.signature_json(), indent=1) + "\n"
-    with protofile.atomic_writer(sidecar, inputs) as handle:
-        handle.write(mapping.encode("utf-8"))
+    written = None
+    try:  # the pair is written together: the sidecar is renamed into place only after the graph
+        with protofile.atomic_writer(sidecar, inputs) as handle:
+            handle.write(mapping.encode("utf-8"))
+            written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text,
+                                           inputs=inputs)
+    except BaseException:
+        if written is not None:  # the graph is in place but its sidecar could not be: leave neither
+            with contextlib.suppress(OSError):
+                os.unlink(args.output_graph)
+        raise
     if getattr(args, "print_signature", False):
         sys.stdout.write(mapping)
     print(f"graph:      {loaded.saved_model_dir} (TF2 SavedModel, signature '{result.signature}')")
