@@ -1,0 +1,151 @@
+"""Ways to damage copies of real fixture files (for test_bad_inputs, test_fuzz and fuzz_campaign).
+
+Nothing here touches a committed fixture: every function works on a path the caller made (a copy
+under a temporary directory). The SSTable writer re-encodes a real checkpoint's records so that one
+entry or the header can be changed while every block checksum stays valid; it is the minimal
+LevelDB table layout of docs/tf-formats.md §1 (one data block, an empty meta block, an index block).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import shutil
+import struct
+from collections.abc import Callable
+
+import google_crc32c
+
+from graphsurgeon._proto import tensor_bundle_pb2
+from graphsurgeon.formats.checkpoint import mask_crc, read_table
+
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+TABLE_MAGIC = 0xDB4775248B80FB57
+
+
+def copy_fixture(src: pathlib.Path, dest_dir: pathlib.Path) -> pathlib.Path:
+    """Copies a fixture file or directory into ``dest_dir``; returns the copy's path."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / src.name
+    if src.is_dir():
+        shutil.copytree(src, target)
+    else:
+        shutil.copy2(src, target)
+    return target
+
+
+def copy_checkpoint(prefix: pathlib.Path, dest_dir: pathlib.Path) -> pathlib.Path:
+    """Copies every file of the checkpoint ``prefix`` (.index, .data-*, .meta) into ``dest_dir``."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    for path in prefix.parent.glob(prefix.name + ".*"):
+        shutil.copy2(path, dest_dir / path.name)
+    return dest_dir / prefix.name
+
+
+def tree_hashes(root: pathlib.Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` (a file or a directory), keyed by relative path."""
+    if root.is_file():
+        return {root.name: hashlib.sha256(root.read_bytes()).hexdigest()}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- bytes -------------------------------------------------------------------------------------
+
+def flip_byte(path: pathlib.Path, offset: int, mask: int = 0x01) -> None:
+    """XORs one byte of ``path`` with ``mask`` (negative offsets count from the end)."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= mask
+    path.write_bytes(bytes(data))
+
+
+def truncate(path: pathlib.Path, size: int) -> None:
+    """Cuts ``path`` to its first ``size`` bytes (negative: drops that many from the end)."""
+    data = path.read_bytes()
+    path.write_bytes(data[:size])
+
+
+# --- SSTable re-encoding -----------------------------------------------------------------------
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _block(records: list[tuple[bytes, bytes]]) -> bytes:
+    body = bytearray()
+    restarts = []
+    for key, value in records:
+        restarts.append(len(body))
+        body += varint(0) + varint(len(key)) + varint(len(value)) + key + value
+    return bytes(body) + struct.pack(f"<{len(restarts)}I", *restarts) + struct.pack("<I", len(restarts))
+
+
+def _with_trailer(block: bytes) -> bytes:
+    crc = google_crc32c.extend(google_crc32c.value(block), b"\x00")
+    return block + b"\x00" + struct.pack("<I", mask_crc(crc))
+
+
+def encode_table(records: list[tuple[bytes, bytes]]) -> bytes:
+    """A valid SSTable holding ``records`` (sorted by key) in one uncompressed data block."""
+    data = _with_trailer(_block(records))
+    data_size = len(data) - 5
+    meta_offset = len(data)
+    data += _with_trailer(_block([]))
+    index_offset = len(data)
+    separator = (records[-1][0] if records else b"") + b"\xff"
+    data += _with_trailer(_block([(separator, varint(0) + varint(data_size))]))
+    handles = varint(meta_offset) + varint(8) + varint(index_offset) + varint(len(data) - 5 - index_offset)
+    return data + handles + b"\0" * (40 - len(handles)) + struct.pack("<Q", TABLE_MAGIC)
+
+
+def edit_index(index: pathlib.Path,
+               header: Callable[[tensor_bundle_pb2.BundleHeaderProto], None] | None = None,
+               entry: Callable[[str, tensor_bundle_pb2.BundleEntryProto], bool | None] | None = None) -> list[str]:
+    """Rewrites a V2 ``.index`` after ``header(proto)`` and ``entry(name, proto)`` edited it in place.
+
+    ``entry`` returns True for the entries it changed; their names are returned. Every block
+    checksum of the new file is valid, so only the edited meaning can fail.
+    """
+    records = read_table(str(index))
+    out: list[tuple[bytes, bytes]] = []
+    changed: list[str] = []
+    for key, value in records:
+        if key == b"":
+            proto = tensor_bundle_pb2.BundleHeaderProto.FromString(value)
+            if header:
+                header(proto)
+            value = proto.SerializeToString()
+        elif entry and key[:1] != b"\x00":
+            proto = tensor_bundle_pb2.BundleEntryProto.FromString(value)
+            name = key.decode()
+            if entry(name, proto):
+                changed.append(name)
+            value = proto.SerializeToString()
+        out.append((key, value))
+    index.write_bytes(encode_table(out))
+    return changed
+
+
+def data_blocks_span(index: pathlib.Path) -> tuple[int, int]:
+    """(offset, size) of an SSTable's data blocks (with trailers): they start the file, the meta block follows."""
+    data = index.read_bytes()
+    footer = data[-48:]
+    pos = 0
+    fields = []
+    for _ in range(4):
+        value = shift = 0
+        while True:
+            byte = footer[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        fields.append(value)
+    return 0, fields[0]
