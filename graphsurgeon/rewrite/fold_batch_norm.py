@@ -109,7 +109,7 @@ def fold_batch_norm(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] 
         replacements[last.name] = bias_add
         added.setdefault(last.name, []).insert(0, _const(b_name, bias, last.device))
         folded += 1
-        log.info("fold_batch_norm: folded '%s' into '%s'", last.name, linear.node.name)
+        log.debug("fold_batch_norm: folded '%s' into '%s'", last.name, linear.node.name)
     out = graph_pb2.GraphDef()
     if graph_def.HasField("versions"):
         out.versions.CopyFrom(graph_def.versions)
