@@ -1,0 +1,357 @@
+"""Benchmark: `gs freeze` vs TensorFlow's freeze_graph, whole processes, side by side.
+
+For each size (variables of about 10 MiB, 100 MiB, 1 GiB, 1.8 GiB) a TF1-style model is built
+with TensorFlow in ``benchmarks/work/`` (a few large matrices holding ~90% of the bytes plus 200
+small tensors and an int64 step counter, ref variables, a Saver, ``graph.pb`` + checkpoint). Then,
+alternating in rotating order, each contender runs as its own process:
+
+- ``gs freeze`` (default: the file is fsync'ed before it is renamed into place),
+- ``gs freeze --no-fsync`` (like freeze_graph, leaves the data in the page cache),
+- ``python -m tensorflow.python.tools.freeze_graph`` with the same inputs,
+- the floor: a plain copy of the checkpoint's data bytes to a new file (8 MiB reads and writes,
+  no parsing, no checksum), without and with fsync.
+
+Wall time (perf_counter around the child) and peak RSS (``ru_maxrss`` of that child from
+``os.wait4``) are recorded; the table shows medians. Page cache is warm (every contender reads
+the same checkpoint). Above 2 GiB, ``gs freeze`` must fail before writing a byte, fast, naming
+the largest constants: measured on a 2.2 GiB model. Big files are deleted after each size.
+
+    python benchmarks/bench_freeze.py [--sizes 10,100,1024,1843] [--runs 5,3,2,2] [--over-limit] [--write]
+
+``--write`` replaces the "## Freezing" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent
+WORK = ROOT / "work"
+RESULTS = ROOT / "RESULTS.md"
+HEADING = "## Freezing"
+MIB = 1 << 20
+
+FLOOR_CODE = r"""
+import os, sys
+out, sync, srcs = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
+with open(out, "wb", buffering=0) as dst:
+    for src in srcs:
+        with open(src, "rb", buffering=0) as f:
+            while True:
+                chunk = f.read(8 << 20)
+                if not chunk:
+                    break
+                dst.write(chunk)
+    if sync:
+        os.fsync(dst.fileno())
+"""
+
+
+# ------------------------------------------------------------------------------------------ model building
+
+
+def make_model(directory: pathlib.Path, mib: float, seed: int = 0) -> dict:
+    """Builds the synthetic model with TensorFlow (run in a child process: it imports TF)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    import tensorflow as tf
+
+    tf.compat.v1.disable_eager_execution()
+    total = int(mib * MIB)
+    small_sizes = [64, 256, 512, 1024, 2048]  # floats: biases, batch-norm parameters ...
+    small = [small_sizes[i % len(small_sizes)] for i in range(200)]
+    large_bytes = max(total - 4 * sum(small) - 8, 4 * 4 * 1024)
+    n_large = 4
+    rows = max(1, large_bytes // (n_large * 4 * 1024))
+    directory.mkdir(parents=True, exist_ok=True)
+    graph = tf.Graph()
+    with graph.as_default():
+        reads = []
+        for i in range(n_large):
+            v = tf.compat.v1.get_variable(f"block{i}/kernel", shape=(rows, 1024), dtype=tf.float32,
+                                          initializer=tf.compat.v1.random_uniform_initializer(-1, 1, seed=seed + i),
+                                          use_resource=False)
+            reads.append(tf.reduce_sum(v))
+        for i, n in enumerate(small):
+            v = tf.compat.v1.get_variable(f"block{i % n_large}/layer{i}/bias", shape=(n,), dtype=tf.float32,
+                                          initializer=tf.compat.v1.random_uniform_initializer(-1, 1, seed=seed + i + 9),
+                                          use_resource=False)
+            reads.append(tf.reduce_sum(v))
+        step = tf.compat.v1.get_variable("global_step", shape=(), dtype=tf.int64, use_resource=False,
+                                         initializer=tf.compat.v1.constant_initializer(1000), trainable=False)
+        out = tf.identity(tf.add_n(reads) + tf.cast(step, tf.float32), name="out")
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            expected = float(sess.run(out))
+            prefix = str(directory / "model.ckpt")
+            saver.save(sess, prefix, write_meta_graph=False)
+        tf.io.write_graph(graph.as_graph_def(), str(directory), "graph.pb", as_text=False)
+    data = sum(os.path.getsize(p) for p in directory.glob("model.ckpt.data-*"))
+    info = {"prefix": prefix, "graph": str(directory / "graph.pb"), "output": "out", "data_bytes": data,
+            "variables": n_large + len(small) + 1, "large_shape": [int(rows), 1024], "expected": expected,
+            "tf": tf.__version__, "np": np.__version__}
+    (directory / "model.json").write_text(json.dumps(info))
+    return info
+
+
+def build(directory: pathlib.Path, mib: float) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--make", str(directory), "--mib", str(mib)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    info = json.loads((directory / "model.json").read_text())
+    info["build_s"] = time.perf_counter() - started
+    return info
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+def child_env() -> dict:
+    """Children write and reuse bytecode caches (as installed packages have), kept under work/."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPYCACHEPREFIX=str(WORK / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_child(argv: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
+    """(wall seconds, peak RSS MiB, exit code, stderr tail) of one child process.
+
+    The child runs under /usr/bin/time, a tiny process: Linux carries the peak RSS over exec, so a
+    child forked from this (larger) Python process would report at least this process's size.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        err_path, rss_path = os.path.join(tmp, "err"), os.path.join(tmp, "rss")
+        with open(err_path, "wb") as err:
+            started = time.perf_counter()
+            code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", rss_path, *argv], stdout=subprocess.DEVNULL,
+                                   stderr=err, env=env if env is not None else child_env())
+            wall = time.perf_counter() - started
+        tail = pathlib.Path(err_path).read_bytes().decode("utf-8", "replace")[-2000:]
+        lines = pathlib.Path(rss_path).read_text().split()
+        peak_kib = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    return wall, peak_kib / 1024, code, tail
+
+
+def contenders(info: dict, out_dir: pathlib.Path) -> dict[str, list[str]]:
+    gs = [sys.executable, "-m", "graphsurgeon", "freeze", "--input_graph", info["graph"], "--input_checkpoint",
+          info["prefix"], "--output_node_names", info["output"]]
+    shards = sorted(str(p) for p in pathlib.Path(info["prefix"]).parent.glob("model.ckpt.data-*"))
+    return {
+        "gs freeze": gs + ["-o", str(out_dir / "gs.pb")],
+        "gs freeze --no-fsync": gs + ["--no-fsync", "-o", str(out_dir / "gs_nosync.pb")],
+        "TF freeze_graph": [sys.executable, "-m", "tensorflow.python.tools.freeze_graph", "--input_graph",
+                            info["graph"], "--input_binary=true", "--input_checkpoint", info["prefix"],
+                            "--output_node_names", info["output"], "--output_graph", str(out_dir / "tf.pb")],
+        "floor: copy": [sys.executable, "-S", "-c", FLOOR_CODE, str(out_dir / "floor.bin"), "0", *shards],
+        "floor: copy + fsync": [sys.executable, "-S", "-c", FLOOR_CODE, str(out_dir / "floor_sync.bin"), "1",
+                                *shards],
+    }
+
+
+def check_outputs(out_dir: pathlib.Path, info: dict, full: bool) -> str:
+    """gs's frozen graph is valid; at small sizes its constants equal TensorFlow's (bytes)."""
+    gs_path, tf_path = out_dir / "gs.pb", out_dir / "tf.pb"
+    if not full:
+        return f"gs output {os.path.getsize(gs_path)} bytes, TF output {os.path.getsize(tf_path)} bytes"
+    import numpy as np
+
+    from graphsurgeon._proto import graph_pb2
+    from graphsurgeon.formats.tensors import tensor_to_array
+
+    ours, theirs = graph_pb2.GraphDef(), graph_pb2.GraphDef()
+    ours.ParseFromString(gs_path.read_bytes())
+    theirs.ParseFromString(tf_path.read_bytes())
+    tf_consts = {n.name: n for n in theirs.node if n.op == "Const"}
+    same = 0
+    for node in ours.node:
+        if node.op == "Const" and node.name in tf_consts:
+            a = tensor_to_array(node.attr["value"].tensor)
+            b = tensor_to_array(tf_consts[node.name].attr["value"].tensor)
+            if a.dtype != b.dtype or a.shape != b.shape or not np.array_equal(a, b):
+                raise SystemExit(f"constant {node.name} differs between gs and TensorFlow")
+            same += 1
+    if same < info["variables"]:
+        raise SystemExit(f"only {same} of {info['variables']} constants found in both outputs")
+    return f"all {same} constants present in both outputs are equal (the {info['variables']} variables included)"
+
+
+def bench_size(mib: float, runs: int, warm_up: bool) -> dict:
+    directory = WORK / f"model_{int(mib)}mib"
+    shutil.rmtree(directory, ignore_errors=True)
+    print(f"[freeze] building {mib:g} MiB model ...", file=sys.stderr, flush=True)
+    info = build(directory, mib)
+    out_dir = directory / "out"
+    out_dir.mkdir()
+    cmds = contenders(info, out_dir)
+    env = child_env()
+    if warm_up:  # bytecode caches and page cache, untimed
+        for name in cmds:
+            run_child(cmds[name], env)
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    rss: dict[str, list[float]] = {k: [] for k in cmds}
+    names = list(cmds)
+    for r in range(runs):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            for stale in out_dir.iterdir():
+                stale.unlink()  # every contender writes a new file
+            wall, peak, code, tail = run_child(cmds[name], env)
+            if code != 0:
+                raise SystemExit(f"{name} failed ({code}): {tail}")
+            times[name].append(wall)
+            rss[name].append(peak)
+        print(f"[freeze] {mib:g} MiB run {r + 1}/{runs}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in names),
+              file=sys.stderr, flush=True)
+    # one more pair for the output check
+    for name in ("gs freeze", "TF freeze_graph"):
+        run_child(cmds[name], env)
+    check = check_outputs(out_dir, info, full=info["data_bytes"] <= 256 * MIB)
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"mib": mib, "runs": runs, "data_bytes": info["data_bytes"], "build_s": info["build_s"],
+            "variables": info["variables"], "large_shape": info["large_shape"], "check": check,
+            "time": {k: statistics.median(v) for k, v in times.items()},
+            "time_all": times, "rss": {k: max(v) for k, v in rss.items()}, "tf": info["tf"]}
+
+
+def bench_over_limit(mib: float) -> dict:
+    directory = WORK / "model_over"
+    shutil.rmtree(directory, ignore_errors=True)
+    print(f"[freeze] building {mib:g} MiB model (over the 2 GiB limit) ...", file=sys.stderr, flush=True)
+    info = build(directory, mib)
+    out = directory / "gs.pb"
+    cmd = contenders(info, directory)["gs freeze"][:-2] + ["-o", str(out)]
+    run_child(cmd)  # page cache
+    wall, peak, code, tail = run_child(cmd)
+    leftovers = [p.name for p in directory.iterdir() if p.name.startswith((".gs.pb", "gs.pb"))]
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"mib": mib, "data_bytes": info["data_bytes"], "wall": wall, "rss": peak, "code": code,
+            "message": tail.strip(), "leftovers": leftovers}
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = next(int(line.split()[1]) for line in pathlib.Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")) / (1 << 20)
+    except (OSError, StopIteration):
+        mem = float("nan")
+    versions = {}
+    for module in ("numpy", "google.protobuf"):
+        try:
+            versions[module] = __import__(module, fromlist=["__version__"]).__version__
+        except ImportError:
+            versions[module] = "-"
+    return (f"{cpu}, {os.cpu_count()} cores (shared with other jobs), {mem:.1f} GiB RAM; Linux "
+            f"{platform.release()}; Python {platform.python_version()}, numpy {versions['numpy']}, "
+            f"protobuf {versions['google.protobuf']}")
+
+
+def fmt_s(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def report(rows: list[dict], over: dict | None, startup: dict | None) -> str:
+    lines = [f"Machine: {machine()}, TensorFlow {rows[0]['tf'] if rows else '?'}.",
+             "Run: `python benchmarks/run.py` (this section: `python benchmarks/bench_freeze.py --write`).",
+             "",
+             "Whole processes, run alternately in rotating order, medians; peak RSS is the child's `ru_maxrss` "
+             "(max over runs). Page cache warm. Each model: 4 float32 matrices (~90% of the bytes), 200 small "
+             "float32 vectors, an int64 global step; ref variables, `graph.pb` + V2 checkpoint. `gs freeze` "
+             "verifies every tensor's crc32c while copying. The floor copies the checkpoint's data bytes to a "
+             "new file in 8 MiB reads/writes (no parsing, no checksum). gs default fsyncs before renaming; "
+             "TensorFlow does not, so compare `--no-fsync` with TF and with the plain floor, and the default with "
+             "the fsync floor.",
+             "",
+             "| variables | runs | contender | wall s | peak RSS MiB | vs TF | vs floor |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for row in rows:
+        t = row["time"]
+        size = f"{row['data_bytes'] / MIB:,.0f} MiB"
+        for name in t:
+            floor = t["floor: copy + fsync"] if name in ("gs freeze", "floor: copy + fsync") else t["floor: copy"]
+            vs_tf = "" if name == "TF freeze_graph" else f"{t[name] / t['TF freeze_graph']:.3f}x"
+            vs_floor = f"{t[name] / floor:.2f}x"
+            lines.append(f"| {size} | {row['runs']} | {name} | {fmt_s(t[name])} | {row['rss'][name]:.0f} | {vs_tf} "
+                         f"| {vs_floor} |")
+    lines.append("")
+    for row in rows:
+        lines.append(f"- {row['data_bytes'] / MIB:,.0f} MiB: {row['variables']} variables, large matrices "
+                     f"{row['large_shape']}; output check: {row['check']}; all runs (s): "
+                     + "; ".join(f"{k} " + ", ".join(f"{v:.2f}" for v in vs) for k, vs in row["time_all"].items()))
+    if over is not None:
+        lines += ["", f"Above the limit: a model with {over['data_bytes'] / MIB:,.0f} MiB of variables. "
+                  f"`gs freeze` exited {over['code']} after {over['wall']:.2f} s (whole process, peak RSS "
+                  f"{over['rss']:.0f} MiB), files left at the output: {over['leftovers'] or 'none'}. Message:", "",
+                  "```", over["message"], "```"]
+    if startup:
+        lines += ["", "Start-up: " + ", ".join(f"{k} {v:.3f} s" for k, v in startup.items()) + " (median of 5)."]
+    return "\n".join(lines)
+
+
+def startup_times() -> dict:
+    out = {}
+    for name, argv in (("`python -c pass`", [sys.executable, "-c", "pass"]),
+                       ("`python -c 'import numpy'`", [sys.executable, "-c", "import numpy"]),
+                       ("`gs --version`", [sys.executable, "-m", "graphsurgeon", "--version"])):
+        out[name] = statistics.median(run_child(argv)[0] for _ in range(5))
+    return out
+
+
+def write_section(text: str) -> None:
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
+    section = f"{HEADING}\n\n{text.strip()}\n\n"
+    new = pattern.sub(lambda _: section, old) if pattern.search(old) else old.rstrip() + "\n\n" + section
+    RESULTS.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--make", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--mib", type=float, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="10,100,1024,1843", help="variable sizes in MiB, comma-separated")
+    parser.add_argument("--runs", default="5,3,2,2", help="runs per size (the last value repeats)")
+    parser.add_argument("--over-limit", type=float, default=0, metavar="MIB",
+                        help="also check the failure above 2 GiB on a model of this many MiB (e.g. 2250)")
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    if args.make:
+        make_model(pathlib.Path(args.make), args.mib)
+        return
+    WORK.mkdir(exist_ok=True)
+    sizes = [float(s) for s in args.sizes.split(",") if s]
+    runs = [int(r) for r in args.runs.split(",") if r]
+    load_before = os.getloadavg()
+    rows = [bench_size(size, runs[min(i, len(runs) - 1)], warm_up=i == 0) for i, size in enumerate(sizes)]
+    over = bench_over_limit(args.over_limit) if args.over_limit else None
+    text = report(rows, over, startup_times())
+    text += (f"\n\nLoad average (1 min) {load_before[0]:.1f} before and {os.getloadavg()[0]:.1f} after the "
+             "runs, on 2 cores: other jobs shared this machine, so absolute seconds are inflated for every "
+             "contender alike; the ratios are the point.")
+    print(text)
+    if args.write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
