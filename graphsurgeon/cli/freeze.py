@@ -32,6 +32,7 @@ from graphsurgeon._proto import saver_pb2
 from graphsurgeon.errors import FileFormatError, GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats import protofile
+from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.names import split_names
 
 log = logging.getLogger(__name__)
@@ -194,9 +195,12 @@ def run(args: argparse.Namespace) -> int:
                                 "candidate outputs)")
     if checkpoint is None:
         checkpoint = default_checkpoint(loaded)
-        if checkpoint is None:
+        if checkpoint is None and not var_lib.variable_nodes(loaded.graph_def):
+            checkpoint = {}  # an already frozen graph: prune it, nothing to read
+        elif checkpoint is None:
             raise GraphSurgeonError(f"no checkpoint given for '{loaded.path}': pass --input_checkpoint PREFIX")
-        inputs.append(checkpoint)
+        else:
+            inputs.append(checkpoint)
     saver_def = _load_saver_def(args.input_saver) if args.input_saver else None
     result = freeze(loaded, checkpoint, outputs, clear_devices=bool(args.clear_devices),
                     initializer_nodes=split_names(args.initializer_nodes),
@@ -215,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         written = save_frozen(result, args.output_graph, inputs=inputs, progress=TerminalProgress(sys.stderr),
                               fsync=getattr(args, "fsync", True))
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
-    print(f"checkpoint: {getattr(checkpoint, 'prefix', checkpoint)}")
+    print(f"checkpoint: {getattr(checkpoint, 'prefix', checkpoint) or '(none: the graph holds no variables)'}")
     print(f"converted:  {len(result.converted)} variable(s) to constants")
     for name, key in result.converted.items():
         print(f"  {name}" + (f" <- {key}" if key != name else ""))

@@ -157,6 +157,8 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
         saver_def = loaded.meta_graph_def.saver_def
     if checkpoint is None:
         checkpoint = default_checkpoint(loaded)
+        if checkpoint is None and not var_lib.variable_nodes(original):
+            checkpoint = {}  # already frozen: nothing to read (a note says so below)
         if checkpoint is None:
             raise FileFormatError(f"no checkpoint given for '{loaded.path}'; pass the checkpoint prefix "
                                   "(--input_checkpoint model.ckpt-10000)")

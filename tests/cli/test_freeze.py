@@ -193,3 +193,23 @@ def test_frozen_file_runs_in_tensorflow(tmp_path, capsys):
         h, loop = sess.run(["final_h:0", "loop_out:0"], {"x:0": expected["in:x:0"], "lens:0": expected["in:lens:0"]})
     np.testing.assert_allclose(h, expected["out:final_h:0"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(loop, expected["out:loop_out:0"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("form", ["model.ckpt", "model.ckpt.index", "model.ckpt.data-00000-of-00001", ".",
+                                  "checkpoint"])
+def test_checkpoint_path_forms(tmp_path, capsys, form):
+    code, out, err = gs(capsys, "freeze", "--input_graph", MLP / "graph.pb", "--input_checkpoint", MLP / form,
+                        "--output_node_names", "probs", "--output_graph", tmp_path / "f.pb")
+    assert code == 0, err
+    assert f"checkpoint: {MLP / 'model.ckpt'}" in out or "model.ckpt" in out, out
+
+
+def test_an_already_frozen_graph_is_pruned(tmp_path, capsys):
+    first, second = tmp_path / "f.pb", tmp_path / "g.pb"
+    assert gs(capsys, "freeze", "--input_checkpoint", MLP / "model.ckpt", "--output_node_names", "probs,topk",
+              "--output_graph", first)[0] == 0
+    code, out, err = gs(capsys, "freeze", "--input_graph", first, "--output_node_names", "probs",
+                        "--output_graph", second)
+    assert code == 0, err
+    assert "already frozen" in out and "converted:  0 variable(s)" in out, out
+    assert "topk" not in {n.name for n in load_graph(second).graph_def.node}
