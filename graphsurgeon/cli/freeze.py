@@ -219,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
         written = save_frozen(result, args.output_graph, inputs=inputs, progress=TerminalProgress(sys.stderr),
                               fsync=getattr(args, "fsync", True))
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
-    print(f"checkpoint: {getattr(checkpoint, 'prefix', checkpoint) or '(none: the graph holds no variables)'}")
+    used = getattr(result.checkpoint, "prefix", None) or getattr(checkpoint, "prefix", checkpoint)
+    print(f"checkpoint: {used or '(none: the graph holds no variables)'}")
     print(f"converted:  {len(result.converted)} variable(s) to constants")
     for name, key in result.converted.items():
         print(f"  {name}" + (f" <- {key}" if key != name else ""))
