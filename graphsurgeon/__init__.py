@@ -20,13 +20,16 @@ from graphsurgeon.graph.names import TensorRef, parse_input
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.constify import constify
 from graphsurgeon.rewrite.freeze import FreezeResult, freeze
+from graphsurgeon.rewrite.optimize import optimize
 from graphsurgeon.rewrite.prune import prune
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
 from graphsurgeon.summary import summarize, summarize_checkpoint
+from graphsurgeon.surgery import GraphEditor
 
 __all__ = [
     "Checkpoint",
     "FreezeResult",
+    "GraphEditor",
     "GraphSurgeonError",
     "GraphView",
     "LoadedGraph",
@@ -40,6 +43,7 @@ __all__ = [
     "freeze_signature",
     "load_checkpoint",
     "load_graph",
+    "optimize",
     "parse_input",
     "prune",
     "save_graph",
