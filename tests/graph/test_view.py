@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import networkx as nx
 import pytest
 
 from graphsurgeon._proto import graph_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError
+from graphsurgeon.formats.model import load_graph
 from graphsurgeon.graph.names import parse_input
 from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
 
@@ -184,3 +187,33 @@ def test_unknown_names_list_close_matches() -> None:
         view.node("splt:1")
     with pytest.raises(ValueError, match="unknown edge kind"):
         view.producers("a", kinds=("data", "ctrl"))
+
+
+PRUNE_FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures" / "prune"
+
+
+@pytest.mark.parametrize("name", ["lstm", "mobilenet_v2", "control"])
+def test_topological_order_of_real_graphs(name: str) -> None:
+    graph_def = load_graph(PRUNE_FIXTURES / f"{name}.pb").graph_def
+    view = GraphView(graph_def)
+    order = view.topological_order()
+    assert sorted(order) == sorted(view.names)
+    pos = {n: i for i, n in enumerate(order)}
+    back = set(view.back_edges())
+    if name == "lstm":
+        assert back and all(graph_def.node[view.index(u)].op == "NextIteration" for u, _ in back)
+        assert all(graph_def.node[view.index(v)].op == "Merge" for _, v in back)
+        assert not nx.is_directed_acyclic_graph(view.graph)
+    late = [(u, v) for u, v, kind in view.graph.edges(data="kind")
+            if kind != COLOCATION and (u, v) not in back and pos[u] > pos[v]]
+    assert not late, late[:5]
+
+
+def test_why_on_a_real_graph_follows_edges() -> None:
+    view = GraphView(load_graph(PRUNE_FIXTURES / "cnn_bn.pb").graph_def)
+    path = view.why("conv/kernel", ["probs"])
+    assert path[0] == "conv/kernel" and path[-1] == "probs"
+    assert all(view.graph.has_edge(u, v) for u, v in zip(path, path[1:])), path
+    assert len(path) - 1 == nx.shortest_path_length(view.graph, "conv/kernel", "probs")
+    with pytest.raises(GraphSurgeonError, match="'train' is not kept for outputs 'probs'"):
+        view.why("train", ["probs"])
