@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     saver_def = loaded.meta_graph_def.saver_def if loaded.meta_graph_def is not None and \
         loaded.meta_graph_def.HasField("saver_def") else None
     result = convert_variables(loaded.graph_def, checkpoint, saver_def=saver_def, whitelist=args.whitelist,
-                               blacklist=args.blacklist)
+                               blacklist=args.blacklist, meta_graph_def=loaded.meta_graph_def)
     check_graph(result.graph_def, allow_variables=result.kept_variables, allow_saver=True,
                 source=f"constified '{loaded.path}'")
     written = model_lib.save_graph(result.graph_def, args.output, text=args.text,

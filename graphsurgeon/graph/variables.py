@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from graphsurgeon._proto import graph_pb2, node_def_pb2, saver_pb2, types_pb2
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2, variable_pb2
 from graphsurgeon.errors import MismatchError
 from graphsurgeon.formats.tensors import base_dtype, dtype_name, tensor_to_array, to_numpy_dtype
 from graphsurgeon.graph.names import close_matches, parse_input
 
 log = logging.getLogger(__name__)
+
+_PARTITION = re.compile(r"^(.*)/part_\d+$")
 
 DT = types_pb2.DataType
 
@@ -249,22 +252,53 @@ def _restore_targets(restore: node_def_pb2.NodeDef, nodes: Mapping[str, node_def
             stack.extend((c, index) for c in consumers.get(node.name, []))
 
 
+def collection_slices(meta_graph_def: meta_graph_pb2.MetaGraphDef | None
+                      ) -> dict[str, tuple[str, SliceSpec | None, str]]:
+    """Variable node -> (full name, slice, source) from the ``save_slice_info`` of the MetaGraphDef's
+    ``variables`` collection (``VariableDef``s); only partitioned variables carry one."""
+    out: dict[str, tuple[str, SliceSpec | None, str]] = {}
+    if meta_graph_def is None:
+        return out
+    for collection in ("variables", "local_variables", "model_variables"):
+        if collection not in meta_graph_def.collection_def:
+            continue
+        for data in meta_graph_def.collection_def[collection].bytes_list.value:
+            try:
+                var_def = variable_pb2.VariableDef.FromString(data)
+            except Exception:  # noqa: BLE001 - not a VariableDef list: nothing to learn here
+                break
+            info = var_def.save_slice_info_def
+            if not info.full_name or not var_def.variable_name:
+                continue
+            full = tuple(int(d) for d in info.full_shape)
+            extents = tuple((int(o), int(n)) for o, n in zip(info.var_offset, info.var_shape))
+            if len(extents) != len(full):
+                continue
+            node = parse_input(var_def.variable_name).node
+            out.setdefault(node, (info.full_name, SliceSpec(full, extents), f"collection '{collection}'"))
+    return out
+
+
 def map_variables(graph_def: graph_pb2.GraphDef, saver_def: saver_pb2.SaverDef | None = None,
                   names: Iterable[str] | None = None,
-                  saver_graph_def: graph_pb2.GraphDef | None = None) -> dict[str, VariableInfo]:
+                  saver_graph_def: graph_pb2.GraphDef | None = None,
+                  meta_graph_def: meta_graph_pb2.MetaGraphDef | None = None) -> dict[str, VariableInfo]:
     """Every variable node of ``graph_def`` (or only ``names``) -> its ``VariableInfo``, in graph order.
 
     The Saver is read from ``saver_graph_def`` (default: ``graph_def``), so a pruned graph can be
-    mapped with the Saver of the graph it came from. Variables no Saver mentions map to their own
-    node name; ``resolve_keys`` later swaps in the ``shared_name`` when only that is in the checkpoint.
+    mapped with the Saver of the graph it came from. A partitioned variable no Saver mentions takes
+    its slice from ``meta_graph_def``'s ``variables`` collection (``save_slice_info``). Other
+    variables map to their own node name; ``resolve_keys`` later swaps in the ``shared_name`` when
+    only that is in the checkpoint.
     """
     wanted = None if names is None else set(names)
     saved = saver_mapping(saver_graph_def if saver_graph_def is not None else graph_def, saver_def)
+    sliced = collection_slices(meta_graph_def)
     out: dict[str, VariableInfo] = {}
     for node in variable_nodes(graph_def):
         if wanted is not None and node.name not in wanted:
             continue
-        key, spec, source = saved.get(node.name, (node.name, None, "node name"))
+        key, spec, source = saved.get(node.name) or sliced.get(node.name) or (node.name, None, "node name")
         out[node.name] = VariableInfo(node=node.name, op=node.op, dtype=variable_dtype(node),
                                       shape=variable_shape(node), key=key, slice=spec, source=source)
     return out
@@ -332,6 +366,11 @@ def resolve_keys(variables: Mapping[str, VariableInfo], checkpoint: Mapping[str,
                 msg += f" (looked for key '{key}')"
             if hints:
                 msg += "; closest keys: " + ", ".join(f"'{h}'" for h in hints)
+            base = _PARTITION.match(name)
+            if base and base.group(1) in checkpoint and info.slice is None:
+                msg += (f" ('{name}' looks like a part of partitioned variable '{base.group(1)}', but neither the "
+                        "graph's Saver nor a MetaGraphDef 'variables' collection says which slice it holds: pass "
+                        "the .meta file)")
             problems.append(msg)
             continue
         stored_dtype, stored_shape = _stored(checkpoint, key)

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from graphsurgeon._proto import attr_value_pb2, graph_pb2, node_def_pb2, saver_pb2, types_pb2
+from graphsurgeon._proto import attr_value_pb2, graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
 from graphsurgeon.errors import InvalidGraphError, UnsupportedError
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name, is_ref_dtype, shape_to_proto
 from graphsurgeon.graph import variables as var_lib
@@ -115,7 +115,8 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
                       *, saver_def: saver_pb2.SaverDef | None = None,
                       whitelist: str | Iterable[str] | None = None, blacklist: str | Iterable[str] | None = None,
                       keep: Iterable[str] = (), saver_graph_def: graph_pb2.GraphDef | None = None,
-                      known_variables: Iterable[str] | None = None, defer_values: bool = False) -> ConstifyResult:
+                      known_variables: Iterable[str] | None = None, defer_values: bool = False,
+                      meta_graph_def: meta_graph_pb2.MetaGraphDef | None = None) -> ConstifyResult:
     """Replaces variables by Consts and rewrites their ref / resource consumers; see the module docstring.
 
     Args:
@@ -127,6 +128,8 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
             a value op, or refused.
         saver_graph_def: the graph to read the Saver from when ``graph_def`` is already pruned.
         known_variables: variable names the white/blacklist may name (default: ``graph_def``'s).
+        meta_graph_def: its ``variables`` collection gives the slices of partitioned variables that
+            no Saver in the graph mentions.
         defer_values: do not read values that ``formats.stream`` can copy straight from the
             checkpoint; their Consts are left hollow and listed in ``result.deferred``.
 
@@ -148,7 +151,8 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
             raise InvalidGraphError(f"node name '{node.name}' appears twice in the graph; node names must be unique")
         nodes[node.name] = node
     convert, kept = select_variables(out, whitelist, blacklist, known_variables)
-    infos = var_lib.map_variables(out, saver_def, names=convert, saver_graph_def=saver_graph_def)
+    infos = var_lib.map_variables(out, saver_def, names=convert, saver_graph_def=saver_graph_def,
+                                  meta_graph_def=meta_graph_def)
     infos = var_lib.resolve_keys(infos, ckpt, saver_graph_def if saver_graph_def is not None else out)
     cache: dict[str, np.ndarray] = {}
     deferred: dict[str, str] = {}
@@ -201,13 +205,14 @@ def constify(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np.ndarray]
     ``graph_def`` may also be a ``LoadedGraph`` (its SaverDef is then used). See
     ``convert_variables`` for the arguments and errors; this returns only the graph.
     """
+    meta = None
     if hasattr(graph_def, "graph_def") and not isinstance(graph_def, graph_pb2.GraphDef):
         meta = getattr(graph_def, "meta_graph_def", None)
         if saver_def is None and meta is not None and meta.HasField("saver_def"):
             saver_def = meta.saver_def
         graph_def = graph_def.graph_def
     return convert_variables(graph_def, checkpoint, saver_def=saver_def, whitelist=whitelist, blacklist=blacklist,
-                             keep=keep, saver_graph_def=saver_graph_def).graph_def
+                             keep=keep, saver_graph_def=saver_graph_def, meta_graph_def=meta).graph_def
 
 
 # ---------------------------------------------------------------------------------------------- internals

@@ -184,6 +184,7 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
     converted = constify_lib.convert_variables(
         pruned, ckpt, saver_def=saver_def, whitelist=_restrict(whitelist), blacklist=_restrict(blacklist),
         keep=[parse_input(n).node for n in roots], saver_graph_def=original, known_variables=all_variables,
+        meta_graph_def=loaded.meta_graph_def,
         defer_values=defer_values)
     frozen = _prune(converted.graph_def, roots)
     if clear_devices:

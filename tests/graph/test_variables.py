@@ -166,3 +166,25 @@ def test_string_and_half_values_read_as_the_variable_dtype():
     assert read_value(infos["s"], ckpt).tolist() == [b"a", b""]
     assert read_value(infos["h"], ckpt).dtype == np.float16
     assert array_to_tensor(read_value(infos["h"], ckpt), DT.DT_HALF).dtype == DT.DT_HALF
+
+
+def _without_saver(graph_def):
+    stripped = graph_pb2.GraphDef()
+    stripped.CopyFrom(graph_def)
+    kept = [n for n in stripped.node if not n.name.startswith("save/")]
+    del stripped.node[:]
+    stripped.node.extend(kept)
+    return stripped
+
+
+def test_partitions_from_the_variables_collection(fixtures_dir):
+    loaded = load_graph(fixtures_dir / "freeze" / "partitioned" / "model.ckpt.meta")
+    ckpt = load_checkpoint(fixtures_dir / "freeze" / "partitioned" / "model.ckpt")
+    graph_def = _without_saver(loaded.graph_def)
+    infos = map_variables(graph_def, meta_graph_def=loaded.meta_graph_def)
+    assert infos["emb/part_2"].key == "emb" and infos["emb/part_2"].source == "collection 'variables'"
+    assert infos["emb/part_2"].slice == SliceSpec((10, 2), ((7, 3), (0, 2)))
+    resolved = resolve_keys(infos, ckpt, graph_def)
+    np.testing.assert_array_equal(read_value(resolved["emb/part_2"], ckpt), ckpt["emb"][7:])
+    with pytest.raises(MismatchError, match="looks like a part of partitioned variable 'emb'.*pass the .meta file"):
+        resolve_keys(map_variables(graph_def), ckpt, graph_def)
