@@ -12,7 +12,7 @@ from google.protobuf import message as _message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2
-from graphsurgeon.errors import FileFormatError, UnsupportedError
+from graphsurgeon.errors import FileFormatError, InvalidGraphError, UnsupportedError
 from graphsurgeon.formats import protofile
 
 GRAPH_DEF = "GraphDef"
@@ -125,6 +125,21 @@ def _plausible_graph(graph: graph_pb2.GraphDef) -> bool:
     return all(n.name and n.name.isprintable() and _OP_NAME.match(n.op) for n in graph.node)
 
 
+def _broken_node(graph: graph_pb2.GraphDef) -> str | None:
+    """For a graph that is mostly plausible (no unknown fields, at least half its nodes sane), what is
+    wrong with its first implausible node; ``None`` when the graph is sane or is not a graph at all."""
+    if not graph.node or len(UnknownFieldSet(graph)):
+        return None
+    bad = [(i, n) for i, n in enumerate(graph.node)
+           if not (n.name and n.name.isprintable() and _OP_NAME.match(n.op))]
+    if not bad or 2 * len(bad) > len(graph.node):
+        return None
+    i, node = bad[0]
+    if not node.name or not node.name.isprintable():
+        return f"node #{i} (op '{node.op[:60]}') has {'an empty' if not node.name else 'an unprintable'} name"
+    return f"node '{node.name}' has op {node.op[:60]!r}, which is not an op name"
+
+
 def _plausible_meta(meta: meta_graph_pb2.MetaGraphDef) -> bool:
     if len(UnknownFieldSet(meta)) or not (meta.HasField("graph_def") or meta.HasField("meta_info_def")):
         return False
@@ -170,6 +185,12 @@ def _parse_binary(data: bytes, source: str) -> tuple[str, _message.Message]:
         return GRAPH_DEF, graph
     if meta_ok:
         return META_GRAPH_DEF, meta
+    for kind, candidate in ((GRAPH_DEF, graph), (META_GRAPH_DEF, meta)):
+        if candidate is None or (kind == META_GRAPH_DEF and len(UnknownFieldSet(candidate))):
+            continue
+        broken = _broken_node(candidate if kind == GRAPH_DEF else candidate.graph_def)
+        if broken:
+            raise InvalidGraphError(f"'{source}' is a {kind} with a broken node: {broken}; re-export the graph")
     first_line = _describe_text(data)
     if first_line is not None:
         raise FileFormatError(
