@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import google_crc32c
 
-from graphsurgeon._proto import tensor_bundle_pb2
+from graphsurgeon._proto import tensor_bundle_pb2, types_pb2
 from graphsurgeon.formats.checkpoint import mask_crc, read_table
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -149,3 +149,41 @@ def data_blocks_span(index: pathlib.Path) -> tuple[int, int]:
                 break
         fields.append(value)
     return 0, fields[0]
+
+
+def raw_data_block(index: pathlib.Path) -> bytes:
+    """The records of a V2 ``.index`` as one uncompressed SSTable data block (without its trailer)."""
+    return _block(read_table(str(index)))
+
+
+def table_from_block(block: bytes) -> bytes:
+    """A valid SSTable (good checksums, magic) around an arbitrary data ``block``: what is inside is not checked."""
+    data = _with_trailer(block)
+    data_size = len(data) - 5
+    meta_offset = len(data)
+    data += _with_trailer(_block([]))
+    index_offset = len(data)
+    data += _with_trailer(_block([(b"\xff" * 64, varint(0) + varint(data_size))]))
+    handles = varint(meta_offset) + varint(8) + varint(index_offset) + varint(len(data) - 5 - index_offset)
+    return data + handles + b"\0" * (40 - len(handles)) + struct.pack("<Q", TABLE_MAGIC)
+
+
+def fix_data_checksums(prefix: pathlib.Path) -> None:
+    """Recomputes every in-range entry's crc32c from the (damaged) data shards, so the damage is read."""
+    sizes: dict[int, bytes] = {}
+
+    def edit(name: str, entry: tensor_bundle_pb2.BundleEntryProto) -> bool:
+        if entry.dtype == types_pb2.DT_STRING:  # a string tensor's crc covers its decoded lengths
+            return False
+        if entry.shard_id not in sizes:
+            shard = pathlib.Path(f"{prefix}.data-{entry.shard_id:05d}-of-{_num_shards:05d}")
+            sizes[entry.shard_id] = shard.read_bytes() if shard.exists() else b""
+        data = sizes[entry.shard_id]
+        if entry.offset + entry.size > len(data):
+            return False
+        entry.crc32c = mask_crc(google_crc32c.value(data[entry.offset:entry.offset + entry.size]))
+        return True
+
+    header = tensor_bundle_pb2.BundleHeaderProto.FromString(read_table(str(pathlib.Path(f"{prefix}.index")))[0][1])
+    _num_shards = header.num_shards
+    edit_index(pathlib.Path(f"{prefix}.index"), entry=edit)

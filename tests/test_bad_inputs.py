@@ -375,6 +375,9 @@ CASES = [
          errors.NodeNotFoundError, ("output 'probs:7' not found", "'probs' (Softmax) has 1 output(s)")),
     Case("duplicate-node-names", lambda ws: ws.mlp_damaged(_edit_graph(_duplicate)),
          errors.InvalidGraphError, ("duplicate node names: 'hidden/weights'",)),
+    # regression: was "not a GraphDef ... (binary protobuf parsing failed; is it a checkpoint ...?)"
+    Case("node-without-a-name", lambda ws: ws.mlp_damaged(_edit_graph(lambda g: setattr(g.node[5], "name", ""))),
+         errors.InvalidGraphError, ("'{inp}/graph.pb' is a GraphDef with a broken node: node #5", "empty name")),
     Case("dangling-input", lambda ws: ws.mlp_damaged(_edit_graph(_dangle)),
          errors.InvalidGraphError, ("node 'probs' has input 'logitz'", "did you mean 'logits'")),
     # outputs that must not or cannot be written

@@ -1,0 +1,121 @@
+"""Property-based fuzzing of real fixture files: loading, inspecting and freezing either succeed or raise
+``GraphSurgeonError`` (never another exception, a hang, an output left behind after a failure, or a changed
+input).
+
+The targets and mutations live in tests/fuzz_campaign.py, which also runs long campaigns
+(``python tests/fuzz_campaign.py --examples 100000``). Here hypothesis drives them with a bounded
+number of examples (``GS_FUZZ_EXAMPLES``, default 40 a target) so the whole file stays well under a
+minute in CI; every example also runs under a time limit (``Hang``), and hypothesis' own deadline
+reports slow examples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import fuzz_campaign as fc  # noqa: E402
+
+EXAMPLES = int(os.environ.get("GS_FUZZ_EXAMPLES", "40"))
+
+mutation = st.tuples(st.sampled_from(fc.KINDS), st.integers(0, 2**32 - 1), st.binary(min_size=1, max_size=16))
+FUZZ = settings(max_examples=EXAMPLES, deadline=5000, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs():  # noqa: ANN202
+    logging.disable(logging.CRITICAL)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+@pytest.fixture(scope="module")
+def workdirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, fc.Workdir]:
+    root = tmp_path_factory.mktemp("fuzz")
+    return {name: fc.Workdir(target, root) for name, target in fc.TARGETS.items()}
+
+
+def _check(workdirs: dict[str, fc.Workdir], name: str, ops: list[tuple[str, int, bytes]]) -> None:
+    target = fc.TARGETS[name]
+    work = workdirs[name]
+    path = work.reset()
+    data = target.original(path)
+    apply = fc.mutate_text if target.text else fc.mutate
+    for kind, pos, payload in ops:
+        data = apply(data, kind, pos, payload)
+    fc.run_example(target, path, data)  # returns, or raises GraphSurgeonError; anything else fails the test
+
+
+BYTE_TARGETS = [n for n, t in fc.TARGETS.items() if not n.endswith("-structure")]
+STRUCTURE_TARGETS = [n for n in fc.TARGETS if n.endswith("-structure")]
+
+
+@pytest.mark.parametrize("name", BYTE_TARGETS)
+@FUZZ
+@given(ops=st.lists(mutation, min_size=1, max_size=4))
+def test_mutated_bytes(workdirs: dict[str, fc.Workdir], name: str, ops: list[tuple[str, int, bytes]]) -> None:
+    try:
+        _check(workdirs, name, ops)
+    except fc.GraphSurgeonError:
+        pass
+
+
+@pytest.mark.parametrize("name", STRUCTURE_TARGETS)
+@FUZZ
+@given(seed=st.binary(min_size=8, max_size=8))
+def test_structural_graph_edits(workdirs: dict[str, fc.Workdir], name: str, seed: bytes) -> None:
+    try:
+        fc.run_example(fc.TARGETS[name], workdirs[name].reset(), seed)
+    except fc.GraphSurgeonError:
+        pass
+
+
+def test_pristine_fixtures_pass_every_target(workdirs: dict[str, fc.Workdir]) -> None:
+    """Unmutated, every target succeeds: the errors above come from the mutations."""
+    for name, target in fc.TARGETS.items():
+        path = workdirs[name].reset()
+        data = target.original(path) if not name.endswith("-structure") else None
+        if data is None:
+            continue  # a structure target always edits something
+        assert fc.run_example(target, path, data) is None, name
+
+
+def test_mutations_are_deterministic_and_change_the_data() -> None:
+    data = bytes(range(200))
+    for kind in fc.KINDS:
+        once = fc.mutate(data, kind, 1234, b"\x05\x01\x02")
+        assert once == fc.mutate(data, kind, 1234, b"\x05\x01\x02"), kind
+    assert fc.mutate(data, "flip", 3, b"\x00") != data
+    assert fc.mutate(data, "truncate", 50, b"\x00") == data[:50]
+
+
+def test_a_hang_is_reported(tmp_path: pathlib.Path) -> None:
+    """The time limit turns an endless loop into ``Hang`` (which no library code can swallow)."""
+    with pytest.raises(fc.Hang):
+        with fc.time_limit(0.2):
+            while True:
+                pass
+
+
+def test_a_crash_is_a_finding(tmp_path: pathlib.Path) -> None:
+    """run_example lets a non-GraphSurgeonError through (the oracle can fail)."""
+    def boom(work: pathlib.Path) -> None:
+        raise IndexError("a bug")
+    target = fc.Target("boom", lambda work: (work / "f").write_bytes(b"x"), "f", boom)
+    work = fc.Workdir(target, tmp_path)
+    with pytest.raises(IndexError):
+        fc.run_example(target, work.reset(), b"y")
+
+    def leaves_a_file(work: pathlib.Path) -> None:
+        (work / "stray.tmp").write_bytes(b"")
+    target = fc.Target("stray", lambda work: (work / "f").write_bytes(b"x"), "f", leaves_a_file)
+    with pytest.raises(fc.Finding, match="stray.tmp"):
+        fc.run_example(target, fc.Workdir(target, tmp_path).reset(), b"y")
