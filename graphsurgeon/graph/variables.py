@@ -365,7 +365,7 @@ def resolve_keys(variables: Mapping[str, VariableInfo], checkpoint: Mapping[str,
             if key != name and info.source in ("node name", "shared_name"):
                 msg += f" (looked for key '{key}')"
             if hints:
-                msg += "; closest keys: " + ", ".join(f"'{h}'" for h in hints)
+                msg += "; closest keys: " + ", ".join(f"'{h}'" + _fits(info, checkpoint, h) for h in hints)
             base = _PARTITION.match(name)
             if base and base.group(1) in checkpoint and info.slice is None:
                 msg += (f" ('{name}' looks like a part of partitioned variable '{base.group(1)}', but neither the "
@@ -396,6 +396,17 @@ def resolve_keys(variables: Mapping[str, VariableInfo], checkpoint: Mapping[str,
         raise MismatchError(f"{head}{':' if len(problems) > 1 else ''} {body}. Check that the checkpoint was saved "
                             "from this graph, or exclude variables with variable_names_blacklist")
     return out
+
+
+def _fits(info: VariableInfo, checkpoint: Mapping[str, np.ndarray], key: str) -> str:
+    """`` (same shape/dtype)`` when checkpoint tensor ``key`` could hold ``info``'s variable."""
+    try:
+        dtype, shape = _stored(checkpoint, key)
+    except Exception:  # noqa: BLE001 - only a hint
+        return ""
+    want = info.slice.full_shape if info.slice is not None else info.shape
+    fits = _compatible(info.dtype, dtype) and (want is None or _shape_matches(want, shape))
+    return " (same shape/dtype)" if fits else ""
 
 
 def _shape_matches(want: tuple[int, ...], have: tuple[int, ...]) -> bool:

@@ -117,7 +117,13 @@ def test_mismatches_name_both_sides(fixtures_dir):
         resolve_keys(infos, missing, loaded.graph_def)
     msg = str(err.value)
     assert "variable 'head/biases' (VariableV2 float[3])" in msg and missing.prefix in msg, msg
-    assert "closest keys" in msg and "'head/weights'" in msg, msg
+    assert "closest keys" in msg and "'head/weights'" in msg and "'hidden/biases'" in msg, msg
+    assert "(same shape/dtype)" not in msg, "hidden/biases is [8], head/weights [8, 3]: neither fits [3]"
+    renamed = {"dense_1/kernel": np.zeros((2, 3), np.float32)}
+    graph_def = graph_pb2.GraphDef()
+    _variable(graph_def, "dense/kernel", shape=(2, 3))
+    with pytest.raises(MismatchError, match=r"closest keys: 'dense_1/kernel' \(same shape/dtype\)"):
+        resolve_keys(map_variables(graph_def), renamed, graph_def)
     shape = load_checkpoint(fixtures_dir / "freeze" / "bad" / "shape" / "model.ckpt")
     with pytest.raises(MismatchError, match=r"shape \[3\] but key 'head/biases' in checkpoint .* has shape \[5\]"):
         resolve_keys(infos, shape, loaded.graph_def)
