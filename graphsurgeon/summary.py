@@ -38,7 +38,7 @@ _BOOL_OUTPUT_OPS = frozenset({"Equal", "NotEqual", "Less", "LessEqual", "Greater
 _DTYPE_ATTRS = ("output_type", "out_type", "DstT", "dtype", "Tout", "T", "output_types", "dtypes", "Toutput_types")
 # Scalar placeholders named like these switch training behaviour (dropout, batch norm, Keras).
 _SWITCH_NAME = re.compile(r"(is_?train|training|train_?phase|phase_?train|learning_phase|keep_?prob|dropout|"
-                          r"drop_?rate|(^|/|_)rate$|mode$)", re.IGNORECASE)
+                          r"drop_?rate|(^|/)rate$)", re.IGNORECASE)
 
 
 def _node_dtype(node: node_def_pb2.NodeDef) -> int | None:
@@ -267,11 +267,12 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
         A dict with ``path``, ``kind``, ``text``, ``node_count``, ``op_types`` (op -> count, most
         frequent first), ``producer``, ``min_consumer``, ``inputs``, ``outputs`` (candidate
         outputs: nodes nothing consumes, minus saver/initializer/summary/training machinery),
-        ``ignored_sinks`` (reason -> node names), ``switches`` (training-only placeholders and the
-        value to feed at inference), ``variables`` and ``variable_totals``, ``devices``,
-        ``functions``, ``meta_graph`` (``None`` for a bare GraphDef) and ``saved_model``
-        (``None`` unless the graph came from a SavedModel). Shapes are lists with -1 for an
-        unknown size, or ``None`` for an unknown rank; dtypes are numpy names (``float32``).
+        ``ignored_sinks`` (reason -> node names), ``switches`` (training-only placeholders that a
+        candidate output depends on, with the value to feed at inference), ``variables`` and
+        ``variable_totals``, ``devices``, ``functions``, ``meta_graph`` (``None`` for a bare
+        GraphDef) and ``saved_model`` (``None`` unless the graph came from a SavedModel).
+        Shapes are lists with -1 for an unknown size, or ``None`` for an unknown rank; dtypes
+        are numpy names (``float32``).
     """
     if isinstance(loaded, graph_pb2.GraphDef):
         loaded = LoadedGraph(graph_def=loaded, path=None, kind="GraphDef", text=False)  # type: ignore[arg-type]
@@ -356,7 +357,8 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
         "inputs": inputs,
         "outputs": outputs,
         "ignored_sinks": dict(sorted(ignored.items())),
-        "switches": switches,
+        # A switch no candidate output reads (a learning rate, say) need not be fed for inference.
+        "switches": [s for s in switches if not outputs or any(s["name"] in o["feeds"] for o in outputs)],
         "variables": variables,
         "variable_totals": totals,
         "devices": dict(sorted(devices.items())),
