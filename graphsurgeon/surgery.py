@@ -522,9 +522,9 @@ class GraphEditor:
             NodeNotFoundError: an old name is not in the graph.
             GraphSurgeonError: a new name is taken, empty, or not a valid node name.
         """
-        mapping = {old: new} if isinstance(old, str) else dict(old)
         if isinstance(old, str) and new is None:
             raise GraphSurgeonError("rename needs the new name: rename(old, new) or rename({old: new})")
+        mapping = {old: new} if isinstance(old, str) else dict(old)
         resolved: dict[str, str] = {}
         for src, dst in mapping.items():
             src_node = self._resolve(src)
