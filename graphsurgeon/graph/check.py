@@ -11,6 +11,7 @@ graph must not contain (pain points 2, 3, 14, 15, 24 and 29):
   repeated;
 * no ``Const``, ``Placeholder`` or variable node has a data input;
 * ``_class: loc:@x`` colocation targets exist;
+* while-loop structure: every ``Enter`` names its frame, and a ``NextIteration`` feeds only ``Merge``;
 * with ``frozen=True`` (the default): no variable node, state update (Assign*, Apply*, Scatter*...),
   Ref* op, ref-typed attr or saver op is left, except those belonging to ``allow_variables``
   (variables kept on purpose by a whitelist / blacklist) and saver ops when ``allow_saver``; no
@@ -102,6 +103,7 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
     for node in graph_def.node:
         _check_inputs(node, nodes, source)
         _check_colocation(node, nodes, source)
+    _check_loops(graph_def, nodes, source)
     if frozen:
         _check_frozen(graph_def, nodes, set(allow_variables), allow_saver, source)
 
@@ -134,6 +136,22 @@ def _check_inputs(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.N
             has = "no outputs" if count == 0 else f"{count} output{'s' if count != 1 else ''}"
             raise _fail(node.name, f"input '{inp}' asks for output {ref.index} of '{producer.name}' "
                         f"({producer.op}), which has {has}", source)
+
+
+def _check_loops(graph_def: graph_pb2.GraphDef, nodes: Mapping[str, node_def_pb2.NodeDef], source: str) -> None:
+    """v1 while loops: every Enter names its frame; a NextIteration feeds only Merges (the back edge)."""
+    for node in graph_def.node:
+        if node.op in ("Enter", "RefEnter"):
+            frame = node.attr["frame_name"].s if "frame_name" in node.attr else b""
+            if not frame:
+                raise _fail(node.name, f"({node.op}) has no frame_name; a while-loop Enter must name its frame", source)
+        for inp in node.input:
+            ref = parse_input(inp)
+            producer = nodes.get(ref.node)
+            if (not ref.is_control and producer is not None and producer.op in ("NextIteration", "RefNextIteration")
+                    and node.op not in ("Merge", "RefMerge")):
+                raise _fail(node.name, f"({node.op}) takes '{inp}' from {producer.op} '{producer.name}'; a "
+                            "NextIteration may only feed the Merge of its loop", source)
 
 
 def _check_colocation(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.NodeDef], source: str) -> None:

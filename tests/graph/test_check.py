@@ -67,6 +67,9 @@ def test_good_graph_passes():
     (lambda g: g.node.add(name="y", op="Relu", input=["x"]).attr["_class"].list.s.append(b"loc:@gone"),
      "colocated with 'gone'"),
     (lambda g: g.node.add(name="", op="Relu"), "empty name"),
+    (lambda g: g.node.add(name="e", op="Enter", input=["x"]), r"\(Enter\) has no frame_name"),
+    (lambda g: (g.node.add(name="n", op="NextIteration", input=["x"]), g.node.add(name="y", op="Relu", input=["n"])),
+     "a NextIteration may only feed the Merge"),
     (lambda g: g.node.add(name="y", op=""), "has no op"),
 ])
 def test_broken_graphs_name_the_node(change, message):
@@ -115,6 +118,7 @@ def test_ref_ops_saver_and_resource_reads_fed_by_values():
     check_graph(saver, allow_saver=True)
     read = make(("c", "Const", [], {"dtype": FLOAT}), ("e", "Enter", ["c"], {"T": DT.DT_RESOURCE}),
                 ("r", "ReadVariableOp", ["e"], {"dtype": FLOAT}))
+    read.node[1].attr["frame_name"].s = b"loop"
     with pytest.raises(InvalidGraphError, match=r"'e' \(Enter\) expects a resource handle but is fed by Const 'c'"):
         check_graph(read)
     table = make(("t", "HashTableV2", []), ("i", "Identity", ["t"], {"T": DT.DT_RESOURCE}))
