@@ -142,3 +142,19 @@ def test_tf_fused_and_unfused_batch_norm_outputs_match():
     want = run_tf(gd, {"x": xv}, ["out:0"])["out:0"]
     got = run_tf(folded, {"x": xv}, ["out:0"])["out:0"]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_nchw_folds_with_nchw_bias_and_mismatch_is_skipped(caplog):
+    w = RNG.normal(size=(1, 1, 2, 3)).astype(np.float32)
+    s = stats(3)
+    g = fused_graph("Conv2D", w, s)
+    for node in g.node:
+        if "data_format" in node.attr:
+            node.attr["data_format"].s = b"NCHW"
+    out = fold_batch_norm(g, ["out"])
+    bias_add = next(n for n in out.node if n.name == "bn")
+    assert bias_add.op == "BiasAdd" and bias_add.attr["data_format"].s == b"NCHW"
+    next(n for n in g.node if n.name == "conv").attr["data_format"].s = b"NHWC"
+    with caplog.at_level(logging.INFO, logger="graphsurgeon.rewrite.fold_batch_norm"):
+        assert fold_batch_norm(g, ["out"]) == g
+    assert "the batch norm and the convolution use different data formats" in caplog.text

@@ -330,3 +330,20 @@ def test_editor_rejects_broken_input_and_tf_types():
         GraphEditor(bad)
     with pytest.raises(TypeError, match="graphsurgeon GraphDef"):
         GraphEditor(object())  # type: ignore[arg-type]
+
+
+def test_apply_returns_edited_copy_and_update_removes_attrs():
+    from graphsurgeon.surgery import apply
+
+    g = chain()
+    before = g.SerializeToString()
+    out = apply(g, lambda e: (e.remove(e.find(op={"Identity", "CheckNumerics"}, regex="id.*|check")),
+                              e.update("relu", op="Relu6", remove_attrs=["missing"], device="/cpu:0")))
+    assert g.SerializeToString() == before
+    relu = next(n for n in out.node if n.name == "relu")
+    assert relu.op == "Relu6" and relu.device == "/cpu:0" and list(relu.input) == ["x", "^dep"]
+    e = GraphEditor(out)
+    e.update("check" if "check" in e else "near", remove_attrs=["_class"])
+    assert "_class" not in e.node("near").attr
+    with pytest.raises(GraphSurgeonError, match="rename needs the new name"):
+        e.rename("near")
