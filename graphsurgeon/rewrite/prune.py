@@ -18,6 +18,7 @@ import numpy as np
 
 from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_def_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, UnsupportedError
+from graphsurgeon.formats.model import LoadedGraph
 from graphsurgeon.formats.tensors import base_dtype, dtype_name, from_numpy_dtype, shape_from_proto, shape_to_proto
 from graphsurgeon.graph.check import output_count
 from graphsurgeon.graph.names import (
@@ -83,10 +84,12 @@ class PruneResult:
     nodes_before: int = 0
 
 
-def prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
+def prune(graph_def: graph_pb2.GraphDef | LoadedGraph, outputs: str | Iterable[str],
           inputs: str | Iterable[str] | None = None,
           input_specs: Mapping[str, InputSpec] | None = None) -> graph_pb2.GraphDef:
     """Returns a new GraphDef with exactly what ``outputs`` need; ``graph_def`` is not modified.
+
+    ``graph_def`` may also be what ``load_graph`` returned (its ``graph_def`` is used).
 
     Kept are the outputs and every node they reach through data and control inputs, in their
     original order, with the graph's ``versions`` and only the library functions still used
@@ -114,7 +117,7 @@ def prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
     return prune_graph(graph_def, outputs, inputs, input_specs).graph_def
 
 
-def prune_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
+def prune_graph(graph_def: graph_pb2.GraphDef | LoadedGraph, outputs: str | Iterable[str],
                 inputs: str | Iterable[str] | None = None,
                 input_specs: Mapping[str, InputSpec] | None = None,
                 view: GraphView | None = None) -> PruneResult:
@@ -122,6 +125,8 @@ def prune_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
 
     ``view`` may be a GraphView of ``graph_def`` built with ``allow_dangling=True``.
     """
+    if isinstance(graph_def, LoadedGraph):
+        graph_def = graph_def.graph_def
     with _gc_paused():
         return _prune(graph_def, outputs, inputs, input_specs, view)
 

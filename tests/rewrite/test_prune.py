@@ -332,6 +332,7 @@ def test_fixture_prune_keeps_graph_order_and_functions_used(name: str) -> None:
     assert pruned.versions == graph_def.versions
     used = {f.signature.name for f in pruned.library.function}
     assert used <= {f.signature.name for f in graph_def.library.function}
+    assert prune(load_graph(PRUNE_FIXTURES / f"{name}.pb"), outputs) == pruned, "LoadedGraph accepted too"
 
 
 def tf_module():  # noqa: ANN201
