@@ -171,8 +171,12 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
         result.converted[name] = info.key + spec
 
     consumers = _data_consumers(out)
-    writers, extra = _rewrite_handle_users(nodes, infos, values, consumers, result)
-    dropped = _handle_writers(nodes, writers, consumers, set(keep), infos, result)
+    # Resource variables passed into functions (If / While / calls: control flow v2, the default for graphs
+    # TensorFlow 2 builds) are rewritten, bodies included, by the TF2 freezer (saved_model_v2); the rest here.
+    functional = _functional_variables(out, infos, consumers)
+    walked = {name: info for name, info in infos.items() if name not in functional}
+    writers, extra = _rewrite_handle_users(nodes, walked, values, consumers, result)
+    dropped = _handle_writers(nodes, writers, consumers, set(keep), walked, result)
 
     new_nodes: list[node_def_pb2.NodeDef] = []
     for node in out.node:
@@ -185,6 +189,8 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
             _strip_references(node, dropped)
         new_nodes.extend(extra.get(node.name, ()))
         new_nodes.append(node)
+    if functional:
+        new_nodes = _rewrite_functional(out, new_nodes, {n: infos[n] for n in functional}, values, result, dropped)
     del out.node[:]
     out.node.extend(new_nodes)
     result.dropped = [n for n in nodes if n in dropped]
@@ -216,6 +222,56 @@ def constify(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np.ndarray]
 
 
 # ---------------------------------------------------------------------------------------------- internals
+
+
+_FUNCTIONAL_OPS = frozenset({"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase",
+                             "PartitionedCall", "StatefulPartitionedCall"})
+
+
+def _functional_variables(graph_def: graph_pb2.GraphDef, infos: Mapping[str, var_lib.VariableInfo],
+                          consumers: Mapping[str, list[tuple[node_def_pb2.NodeDef, int, int]]]) -> set[str]:
+    """Resource variables whose handle reaches a functional op (directly or through Identity / Switch / Enter)."""
+    library = {f.signature.name for f in graph_def.library.function}
+    found: set[str] = set()
+    for name, info in infos.items():
+        if not info.is_resource:
+            continue
+        stack, seen = [name], {name}
+        while stack and name not in found:
+            for consumer, _, _ in consumers.get(stack.pop(), []):
+                if consumer.op in _FUNCTIONAL_OPS or consumer.op in library:
+                    found.add(name)
+                    break
+                if consumer.op in _FORWARD_OUTPUTS and _is_handle_type(consumer.attr.get("T")) \
+                        and consumer.name not in seen:
+                    seen.add(consumer.name)
+                    stack.append(consumer.name)
+    return found
+
+
+def _rewrite_functional(out: graph_pb2.GraphDef, nodes: list[node_def_pb2.NodeDef],
+                        infos: Mapping[str, var_lib.VariableInfo], values: Mapping[str, np.ndarray],
+                        result: ConstifyResult, dropped: set[str]) -> list[node_def_pb2.NodeDef]:
+    """Hands variables used inside functions to the TF2 freezer, which specializes the functions that
+    take them (new names; the originals stay for other callers) and rewrites reads inside."""
+    from graphsurgeon.graph import functions as fn
+    from graphsurgeon.rewrite import saved_model_v2 as tf2
+
+    freezer = tf2._Freezer(fn.function_library(out))  # noqa: SLF001 - shared with the TF2 SavedModel freezer
+    frozen = {(name, None, 0): tf2.VariableInfo(name, info.key, info.dtype, tuple(values[name].shape))
+              for name, info in infos.items()}
+    body = freezer.rewrite_body(nodes, frozen, parse_input, "the graph", in_function=False)
+    for function in freezer.new_functions.values():
+        out.library.function.add().CopyFrom(function)
+    dropped |= set(body.dropped)
+    result.notes.extend(dict.fromkeys(freezer.notes))
+    before = {n.name: n.op for n in nodes}
+    for node in body.nodes:
+        if before.get(node.name, node.op) != node.op:
+            result.rewritten[node.name] = f"{before[node.name]} -> {node.op}"
+        elif node.name in before and any(f in node.attr for f in fn.FUNCTION_ATTRS) and node.op in _FUNCTIONAL_OPS:
+            result.rewritten.setdefault(node.name, f"{node.op} (calls specialized functions)")
+    return list(body.nodes)
 
 
 def _data_consumers(graph_def: graph_pb2.GraphDef) -> dict[str, list[tuple[node_def_pb2.NodeDef, int, int]]]:

@@ -18,9 +18,8 @@ DT = types_pb2.DataType
 FLOAT = DT.DT_FLOAT
 RES = DT.DT_RESOURCE
 FIXTURE_NAMES = ["mlp", "meta_only", "batchnorm_inplace", "batchnorm_update_ops", "batchnorm_resource", "keras_bn",
-                 "resource",
-                 "lstm_ref", "lstm_resource", "partitioned", "sharded", "renamed", "dtypes", "table", "multi",
-                 "saved_model_v1"]
+                 "resource", "lstm_ref", "lstm_resource", "control_flow_v2", "partitioned", "sharded", "renamed",
+                 "dtypes", "table", "multi", "saved_model_v1"]
 
 
 def make(*nodes: tuple) -> graph_pb2.GraphDef:
@@ -168,9 +167,13 @@ def test_an_output_that_needs_a_training_op_is_refused():
 
 def test_unknown_resource_consumers_are_refused():
     graph_def = make(("h", "VarHandleOp", [], {"dtype": FLOAT, "shape": ()}),
-                     ("call", "StatefulPartitionedCall", ["h"]))
-    with pytest.raises(UnsupportedError, match=r"'call' \(StatefulPartitionedCall\) takes variable 'h' as a resource"):
+                     ("custom", "MyResourceOp", ["h"]))
+    with pytest.raises(UnsupportedError, match=r"'custom' \(MyResourceOp\) takes variable 'h' as a resource"):
         constify(graph_def, {"h": np.float32(1)})
+    call = make(("h", "VarHandleOp", [], {"dtype": FLOAT, "shape": ()}), ("call", "StatefulPartitionedCall", ["h"]))
+    call.node[1].attr["f"].func.name = "missing_fn"
+    with pytest.raises(UnsupportedError, match="missing_fn"):
+        constify(call, {"h": np.float32(1)})
 
 
 def test_merge_of_frozen_and_live_variables_is_refused():
