@@ -110,3 +110,12 @@ def test_cond_while_constants_with_control_inputs():
     xv = np.array([[1.0, -2.0, 3.0]], np.float32)
     want = run_tf(gd, {"x": xv, "is_training": False}, ["out:0"])["out:0"]
     np.testing.assert_array_equal(run_tf(optimized, {"x": xv}, ["out:0"])["out:0"], want)
+
+
+def test_surgery_and_optimize_do_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, graphsurgeon, graphsurgeon.surgery, graphsurgeon.rewrite.optimize, graphsurgeon.cli.optimize; "
+            "sys.exit(1 if any(m == 'tensorflow' or m.startswith('tensorflow.') for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0, "tensorflow was imported"
