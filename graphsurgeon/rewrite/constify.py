@@ -10,6 +10,9 @@ and runs in TensorFlow (pain points 2, 3 and 8: "expected float_ref", "expected 
 * reads get their value twins: ``ReadVariableOp`` -> ``Identity``, ``ResourceGather`` -> ``GatherV2``
   (with an ``axis`` Const), ``ResourceGatherNd`` -> ``GatherNd``, ``VariableShape`` -> ``Shape``,
   ``VarIsInitializedOp`` / ``IsVariableInitialized`` -> ``Const true``;
+* resource variables passed into functions (``While`` / ``If`` / ``Case`` / ``(Stateful)PartitionedCall``,
+  i.e. control flow v2, TensorFlow 2's default even for TF1-style graphs) are handed to the TF2 freezer
+  of ``saved_model_v2``, which calls specialized copies of the functions that take values;
 * writers (``Assign*``, ``Assign*VariableOp``, ``Apply*``, ``Scatter*`` ...) go, together with
   everything that consumes them as data, and control edges to them are removed: a frozen variable
   never changes. When a node in ``keep`` (the requested outputs) needs a writer's result as data,
