@@ -43,6 +43,7 @@ from graphsurgeon.errors import (
     CheckpointError,
     FileFormatError,
     GraphSurgeonError,
+    InvalidGraphError,
     MismatchError,
     UnsupportedError,
 )
@@ -783,6 +784,8 @@ class _Freezer:
             args = {i - 1: v for i, v in hit.items()}
             attrs = ["then_branch", "else_branch"] if op in fn.IF_OPS else ["branches"]
             funcs = [new.attr[a].func for a in attrs] if op in fn.IF_OPS else list(new.attr["branches"].list.func)
+            if not funcs:
+                raise InvalidGraphError(f"{here}: the {op} has no branches; the SavedModel is damaged")
             specs = [self.specialize(f.name, args, here) for f in funcs]
             for f, spec in zip(funcs, specs):
                 f.name = spec.name
