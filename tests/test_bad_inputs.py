@@ -34,7 +34,7 @@ from collections.abc import Callable
 import pytest
 
 from graphsurgeon import errors
-from graphsurgeon._proto import graph_pb2
+from graphsurgeon._proto import graph_pb2, saved_model_pb2
 from graphsurgeon.cli import main
 from graphsurgeon.formats import protofile
 from graphsurgeon.formats.checkpoint import read_table
@@ -203,6 +203,14 @@ def _sharded_without_last(ws: Workspace) -> list[object]:
     pathlib.Path(f"{prefix}.data-00001-of-00002").unlink()
     outputs = json.loads((SHARDED / "spec.json").read_text())["outputs"][0]
     return ws.freeze(graph, prefix, outputs=outputs)
+
+
+def _drop_case_branches(saved: pathlib.Path) -> None:
+    model = saved_model_pb2.SavedModel.FromString((saved / "saved_model.pb").read_bytes())
+    cases = [n for f in model.meta_graphs[0].graph_def.library.function for n in f.node_def if n.op == "Case"]
+    assert cases, "the TF2 module fixture has a tf.switch_case"
+    del cases[0].attr["branches"].list.func[:]
+    (saved / "saved_model.pb").write_bytes(model.SerializeToString())
 
 
 def _saved_model_v1_flipped(ws: Workspace) -> list[object]:
@@ -422,6 +430,9 @@ CASES = [
     Case("tf2-saved-model-truncated",
          lambda ws: ws.tf2_and(lambda sm: damage.truncate(sm / "saved_model.pb", 5000)),
          errors.FileFormatError, ("'{inp}/module/saved_model.pb' is not a GraphDef",)),
+    # regression (found by tests/fuzz_campaign.py): IndexError in freeze_signature
+    Case("tf2-case-without-branches", lambda ws: ws.tf2_and(_drop_case_branches),
+         errors.InvalidGraphError, ("node 'switch_case/indexed_case' (Case)", "has no branches")),
     Case("tf2-signature-json-unwritable", lambda ws: ws.tf2("--signature-json", ws.root / "nowhere" / "s.json")[1],
          errors.OutputError, ("cannot write '{root}/nowhere/s.json'",)),
     Case("tf2-disk-full-writing-signature-json", lambda ws: ws.tf2()[1], errors.OutputError,
