@@ -18,6 +18,7 @@ DT = types_pb2.DataType
 FLOAT = DT.DT_FLOAT
 RES = DT.DT_RESOURCE
 FIXTURE_NAMES = ["mlp", "meta_only", "batchnorm_inplace", "batchnorm_update_ops", "batchnorm_resource", "keras_bn",
+                 "keras_rnn",
                  "resource", "lstm_ref", "lstm_resource", "control_flow_v2", "partitioned", "sharded", "renamed",
                  "dtypes", "table", "multi", "saved_model_v1"]
 
