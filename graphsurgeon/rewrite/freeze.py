@@ -203,12 +203,33 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
     if init_names:
         result.notes.append("run initializer node(s) " + ", ".join(init_names) + " once after importing the "
                             "frozen graph, before the outputs")
+    result.notes.extend(_file_reads(frozen))
     if not converted.converted and not kept_variables:
         result.notes.append("the outputs need no variables (was the graph already frozen?); the result is the "
                             "pruned graph")
     log.info("freeze: %d variables converted, %d -> %d nodes", len(result.converted), result.nodes_before,
              result.nodes_after)
     return result
+
+
+_FILE_INIT_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})
+
+
+def _file_reads(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Notes for table initializers that read a file when run: the frozen graph is not self-contained."""
+    nodes = {n.name: n for n in graph_def.node}
+    notes = []
+    for node in graph_def.node:
+        if node.op not in _FILE_INIT_OPS:
+            continue
+        data = [i for i in node.input if not i.startswith("^")]
+        source = nodes.get(parse_input(data[1]).node) if len(data) > 1 else None
+        path = "a file"
+        if source is not None and source.op == "Const" and source.attr["value"].tensor.string_val:
+            path = "'" + source.attr["value"].tensor.string_val[0].decode("utf-8", "replace") + "'"
+        notes.append(f"table initializer '{node.name}' reads {path} when run; the frozen graph is not "
+                     "self-contained (ship that file with it)")
+    return notes
 
 
 def _restrict(names: str | Iterable[str] | None) -> list[str] | None:

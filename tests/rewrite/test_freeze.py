@@ -254,3 +254,16 @@ def test_inception_v3_classic_workflow(inception, bind):
     assert_match(spec, run_in_tf(result.graph_def, spec["outputs"], feeds_of(expected, binds or ())), expected)
     if bind:
         assert {"keep_prob", "is_training"} <= {n.name for n in result.graph_def.node if n.op == "Const"}
+
+
+def test_a_table_read_from_a_file_is_noted():
+    graph_def = graph_pb2.GraphDef()
+    graph_def.node.add(name="table", op="HashTableV2")
+    path = graph_def.node.add(name="vocab", op="Const")
+    path.attr["value"].tensor.string_val.append(b"/abs/vocab.txt")
+    graph_def.node.add(name="init", op="InitializeTableFromTextFileV2", input=["table", "vocab"])
+    graph_def.node.add(name="words", op="Placeholder")
+    graph_def.node.add(name="default", op="Const")
+    graph_def.node.add(name="ids", op="LookupTableFindV2", input=["table", "words", "default"])
+    result = freeze(graph_def, {}, ["ids"], initializer_nodes=["init"])
+    assert any("'init' reads '/abs/vocab.txt' when run" in note for note in result.notes), result.notes
