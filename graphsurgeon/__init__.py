@@ -16,6 +16,7 @@ from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.checkpoint import Checkpoint, TensorInfo, load_checkpoint
 from graphsurgeon.formats.model import LoadedGraph, load_graph, save_graph
 from graphsurgeon.formats.tensors import array_to_tensor, tensor_to_array
+from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import TensorRef, parse_input
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.constify import constify
@@ -37,6 +38,7 @@ __all__ = [
     "TensorInfo",
     "TensorRef",
     "array_to_tensor",
+    "check_graph",
     "constify",
     "errors",
     "freeze",
