@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 _LOC = "loc:@"
+#: Ops whose outputs are dead in the branch not taken: a control edge on the node is not one on an output.
+SWITCH_OPS = frozenset({"Switch", "RefSwitch", "_SwitchN"})
 
 
 # ------------------------------------------------------------------------------------------ attrs
@@ -283,7 +285,7 @@ def bypass_nodes(graph_def: graph_pb2.GraphDef, forward: Mapping[str, Mapping[in
 
     memo: dict[str, list[str]] = {}
 
-    def resolve_control(name: str, depth: int = 0) -> list[str]:
+    def resolve_control(name: str, consumer: str, depth: int = 0) -> list[str]:
         if name not in removed:
             return [name]
         if name in memo:
@@ -293,7 +295,14 @@ def bypass_nodes(graph_def: graph_pb2.GraphDef, forward: Mapping[str, Mapping[in
         out: dict[str, None] = {}
         node = nodes[name]
         for ref in map(parse_input, node.input):
-            for n in resolve_control(ref.node, depth + 1):
+            producer = nodes.get(ref.node)
+            if not ref.is_control and ref.node not in removed and producer is not None and producer.op in SWITCH_OPS:
+                # A control input on the Switch node fires in both branches; '^name' fired in one only.
+                raise GraphSurgeonError(
+                    f"cannot {what} node '{name}' ({node.op}): node '{consumer}' waits on it ('^{name}') and it reads "
+                    f"{producer.op} output '{format_input(ref)}', so the control edge decides whether '{consumer}' "
+                    "runs in that branch; keep the node, or resolve the Switch first (fold_constant_switches)")
+            for n in resolve_control(ref.node, consumer, depth + 1):
                 out[n] = None
         memo[name] = list(out)
         return memo[name]
@@ -321,13 +330,13 @@ def bypass_nodes(graph_def: graph_pb2.GraphDef, forward: Mapping[str, Mapping[in
             control: dict[str, None] = {}
             for ref in refs:
                 if ref.is_control:
-                    for n in resolve_control(ref.node):
+                    for n in resolve_control(ref.node, node.name):
                         control[n] = None
                 else:
                     extra: dict[str, None] = {}
                     data.append(format_input(resolve_tensor(ref, node.name, extra)))
                     for c in extra:
-                        for n in resolve_control(c):
+                        for n in resolve_control(c, node.name):
                             control[n] = None
             data_nodes = {parse_input(d).node for d in data}
             del new.input[:]

@@ -2,7 +2,8 @@
 
 Run it after binding the training flags (``freeze(..., bind={"is_training": False})`` or
 ``gs optimize --bind is_training=false``). For each ``Switch(data, pred)`` whose ``pred`` is a
-scalar bool ``Const`` (directly or through Identity nodes):
+scalar bool ``Const`` (directly, or through Identity nodes and the Switches that carry a nested
+cond's predicate into the outer branch):
 
 * the live output's consumers read ``data`` directly; ``^switch`` control inputs wait on the
   Switch's own inputs instead;
@@ -11,7 +12,9 @@ scalar bool ``Const`` (directly or through Identity nodes):
   inputs are; a Merge left with one live input becomes an ``Identity`` of it (its ``value_index``
   output, when used, becomes a ``Const``); one left with several keeps only those.
 
-Nothing is changed, with the reason logged, when a requested output would be dead, when a dead
+A Switch that reads another Switch's output and has control consumers is left alone (a control
+edge on the outer Switch could not say which branch ran). Nothing is changed, with the reason
+logged, when a requested output would be dead, when a dead
 branch holds part of a while loop (a Merge fed by a live NextIteration and a dead Enter), when a
 Merge has a dead control input, or when a Merge keeps several live inputs and its ``value_index``
 is used.
@@ -47,7 +50,7 @@ def fold_constant_switches(graph_def: graph_pb2.GraphDef, outputs: str | Iterabl
     for node in graph_def.node:
         if node.op not in _SWITCH_OPS or len(node.input) < 2:
             continue
-        pred = constant_inputs(nodes, node.input[1])
+        pred = _predicate(nodes, node.input[1])
         if pred is None or pred.dtype != np.bool_ or pred.size != 1:
             continue
         live_port[node.name] = 1 if bool(pred.reshape(-1)[0]) else 0
@@ -56,6 +59,17 @@ def fold_constant_switches(graph_def: graph_pb2.GraphDef, outputs: str | Iterabl
 
     view = GraphView(graph_def, allow_dangling=True)
     refs = {n.name: [parse_input(i) for i in n.input] for n in graph_def.node}
+    for name in list(live_port):
+        # A nested cond's Switch reads the outer Switch's output; '^name' on it carries the outer branch,
+        # which a control input on what it reads could not (see surgery.bypass_nodes).
+        outer = [r for r in refs[name] if not r.is_control and r.node in nodes and nodes[r.node].op in _SWITCH_OPS
+                 and r.node not in live_port]
+        if outer and view.consumers(name, ("control",)):
+            log.info("fold_constant_switches: not folding '%s': it reads Switch output '%s' and nodes wait on it "
+                     "by control edges", name, format_input(outer[0]))
+            del live_port[name]
+    if not live_port:
+        return _copy(graph_def)
 
     def is_dead_ref(ref: TensorRef, dead: set[str]) -> bool:
         if ref.node in dead:
@@ -144,6 +158,32 @@ def fold_constant_switches(graph_def: graph_pb2.GraphDef, outputs: str | Iterabl
     log.info("fold_constant_switches: %d Switch(es) resolved, %d dead node(s) removed, %d Merge(s) rewritten",
              len(live_port), len(dead), len(replaced))
     return bypass_nodes(staged, plan, what="fold the constant Switch of")
+
+
+def _predicate(nodes: dict, tensor: str) -> np.ndarray | None:
+    """The constant a predicate input holds, through Identity nodes and through Switches: a Switch passes
+    its data on unchanged (a nested cond's predicate enters the outer branch through one), and where
+    its output is dead nothing that reads it runs, so the value only matters where it is the constant."""
+    ref = parse_input(tensor)
+    for _ in range(64):
+        node = nodes.get(ref.node)
+        if node is None or ref.is_control:
+            return None
+        if node.op in _SWITCH_OPS:
+            data = [r for r in map(parse_input, node.input) if not r.is_control]
+            ref = data[0]
+            continue
+        value = constant_inputs(nodes, format_input(ref))
+        if value is not None:
+            return value
+        if node.op == "Identity":
+            data = [r for r in map(parse_input, node.input) if not r.is_control]
+            if len(data) != 1:
+                return None
+            ref = data[0]
+            continue
+        return None
+    return None
 
 
 def _follow_live(ref: TensorRef, live_port: dict[str, int], nodes: dict) -> TensorRef:

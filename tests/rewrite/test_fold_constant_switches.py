@@ -121,3 +121,31 @@ def test_tf_cond_and_while_with_bound_flag_match():
     want = run_tf(gd, {"x": xv, "is_training": False}, ["out:0"])["out:0"]
     got = run_tf(folded, {"x": xv}, ["out:0"])["out:0"]
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.tf
+def test_tf_nested_cond_constant_inner_variable_outer():
+    import tensorflow as tf
+
+    from graphsurgeon.rewrite.freeze import bind_placeholders
+
+    with v1_graph() as graph:
+        x = tf.compat.v1.placeholder(tf.float32, [2], name="x")
+        outer = tf.compat.v1.placeholder(tf.bool, [], name="outer")
+        inner = tf.compat.v1.placeholder_with_default(True, [], name="inner")
+        y = tf.compat.v1.cond(
+            outer,
+            lambda: tf.compat.v1.cond(inner, lambda: x * tf.constant(2.0), lambda: x - tf.constant(5.0)),
+            lambda: x + tf.constant(1.0))
+        tf.identity(y, name="out")
+        gd = graph_def_of(graph)
+    bound, _ = bind_placeholders(gd, {"inner": False})
+    folded = prune(fold_constant_switches(bound, ["out"]), ["out"])
+    check_graph(folded, frozen=False)
+    ops = [n.op for n in folded.node]
+    assert ops.count("Merge") == 1, "the inner cond (its predicate enters through an outer Switch) is resolved"
+    assert "cond/cond/mul" not in {n.name for n in folded.node}, "the inner true branch never runs"
+    xv = np.array([1.0, -3.0], np.float32)
+    for flag in (True, False):
+        want = run_tf(gd, {"x": xv, "outer": flag, "inner": False}, ["out:0"])["out:0"]
+        np.testing.assert_array_equal(run_tf(folded, {"x": xv, "outer": flag}, ["out:0"])["out:0"], want)

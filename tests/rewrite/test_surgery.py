@@ -347,3 +347,14 @@ def test_apply_returns_edited_copy_and_update_removes_attrs():
     assert "_class" not in e.node("near").attr
     with pytest.raises(GraphSurgeonError, match="rename needs the new name"):
         e.rename("near")
+
+
+def test_remove_refuses_to_move_a_branch_control_edge_onto_a_switch():
+    g = graph(("x", "Placeholder", [], {"dtype": DT.DT_FLOAT}), ("p", "Placeholder", [], {"dtype": DT.DT_BOOL}),
+              ("sw", "Switch", ["x", "p"], F), ("pivot", "Identity", ["sw:1"], F),
+              ("c", "Const", ["^pivot"], {"dtype": DT.DT_FLOAT, "value": np.float32(1)}),
+              ("y", "Add", ["pivot", "c"], F))
+    e = GraphEditor(g)
+    with pytest.raises(GraphSurgeonError, match=r"node 'c' waits on it \('\^pivot'\) and it reads Switch output"):
+        e.remove("pivot")
+    e.remove(["pivot", "c", "y"])  # with everything that hangs on it, the branch can go
