@@ -202,13 +202,16 @@ def _escape(local_name: str) -> str:
 
 
 def _object_paths(object_graph: saved_object_graph_pb2.SavedObjectGraph) -> dict[int, list[str]]:
-    """Breadth-first first path (edge names) from the root to every node of a SavedObjectGraph."""
+    """Breadth-first first path (edge names) from the root to every node of a SavedObjectGraph.
+
+    Edges to ids past the end of the (damaged) graph lead nowhere and are skipped."""
+    count = len(object_graph.nodes)
     paths: dict[int, list[str]] = {0: []}
-    queue = collections.deque([0])
+    queue = collections.deque([0] if count else [])
     while queue:
         node_id = queue.popleft()
         for child in object_graph.nodes[node_id].children:
-            if child.node_id not in paths:
+            if child.node_id not in paths and 0 <= child.node_id < count:
                 paths[child.node_id] = paths[node_id] + [child.local_name]
                 queue.append(child.node_id)
     return paths
