@@ -42,7 +42,7 @@ for _path in (str(HERE.parent), str(HERE)):
 
 import damage  # noqa: E402  (tests/damage.py)
 
-from graphsurgeon._proto import graph_pb2, meta_graph_pb2  # noqa: E402
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2  # noqa: E402
 from graphsurgeon.cli import main as gs_main  # noqa: E402
 from graphsurgeon.errors import GraphSurgeonError  # noqa: E402
 from graphsurgeon.formats import stream  # noqa: E402
@@ -280,8 +280,49 @@ def _run_graph(name: str):  # noqa: ANN202
 
 def mutate_graph_def(graph_def: graph_pb2.GraphDef, seed: bytes) -> None:
     """Structural edits, chosen by ``seed``, of a GraphDef in place: what a broken exporter or a hand edit does."""
+    _mutate_nodes(graph_def.node, graph_def, random.Random(seed))
+
+
+def mutate_saved_model(model: saved_model_pb2.SavedModel, seed: bytes) -> None:
+    """Structural edits of a TF2 SavedModel: in the top graph, a function body, a signature or the object graph."""
     rng = random.Random(seed)
-    nodes = graph_def.node
+    meta = model.meta_graphs[0]
+    for _ in range(1 + rng.randrange(2)):
+        where = rng.randrange(4)
+        functions = meta.graph_def.library.function
+        if where == 0 or not functions:
+            _mutate_nodes(meta.graph_def.node, meta.graph_def, rng)
+        elif where == 1:
+            fdef = functions[rng.randrange(len(functions))]
+            _mutate_nodes(fdef.node_def, meta.graph_def, rng)
+            if rng.randrange(3) == 0 and fdef.ret:
+                fdef.ret[rng.choice(sorted(fdef.ret))] = rng.choice(["ghost:output:0", "x", ""])
+        elif where == 2 and meta.signature_def:
+            sig = meta.signature_def[rng.choice(sorted(meta.signature_def))]
+            tensors = sig.inputs if rng.randrange(2) else sig.outputs
+            if tensors:
+                info = tensors[rng.choice(sorted(tensors))]
+                choice = rng.randrange(3)
+                if choice == 0:
+                    info.name = rng.choice(["ghost:0", "", "x:9", info.name + "_"])
+                elif choice == 1:
+                    info.dtype = rng.choice((0, 2, 7, 20, 999))
+                else:
+                    info.tensor_shape.dim.add(size=rng.choice((-2, 2**40)))
+        else:
+            nodes = meta.object_graph_def.nodes
+            if nodes:
+                node = nodes[rng.randrange(len(nodes))]
+                if node.children and rng.randrange(2):
+                    node.children[rng.randrange(len(node.children))].node_id = rng.choice((0, len(nodes), 2**31 - 1))
+                elif node.HasField("variable"):
+                    node.variable.dtype = rng.choice((0, 2, 20, 999))
+                    node.variable.shape.dim.add(size=rng.choice((-1, 7)))
+                else:
+                    del nodes[rng.randrange(len(nodes))]
+
+
+def _mutate_nodes(nodes, graph_def: graph_pb2.GraphDef, rng: random.Random) -> None:  # noqa: ANN001
     names = [n.name for n in nodes]
     for _ in range(1 + rng.randrange(3)):
         if not nodes:
@@ -328,6 +369,55 @@ def mutate_graph_def(graph_def: graph_pb2.GraphDef, seed: bytes) -> None:
             node.op = fn.signature.name if rng.randrange(2) else node.op
 
 
+def _write_mutated_saved_model(work: pathlib.Path, seed: bytes) -> None:
+    model = saved_model_pb2.SavedModel.FromString((FIXTURES / "tf2" / "module" / "saved_model.pb").read_bytes())
+    mutate_saved_model(model, seed)
+    (work / "module" / "saved_model.pb").write_bytes(model.SerializeToString())
+
+
+_ENTRY_FIELDS = ("dtype", "shard_id", "offset", "size", "crc32c", "dim", "rank", "slices", "header")
+
+
+def _write_mutated_entries(work: pathlib.Path, seed: bytes) -> None:
+    """Field-level edits of the pristine MLP index's entries, re-encoded with valid block checksums."""
+    rng = random.Random(seed)
+    index = work / "model.ckpt.index"
+    index.write_bytes((MLP / "model.ckpt.index").read_bytes())
+    names = [k.decode() for k, _ in damage.read_table(str(index))[1:]]
+    edits: dict[str, list[tuple[str, int]]] = {}
+    for _ in range(1 + rng.randrange(3)):
+        edits.setdefault(rng.choice(names), []).append(
+            (rng.choice(_ENTRY_FIELDS), rng.choice(_INTERESTING[:9] + [3, 4, 96, -1 & 0xFFFFFFFF])))
+
+    def entry(name: str, proto) -> bool:  # noqa: ANN001
+        for field, value in edits.get(name, []):
+            if field == "dim":
+                if proto.shape.dim:
+                    dim = proto.shape.dim[rng.randrange(len(proto.shape.dim))]
+                    dim.size = rng.choice((-5, -1, 0, 1, 7, 2**31, 2**40))
+                continue
+            if field == "rank":
+                proto.shape.dim.add(size=value & 0xFFFF)
+            elif field == "slices":
+                piece = proto.slices.add()
+                piece.extent.add(start=value & 0xFF, length=value & 0xFFF)
+            elif field == "header":
+                continue
+            elif field == "dtype":
+                proto.dtype = value & 0x7F
+            elif field == "shard_id":
+                proto.shard_id = value & 0x7FFFFFFF
+            else:
+                setattr(proto, field, value & 0xFFFFFFFF if field == "crc32c" else value & ((1 << 63) - 1))
+        return name in edits
+
+    def header(proto) -> None:  # noqa: ANN001
+        if any(f == "header" for e in edits.values() for f, _ in e):
+            proto.num_shards = rng.choice((0, 2, 99999))
+            proto.endianness = rng.choice((0, 1))
+    damage.edit_index(index, header=header, entry=entry)
+
+
 def _write_mutated_graph(source: pathlib.Path, dest: pathlib.Path, seed: bytes) -> None:
     loaded = load_graph(source)
     if loaded.meta_graph_def is not None:
@@ -363,6 +453,10 @@ TARGETS = {t.name: t for t in [
     # structural edits of a real GraphDef (inputs, names, ops, attrs, values): the bytes are a seed
     Target("graph-structure", _copy_mlp, "graph.pb", _run_graph("graph.pb"), represent=lambda path: b"\0" * 16,
            encode=lambda work, seed: _write_mutated_graph(MLP / "graph.pb", work / "graph.pb", seed)),
+    Target("tf2-structure", _copy_tree(FIXTURES / "tf2" / "module"), "module/saved_model.pb", _run_saved_model,
+           represent=lambda path: b"\0" * 16, encode=_write_mutated_saved_model),
+    Target("index-entries-structure", _copy_mlp, "model.ckpt.index", _run_checkpoint("model.ckpt", "graph.pb"),
+           represent=lambda path: b"\0" * 16, encode=_write_mutated_entries),
     Target("meta-structure", _copy_mlp, "model.ckpt.meta", _run_graph("model.ckpt.meta"),
            represent=lambda path: b"\0" * 16,
            encode=lambda work, seed: _write_mutated_graph(MLP / "model.ckpt.meta", work / "model.ckpt.meta", seed)),

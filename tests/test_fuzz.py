@@ -119,3 +119,37 @@ def test_a_crash_is_a_finding(tmp_path: pathlib.Path) -> None:
     target = fc.Target("stray", lambda work: (work / "f").write_bytes(b"x"), "f", leaves_a_file)
     with pytest.raises(fc.Finding, match="stray.tmp"):
         fc.run_example(target, fc.Workdir(target, tmp_path).reset(), b"y")
+
+
+# --- regressions found by tests/fuzz_campaign.py (each crashed with a non-GraphSurgeonError) ----------
+
+def _tf2_copy(tmp_path: pathlib.Path):  # noqa: ANN202
+    import shutil
+
+    from graphsurgeon._proto import saved_model_pb2
+
+    saved = tmp_path / "module"
+    shutil.copytree(fc.FIXTURES / "tf2" / "module", saved)
+    return saved, saved_model_pb2.SavedModel.FromString((saved / "saved_model.pb").read_bytes())
+
+
+@pytest.mark.parametrize("child_id", [10**6, -1])
+def test_object_graph_child_past_the_end(tmp_path: pathlib.Path, child_id: int) -> None:
+    """Was IndexError in saved_model_v2._object_paths (gs inspect / freeze of a damaged TF2 SavedModel)."""
+    saved, model = _tf2_copy(tmp_path)
+    objects = model.meta_graphs[0].object_graph_def.nodes
+    objects[0].children.add(node_id=child_id & 0x7FFFFFFF, local_name="broken")
+    (saved / "saved_model.pb").write_bytes(model.SerializeToString())
+    assert fc._quiet_gs("inspect", saved) == 0
+    fc.freeze_signature(saved)  # the variables are still found through the other edges
+
+
+def test_object_graph_without_nodes(tmp_path: pathlib.Path) -> None:
+    saved, model = _tf2_copy(tmp_path)
+    del model.meta_graphs[0].object_graph_def.nodes[:]
+    (saved / "saved_model.pb").write_bytes(model.SerializeToString())
+    assert fc._quiet_gs("inspect", saved) in (0, 1)
+    try:
+        fc.freeze_signature(saved)
+    except fc.GraphSurgeonError:
+        pass
