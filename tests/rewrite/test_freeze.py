@@ -75,6 +75,8 @@ def test_frozen_graphs_hold_no_state_and_match_tensorflows_node_set(name):
     ops = {n.op for n in result.graph_def.node}
     assert not ops & STATE_OPS, f"state left: {ops & STATE_OPS}"
     assert not any(var_lib.is_writer_op(op) or op.startswith("Ref") for op in ops), ops
+    body_ops = {n.op for f in result.graph_def.library.function for n in f.node_def}
+    assert not body_ops & {"ReadVariableOp", "ResourceGather", "AssignVariableOp"}, f"function bodies: {body_ops}"
     check_graph(result.graph_def)
     assert result.nodes_before == len(original.node) and result.nodes_after == len(result.graph_def.node)
     assert result.converted, "no variable converted"
