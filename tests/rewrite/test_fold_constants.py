@@ -112,3 +112,46 @@ def test_tf_shape_arithmetic_and_cond_constants_match_tensorflow():
         got = run_tf(folded, {"x": xv, "flag": flag}, ["half:0", "out:0"])
         for key in want:
             np.testing.assert_array_equal(got[key], want[key])
+
+
+@pytest.mark.tf
+def test_tf_every_folded_op_gives_tensorflows_value():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    with v1_graph() as graph:
+        a = tf.constant(rng.normal(size=(3, 4)).astype(np.float32))
+        b = tf.constant(rng.normal(size=(4,)).astype(np.float32))
+        i = tf.constant(np.array([[7, -3, 5, 0], [-8, 2, 9, 4], [1, -1, 6, -6]], np.int32))
+        j = tf.constant(np.array([3, -2, 5, 7], np.int32))
+        k = tf.constant(np.array([[1, 2], [3, 4]], np.int64))
+        targets = {
+            "add": a + b, "sub": a - b, "mul": a * b, "div": a / (tf.abs(b) + 1.0), "neg": -a, "abs": tf.abs(a),
+            "square": tf.square(a), "sqrt": tf.sqrt(tf.abs(a)), "max": tf.maximum(a, b), "min": tf.minimum(a, b),
+            "floordiv": tf.math.floordiv(i, j), "floormod": tf.math.floormod(i, j), "iadd": i + j * 3,
+            "cast_f2i": tf.cast(a * 10.0, tf.int32), "cast_i2f": tf.cast(i, tf.float64), "cast_b": tf.cast(i, tf.bool),
+            "reshape": tf.reshape(a, [2, -1]), "transpose": tf.transpose(a), "expand": tf.expand_dims(b, 1),
+            "squeeze": tf.squeeze(tf.reshape(b, [1, 4, 1]), [2]), "pack": tf.stack([j, j * 2], axis=1),
+            "concat": tf.concat([i, i * 2], 1), "slice": tf.slice(i, [1, 1], [2, -1]),
+            "strided": i[1:, ::-2], "strided_shrink": i[-1, 1:3], "strided_masks": a[:2, 1:],
+            "gather": tf.gather(a, [2, 0], axis=0), "gather1": tf.gather(i, [3, 1], axis=1),
+            "tile": tf.tile(k, [2, 3]), "fill": tf.fill([2, 3], 1.5), "range": tf.range(2, 17, 3),
+            "shape": tf.shape(a), "size": tf.size(i), "rank": tf.rank(k), "sum_i": tf.reduce_sum(i, 1),
+            "prod_i": tf.reduce_prod(j), "max_f": tf.reduce_max(a, 0, keepdims=True), "min_i": tf.reduce_min(i),
+            "eq": tf.equal(i, 0), "less": a < b, "not": tf.logical_not(tf.greater_equal(j, 3)),
+            "and": tf.logical_and(i > 0, i < 6), "select": tf.where(a > 0, a, a * 0.5),
+            "zeros": tf.zeros_like(i), "ones": tf.ones_like(a),
+        }
+        for name, tensor in targets.items():
+            tf.identity(tensor, name=f"t_{name}")  # TF makes names unique ignoring case ("neg" vs "Neg")
+        gd = graph_def_of(graph)
+    names = [f"t_{name}" for name in targets]
+    folded = fold_constants(gd, names)
+    consts = {n.name for n in folded.node if n.op == "Const"}
+    not_folded = [n for n in names if n not in consts]
+    assert not not_folded, f"not folded: {not_folded}"
+    want = run_tf(gd, {}, [f"{n}:0" for n in names])
+    for name in names:
+        got = value_of(folded, name)
+        assert got.dtype == want[f"{name}:0"].dtype, name
+        np.testing.assert_array_equal(got, want[f"{name}:0"], err_msg=name)
