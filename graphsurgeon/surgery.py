@@ -769,6 +769,12 @@ class GraphEditor:
         else:
             output_list = sorted(used, key=lambda t: (index[parse_input(t).node], parse_input(t).index))
         self._check_no_cycle(inside, new_name)
+        listed = {parse_input(t).node for t in output_list}
+        sinks = [m for m in sorted(inside, key=index.__getitem__)
+                 if m not in listed and not self.view.consumers(m, ("data", "control"))]
+        if sinks:
+            log.warning("collapse: %s inside the subgraph had no consumers (a graph output?) and is not an output "
+                        "of '%s'; list it in outputs to keep its value", _shown(sinks), new_name)
 
         position = min(index[m] for m in inside)
         out_index = {t: k for k, t in enumerate(output_list)}

@@ -276,6 +276,18 @@ def test_collapse_with_explicit_order_and_errors():
     check_graph(e.graph_def, frozen=False)
 
 
+def test_collapse_warns_about_sinks_it_drops(caplog):
+    g = graph(("x", "Placeholder", [], {"dtype": DT.DT_FLOAT}), ("s/a", "Relu", ["x"], F),
+              ("s/debug", "Identity", ["s/a"], F), ("y", "Relu", ["s/a"], F))
+    with caplog.at_level("WARNING", logger="graphsurgeon.surgery"):
+        GraphEditor(g).collapse("s", "P")
+    assert "'s/debug' inside the subgraph had no consumers" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="graphsurgeon.surgery"):
+        node = GraphEditor(g).collapse("s", "P", outputs=["s/a", "s/debug"])
+    assert not caplog.text and node.name == "s"
+
+
 def test_collapse_refuses_a_cycle():
     g = graph(("x", "Placeholder", [], {"dtype": DT.DT_FLOAT}), ("s/a", "Relu", ["x"], F),
               ("mid", "Relu", ["s/a"], F), ("s/b", "Add", ["mid", "s/a"], F), ("y", "Relu", ["s/b"], F))
