@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError
@@ -187,7 +188,10 @@ def _trainable_names(loaded: LoadedGraph) -> set[str] | None:
         names = set()
         for raw in meta.collection_def["trainable_variables"].bytes_list.value:
             var = variable_pb2.VariableDef()
-            var.ParseFromString(raw)
+            try:
+                var.ParseFromString(raw)
+            except (DecodeError, RuntimeError, ValueError):  # a damaged entry names nothing (informational)
+                continue
             names.add(parse_input(var.variable_name).node)
         return names
     if meta.HasField("object_graph_def"):
