@@ -153,3 +153,16 @@ def test_object_graph_without_nodes(tmp_path: pathlib.Path) -> None:
         fc.freeze_signature(saved)
     except fc.GraphSurgeonError:
         pass
+
+
+def test_damaged_trainable_variables_collection(tmp_path: pathlib.Path) -> None:
+    """Was DecodeError in summary._trainable_names (gs inspect of a .meta with a damaged collection)."""
+    from graphsurgeon._proto import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef.FromString((fc.MLP / "model.ckpt.meta").read_bytes())
+    values = meta.collection_def["trainable_variables"].bytes_list.value
+    values[0] = b"\x0a\x02\xff\xfe" + values[0][4:]  # variable_name: bytes that are not UTF-8
+    path = tmp_path / "model.ckpt.meta"
+    path.write_bytes(meta.SerializeToString())
+    assert fc._quiet_gs("inspect", path) == 0
+    fc.summarize(fc.load_graph(path))
