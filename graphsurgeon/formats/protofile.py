@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import pathlib
 import re
@@ -115,12 +116,32 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     return pa.resolve() == pb.resolve()
 
 
+def _input_files(src: str | os.PathLike[str]) -> list[pathlib.Path]:
+    """``src`` and, when it is a checkpoint prefix, its ``.index`` and ``.data-*`` files."""
+    path = pathlib.Path(src)
+    files = [path]
+    index = pathlib.Path(f"{path}.index")
+    if index.is_file():
+        files.append(index)
+        files.extend(sorted(path.parent.glob(glob.escape(path.name) + ".data-*")))
+    return files
+
+
 def check_output_path(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()) -> pathlib.Path:
-    """Refuses an output that is an input, a directory, or in a missing/unwritable directory."""
+    """Refuses an output that is an input, a directory, or in a missing/unwritable directory.
+
+    An input that is a checkpoint prefix protects its ``.index`` and ``.data-*`` files; an input
+    that is a directory (a SavedModel) protects every file already in it.
+    """
     out = pathlib.Path(path)
     for src in inputs:
-        if src and same_file(out, src):
-            raise OutputError(f"output '{out}' is the same file as input '{src}'; choose another output path")
+        if not src:
+            continue
+        for file in _input_files(src):
+            if same_file(out, file):
+                raise OutputError(f"output '{out}' is the same file as input '{file}'; choose another output path")
+        if os.path.isdir(src) and out.is_file() and out.resolve().is_relative_to(pathlib.Path(src).resolve()):
+            raise OutputError(f"output '{out}' would overwrite a file of input '{src}'; choose another output path")
     if out.is_dir():
         raise OutputError(f"output '{out}' is a directory; give a file name")
     parent = out.parent if str(out.parent) else pathlib.Path(".")
