@@ -161,6 +161,8 @@ def _resolve_inputs(args: argparse.Namespace) -> tuple[model_lib.LoadedGraph, st
         raise GraphSurgeonError("no graph given: pass --input_graph, --input_meta_graph, --input_saved_model_dir "
                                 "or --input_checkpoint (its .meta is then the graph)")
     inputs = [str(loaded.path)]
+    if loaded.saved_model_dir is not None:  # nothing already in the SavedModel may be overwritten
+        inputs.append(str(loaded.saved_model_dir))
     if checkpoint:
         inputs.append(checkpoint)
     return loaded, checkpoint, inputs
