@@ -213,10 +213,15 @@ def _drop_case_branches(saved: pathlib.Path) -> None:
     (saved / "saved_model.pb").write_bytes(model.SerializeToString())
 
 
-def _saved_model_v1_flipped(ws: Workspace) -> list[object]:
+def _saved_model_v1(ws: Workspace) -> list[object]:
     saved = damage.copy_fixture(SM_V1, ws.inp)
-    damage.flip_byte(saved / "variables" / f"variables{DATA}", 3)
     return ["freeze", "--input_saved_model_dir", saved, "--output_node_names", "y", "--output_graph", ws.output]
+
+
+def _saved_model_v1_flipped(ws: Workspace) -> list[object]:
+    argv = _saved_model_v1(ws)
+    damage.flip_byte(ws.inp / "saved_model" / "variables" / f"variables{DATA}", 3)
+    return argv
 
 
 # --- simulated write failures --------------------------------------------------------------------
@@ -273,6 +278,13 @@ def _fail_rename(monkeypatch: pytest.MonkeyPatch, ws: Workspace, nth_call: int =
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real(src, dst)
     monkeypatch.setattr(os, "replace", replace)
+
+
+def _to(argv: list[object], output: object) -> list[object]:
+    """``argv`` with its ``--output_graph`` replaced by ``output``."""
+    argv = list(argv)
+    argv[argv.index("--output_graph") + 1] = output
+    return argv
 
 
 def _graph_and_checkpoint(freeze_argv: list[object]) -> list[object]:
@@ -395,6 +407,23 @@ CASES = [
          errors.OutputError, ("output '{inp}/model.ckpt.index' is the same file as input",)),
     Case("output-is-a-data-shard", lambda ws: ws.mlp_freeze()[:-1] + [ws.inp / ("model.ckpt" + DATA)],
          errors.OutputError, ("output '{inp}/model.ckpt" + DATA + "' is the same file as input",)),
+    # regression: these paths were not protected (a checkpoint prefix input now protects its files,
+    # a SavedModel directory input every file in it)
+    Case("output-is-the-index-text", lambda ws: _to(ws.mlp_freeze("--output-text"), ws.inp / "model.ckpt.index"),
+         errors.OutputError, ("output '{inp}/model.ckpt.index' is the same file as input '{inp}/model.ckpt.index'",)),
+    Case("output-is-the-index-optimize",
+         lambda ws: _to(ws.mlp_freeze("--optimize"), ws.inp / "model.ckpt.index"),
+         errors.OutputError, ("output '{inp}/model.ckpt.index' is the same file as input",)),
+    Case("constify-output-is-a-data-shard",
+         lambda ws: ["constify", *_graph_and_checkpoint(ws.mlp_freeze()), "-o", ws.inp / ("model.ckpt" + DATA)],
+         errors.OutputError, ("output '{inp}/model.ckpt" + DATA + "' is the same file as input",)),
+    Case("tf2-output-is-the-variables-index",
+         lambda ws: ws.tf2()[1][:-1] + [ws.inp / "module" / "variables" / "variables.index"],
+         errors.OutputError, ("output '{inp}/module/variables/variables.index' would overwrite a file of input "
+                              "'{inp}/module'",)),
+    Case("tf1-saved-model-output-is-its-data-shard",
+         lambda ws: _saved_model_v1(ws)[:-1] + [ws.inp / "saved_model" / "variables" / f"variables{DATA}"],
+         errors.OutputError, ("output '{inp}/saved_model/variables/variables" + DATA + "'",)),
     Case("output-is-a-directory", lambda ws: ws.mlp_freeze()[:-1] + [ws.out],
          errors.OutputError, ("output '{out}' is a directory",)),
     Case("output-parent-is-a-file", lambda ws: ws.mlp_freeze()[:-1] + [ws.inp / "graph.pb" / "frozen.pb"],
