@@ -213,6 +213,19 @@ def _drop_case_branches(saved: pathlib.Path) -> None:
     (saved / "saved_model.pb").write_bytes(model.SerializeToString())
 
 
+def _damaged_v1(ws: Workspace) -> pathlib.Path:
+    path = damage.copy_fixture(FIX / "checkpoints" / "v1" / "v1.ckpt", ws.inp)
+    damage.flip_byte(path, 100)  # inside the data block: V1 has no per-tensor checksums, the block's catches it
+    return path
+
+
+def _state_file_to_nowhere(ws: Workspace, content: bytes = b'model_checkpoint_path: "model.ckpt-99"\n',
+                           ) -> list[object]:
+    graph, _ = ws.mlp()
+    (ws.inp / "checkpoint").write_bytes(content)
+    return ws.freeze(graph, ws.inp)
+
+
 def _saved_model_v1(ws: Workspace) -> list[object]:
     saved = damage.copy_fixture(SM_V1, ws.inp)
     return ["freeze", "--input_saved_model_dir", saved, "--output_node_names", "y", "--output_graph", ws.output]
@@ -360,6 +373,12 @@ CASES = [
     Case("entry-shape-1-tib-size-1-tib",
          lambda ws: ws.mlp_damaged(_edit_entry("head/weights", dim0=1 << 38, size=12 << 38)),
          errors.CheckpointError, ("tensor 'head/weights'", "which holds only")),
+    Case("v1-checkpoint-flipped-byte", lambda ws: ["inspect", _damaged_v1(ws)],
+         errors.ChecksumError, ("of '{inp}/v1.ckpt'", "fails its crc32c")),
+    Case("state-file-names-a-missing-checkpoint", _state_file_to_nowhere,
+         errors.CheckpointError, ("checkpoint state file '{inp}/checkpoint' names 'model.ckpt-99'",)),
+    Case("state-file-garbage", lambda ws: _state_file_to_nowhere(ws, b"\x00\xff garbage {{{"),
+         errors.CheckpointError, ("checkpoint state file '{inp}/checkpoint' is not valid",)),
     # damaged data shards
     Case("shard-missing", lambda ws: ws.mlp_damaged(lambda g, p: _shard(p).unlink()),
          errors.CheckpointError, ("data shard '{inp}/model.ckpt" + DATA + "'", "is missing")),
