@@ -369,6 +369,42 @@ def _mutate_nodes(nodes, graph_def: graph_pb2.GraphDef, rng: random.Random) -> N
             node.op = fn.signature.name if rng.randrange(2) else node.op
 
 
+_FROZEN_BN: list[bytes] = []
+
+
+def _frozen_batchnorm() -> bytes:
+    """The batch-norm fixture frozen (is_training bound to false): the input of ``gs optimize``."""
+    if not _FROZEN_BN:
+        bn = FIXTURES / "freeze" / "batchnorm_inplace"
+        result = freeze(bn / "graph.pb", bn / "model.ckpt", "out", bind={"is_training": False})
+        _FROZEN_BN.append(result.graph_def.SerializeToString(deterministic=True))
+    return _FROZEN_BN[0]
+
+
+def _copy_frozen(work: pathlib.Path) -> None:
+    (work / "frozen.pb").write_bytes(_frozen_batchnorm())
+
+
+def _write_mutated_frozen(work: pathlib.Path, seed: bytes) -> None:
+    graph_def = graph_pb2.GraphDef.FromString(_frozen_batchnorm())
+    mutate_graph_def(graph_def, seed)
+    (work / "frozen.pb").write_bytes(graph_def.SerializeToString())
+
+
+def _run_optimize(work: pathlib.Path) -> None:
+    out_dir = work / "out"
+    out_dir.mkdir(exist_ok=True)
+    try:
+        code = _quiet_gs("optimize", work / "frozen.pb", "--outputs", "out", "-o", out_dir / "o.pb")
+        left = sorted(p.name for p in out_dir.iterdir())
+        if left != (["o.pb"] if code == 0 else []):
+            raise Finding(f"gs optimize exited {code} and left {left}")
+        if code:
+            raise GraphSurgeonError("gs optimize refused the graph")  # counted as an error, not a finding
+    finally:
+        shutil.rmtree(out_dir)
+
+
 def _write_mutated_saved_model(work: pathlib.Path, seed: bytes) -> None:
     model = saved_model_pb2.SavedModel.FromString((FIXTURES / "tf2" / "module" / "saved_model.pb").read_bytes())
     mutate_saved_model(model, seed)
@@ -457,6 +493,9 @@ TARGETS = {t.name: t for t in [
            represent=lambda path: b"\0" * 16, encode=_write_mutated_saved_model),
     Target("index-entries-structure", _copy_mlp, "model.ckpt.index", _run_checkpoint("model.ckpt", "graph.pb"),
            represent=lambda path: b"\0" * 16, encode=_write_mutated_entries),
+    Target("optimize-structure", _copy_frozen, "frozen.pb", _run_optimize, represent=lambda path: b"\0" * 16,
+           encode=_write_mutated_frozen),
+    Target("optimize-bytes", _copy_frozen, "frozen.pb", _run_optimize),
     Target("meta-structure", _copy_mlp, "model.ckpt.meta", _run_graph("model.ckpt.meta"),
            represent=lambda path: b"\0" * 16,
            encode=lambda work, seed: _write_mutated_graph(MLP / "model.ckpt.meta", work / "model.ckpt.meta", seed)),
