@@ -175,6 +175,10 @@ def test_validate_after_freezing(tmp_path, capsys):
     code, out, err = gs(capsys, "freeze", "--input_saved_model_dir", FREEZE / "saved_model_v1" / "saved_model",
                         "--output_node_names", "y", "--output_graph", tmp_path / "s.pb", "--validate")
     assert code == 0 and "OK: 1 output(s) match" in out, out + err
+    code, out, err = gs(capsys, "freeze", "--input_checkpoint", FREEZE / "keras_bn" / "model.ckpt",
+                        "--output_node_names", "probs/Softmax", "--bind", "keras_learning_phase=false",
+                        "--output_graph", tmp_path / "k.pb", "--validate")
+    assert code == 0 and "keras_learning_phase:0 bool[] (given)" in out and "OK: 1 output(s)" in out, out + err
 
 
 @pytest.mark.tf
