@@ -216,7 +216,13 @@ def plan_graph(graph_def: graph_pb2.GraphDef, checkpoint: Any, deferred: Mapping
                 raise _hollow_error(node.name, f"is a {node.op}, not a Const")
             if not streamable(checkpoint, key, node.attr["dtype"].type):
                 raise _hollow_error(node.name, f"reads key '{key}', which cannot be streamed from the checkpoint")
-            plans.append(_deferred_record(node, key, checkpoint.info(key).nbytes, index))
+            info = checkpoint.info(key)
+            tensor = node.attr["value"].tensor if "value" in node.attr else None
+            if tensor is not None and (tensor.dtype != info.dtype or tensor.tensor_shape.unknown_rank or
+                                       tuple(d.size for d in tensor.tensor_shape.dim) != tuple(info.shape)):
+                raise _hollow_error(node.name, f"does not have the dtype and shape of key '{key}' "
+                                               f"({info.dtype_name}{list(info.shape)})")
+            plans.append(_deferred_record(node, key, info.nbytes, index))
         if wanted:
             raise OutputError(f"deferred constant(s) {sorted(wanted)[:5]} are not in the graph")
     size = len(hollow)

@@ -199,6 +199,10 @@ def test_refuses_to_overwrite_checkpoint_and_bad_hollow(tmp_path: pathlib.Path) 
     node.attr["value"].tensor.tensor_content = b"\0" * 4
     with pytest.raises(OutputError, match="not made by freeze"):
         stream.write_graph(broken, tmp_path / "x.pb", streamed.checkpoint, streamed.deferred)
+    node.attr["value"].tensor.tensor_content = b""
+    node.attr["value"].tensor.tensor_shape.dim[0].size += 1
+    with pytest.raises(OutputError, match="dtype and shape"):
+        stream.write_graph(broken, tmp_path / "x.pb", streamed.checkpoint, streamed.deferred)
     with pytest.raises(OutputError, match="not in the graph"):
         stream.write_graph(streamed.graph_def, tmp_path / "x.pb", streamed.checkpoint, {"nope": "hidden/weights"})
     assert os.listdir(tmp_path) == []
@@ -260,14 +264,17 @@ def test_memory_stays_bounded_for_a_large_tensor(tmp_path: pathlib.Path) -> None
     del graph
     result = freeze(graph_def, tmp_path / "model.ckpt", "out", defer_values=True)
     assert list(result.deferred) == ["big"]
+    chunk = 2 << 20
     tracemalloc.start()
     try:
-        written = stream.save_frozen(result, tmp_path / "frozen.pb")
+        written = stream.write_graph(result.graph_def, tmp_path / "frozen.pb", result.checkpoint, result.deferred,
+                                     chunk_size=chunk)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert written > size
-    assert peak < size // 4, f"peak {peak} bytes while streaming a {size}-byte tensor"
+    # one chunk alive at a time (a writer thread overlapping the copy was measured slower on 2 busy cores)
+    assert peak < 2 * chunk, f"peak {peak} bytes while streaming a {size}-byte tensor in {chunk}-byte chunks"
     frozen = graph_pb2.GraphDef.FromString((tmp_path / "frozen.pb").read_bytes())
     const = next(n for n in frozen.node if n.name == "big")
     ckpt = load_checkpoint(tmp_path / "model.ckpt")
