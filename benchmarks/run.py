@@ -1,7 +1,7 @@
 """Runs every benchmark, one after the other, each as its own process.
 
     python benchmarks/run.py            # full sizes; rewrites the sections of benchmarks/RESULTS.md
-    python benchmarks/run.py --quick    # small sizes, a minute or two; prints, writes nothing
+    python benchmarks/run.py --quick    # small sizes, a few minutes; prints, writes nothing
     python benchmarks/run.py --only freeze,prune
 
 Benchmarks (each can also be run alone, see its docstring):
