@@ -318,7 +318,7 @@ def _route_b(meta: meta_graph_pb2.MetaGraphDef) -> dict[str, str]:
         source = fn.parse_function_input(node.input[1])
         for _ in range(16):  # follow Identity chains back to RestoreV2:tensors:k
             producer = body.get(source.node) if source.output is not None else None
-            if producer is None or producer.op != "Identity":
+            if producer is None or producer.op != "Identity" or not producer.input:
                 break
             source = fn.parse_function_input(producer.input[0])
         if target.is_arg and source.node in keys_of and source.index < len(keys_of[source.node]):
@@ -332,7 +332,7 @@ def _route_b(meta: meta_graph_pb2.MetaGraphDef) -> dict[str, str]:
             continue
         copy = names.node_name(node.input[0])
         read = by_name.get(names.node_name(node.input[1]))
-        if copy in out and read is not None and read.op == "ReadVariableOp":
+        if copy in out and read is not None and read.op == "ReadVariableOp" and read.input:
             original = names.node_name(read.input[0])
             if by_name.get(original) is not None and by_name[original].op == "VarHandleOp":
                 out.setdefault(original, out[copy])
