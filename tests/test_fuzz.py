@@ -166,3 +166,21 @@ def test_damaged_trainable_variables_collection(tmp_path: pathlib.Path) -> None:
     path.write_bytes(meta.SerializeToString())
     assert fc._quiet_gs("inspect", path) == 0
     fc.summarize(fc.load_graph(path))
+
+
+def test_restore_function_identity_without_input(tmp_path: pathlib.Path) -> None:
+    """Was IndexError in saved_model_v2._route_b (an Identity with no input in the restore function)."""
+    saved, model = _tf2_copy(tmp_path)
+    meta = model.meta_graphs[0]
+    restore = next(n for n in meta.graph_def.node if n.name == meta.saver_def.restore_op_name.split(":")[0])
+    fdef = next(f for f in meta.graph_def.library.function if f.signature.name == restore.attr["f"].func.name)
+    identities = [n for n in fdef.node_def if n.op == "Identity"]
+    assert identities, "the restore function reads through Identity nodes"
+    for node in identities:
+        del node.input[:]
+    (saved / "saved_model.pb").write_bytes(model.SerializeToString())
+    assert fc._quiet_gs("inspect", saved) in (0, 1)
+    try:
+        fc.freeze_signature(saved)
+    except fc.GraphSurgeonError:
+        pass
