@@ -16,7 +16,7 @@ Wall time (perf_counter around the child) and peak RSS (``ru_maxrss`` of that ch
 the same checkpoint). Above 2 GiB, ``gs freeze`` must fail before writing a byte, fast, naming
 the largest constants: measured on a 2.2 GiB model. Big files are deleted after each size.
 
-    python benchmarks/bench_freeze.py [--sizes 10,100,1024,1843] [--runs 5,3,2,2] [--over-limit] [--write]
+    python benchmarks/bench_freeze.py [--sizes 10,100,1024,1843] [--runs 5,3,3,3] [--over-limit] [--write]
 
 ``--write`` replaces the "## Freezing" section of benchmarks/RESULTS.md.
 """
@@ -188,7 +188,43 @@ def check_outputs(out_dir: pathlib.Path, info: dict, full: bool) -> str:
     return f"all {same} constants present in both outputs are equal (the {info['variables']} variables included)"
 
 
-def bench_size(mib: float, runs: int, warm_up: bool) -> dict:
+def profile_gs(argv: list[str], out_dir: pathlib.Path, top: int = 10) -> str:
+    """cProfile of one `gs freeze` process: the functions with the most time of their own."""
+    import io
+    import pstats
+
+    for stale in out_dir.iterdir():
+        stale.unlink()
+    stats_path = WORK / "gs.prof"
+    started = time.perf_counter()
+    subprocess.run([argv[0], "-m", "cProfile", "-o", str(stats_path), *argv[1:]], check=True, env=child_env(),
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    buf = io.StringIO()
+    stats = pstats.Stats(str(stats_path), stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    total = stats.total_tt
+    stats_path.unlink()
+    lines = [line for line in buf.getvalue().splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    body = [re.sub(r"/\S*/(site-packages|graphsurgeon)/", r"\1/", line) for line in lines[start:]]
+    return f"whole process {wall:.2f} s under cProfile, {total:.2f} s profiled\n" + "\n".join(body)
+
+
+def import_profile(top: int = 8) -> str:
+    """`python -X importtime -m graphsurgeon --version`: the biggest imports at the top two levels."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "graphsurgeon", "--version"], env=child_env(),
+                          capture_output=True, text=True)
+    rows = []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match and len(match.group(3)) <= 5:
+            rows.append((int(match.group(2)), match.group(4)))
+    rows.sort(reverse=True)
+    return ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in rows[:top])
+
+
+def bench_size(mib: float, runs: int, warm_up: bool, want_profile: bool = False) -> dict:
     directory = WORK / f"model_{int(mib)}mib"
     shutil.rmtree(directory, ignore_errors=True)
     print(f"[freeze] building {mib:g} MiB model ...", file=sys.stderr, flush=True)
@@ -219,8 +255,10 @@ def bench_size(mib: float, runs: int, warm_up: bool) -> dict:
     for name in ("gs freeze", "TF freeze_graph"):
         run_child(cmds[name], env)
     check = check_outputs(out_dir, info, full=info["data_bytes"] <= 256 * MIB)
+    profile = profile_gs(cmds["gs freeze"], out_dir) if want_profile else None
     shutil.rmtree(directory, ignore_errors=True)
     return {"mib": mib, "runs": runs, "data_bytes": info["data_bytes"], "build_s": info["build_s"],
+            "profile": profile,
             "variables": info["variables"], "large_shape": info["large_shape"], "check": check,
             "time": {k: statistics.median(v) for k, v in times.items()},
             "time_all": times, "rss": {k: max(v) for k, v in rss.items()}, "tf": info["tf"]}
@@ -305,6 +343,12 @@ def report(rows: list[dict], over: dict | None, startup: dict | None) -> str:
                   "```", over["message"], "```"]
     if startup:
         lines += ["", "Start-up: " + ", ".join(f"{k} {v:.3f} s" for k, v in startup.items()) + " (median of 5)."]
+        lines += ["", "Imports of `gs` (cumulative, `python -X importtime -m graphsurgeon --version`): "
+                  + import_profile() + "."]
+    for row in rows:
+        if row.get("profile"):
+            lines += ["", f"### Profile: `gs freeze`, {row['data_bytes'] / MIB:,.0f} MiB (default, fsync)", "",
+                      "```", row["profile"], "```"]
     return "\n".join(lines)
 
 
@@ -330,9 +374,11 @@ def main() -> None:
     parser.add_argument("--make", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--mib", type=float, default=10, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="10,100,1024,1843", help="variable sizes in MiB, comma-separated")
-    parser.add_argument("--runs", default="5,3,2,2", help="runs per size (the last value repeats)")
+    parser.add_argument("--runs", default="5,3,3,3", help="runs per size (the last value repeats)")
     parser.add_argument("--over-limit", type=float, default=0, metavar="MIB",
                         help="also check the failure above 2 GiB on a model of this many MiB (e.g. 2250)")
+    parser.add_argument("--profile", default="10,1024", metavar="MIB",
+                        help="sizes at which one extra `gs freeze` runs under cProfile (comma-separated)")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
     if args.make:
@@ -342,7 +388,9 @@ def main() -> None:
     sizes = [float(s) for s in args.sizes.split(",") if s]
     runs = [int(r) for r in args.runs.split(",") if r]
     load_before = os.getloadavg()
-    rows = [bench_size(size, runs[min(i, len(runs) - 1)], warm_up=i == 0) for i, size in enumerate(sizes)]
+    profiled = {float(s) for s in args.profile.split(",") if s}
+    rows = [bench_size(size, runs[min(i, len(runs) - 1)], warm_up=i == 0, want_profile=size in profiled)
+            for i, size in enumerate(sizes)]
     over = bench_over_limit(args.over_limit) if args.over_limit else None
     text = report(rows, over, startup_times())
     text += (f"\n\nLoad average (1 min) {load_before[0]:.1f} before and {os.getloadavg()[0]:.1f} after the "

@@ -27,7 +27,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 WORK = HERE / "work"
 
 FULL = {
-    "freeze": ["bench_freeze.py", "--sizes", "10,100,1024,1843", "--runs", "5,3,2,2", "--over-limit", "2250"],
+    "freeze": ["bench_freeze.py", "--sizes", "10,100,1024,1843", "--runs", "5,3,3,3", "--over-limit", "2250"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "1", "--repeat", "5"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
 }
