@@ -36,10 +36,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated passes to run, in order (default: the standard list above)")
     parser.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
                         help="turn a placeholder into a constant first, e.g. is_training=false (repeatable)")
+    parser.add_argument("--max-growth", "--max_growth", dest="max_growth", type=_size, default=None, metavar="SIZE",
+                        help="how much fold_constants may grow the graph: bytes, or with KiB/MiB/GiB (default 1MiB)")
     parser.add_argument("--text", "--output-text", dest="text", action="store_true",
                         help="write protobuf text format (.pbtxt)")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
                         help="SavedModel tag set, comma-separated (default: serve)")
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000 ** 2, "mib": 1 << 20,
+          "g": 1 << 30, "gb": 1000 ** 3, "gib": 1 << 30}
+
+
+def _size(text: str) -> int:
+    """``"4096"``, ``"64KiB"``, ``"1MiB"``, ``"0"`` -> bytes."""
+    value = text.strip().lower().replace(" ", "")
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(number):]
+    try:
+        size = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (e.g. 65536, 64KiB, 1MiB)") from None
+    if size < 0:
+        raise argparse.ArgumentTypeError(f"'{text}': a size cannot be negative")
+    return int(size)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     passes = parse_passes(args.passes)
     binds = _parse_binds(args.bind)
     loaded = load_graph(args.graph, tags=args.saved_model_tags)
-    result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds)
+    growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
+    result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds, **growth)
     written = save_graph(result.graph_def, args.output, text=args.text, inputs=[loaded.path, args.graph])
     for name, value in result.bound.items():
         print(f"bound  {name} = {value}")

@@ -21,7 +21,7 @@ from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import close_matches, parse_input, split_names
 from graphsurgeon.rewrite.fold_batch_norm import fold_batch_norm
 from graphsurgeon.rewrite.fold_constant_switches import fold_constant_switches
-from graphsurgeon.rewrite.fold_constants import fold_constants
+from graphsurgeon.rewrite.fold_constants import DEFAULT_MAX_GROWTH, fold_constants
 from graphsurgeon.rewrite.prune import prune
 from graphsurgeon.rewrite.remove_import_prefix import remove_import_prefix, strip_prefix
 from graphsurgeon.rewrite.strip_training import strip_training
@@ -73,24 +73,26 @@ def parse_passes(passes: str | Iterable[str] | None) -> list[str]:
 
 
 def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes: str | Iterable[str] | None = None,
-             *, bind: Mapping[str, Any] | None = None) -> graph_pb2.GraphDef:
+             *, bind: Mapping[str, Any] | None = None,
+             max_growth_bytes: int = DEFAULT_MAX_GROWTH) -> graph_pb2.GraphDef:
     """Returns a new GraphDef for ``outputs`` after the named passes, a prune and a structural check.
 
     ``graph_def`` is not modified. ``bind`` first turns placeholders into constants (as ``freeze``'s
     bind: ``{"is_training": False, "keep_prob": 1.0}``). With ``remove_import_prefix`` among the
-    passes, outputs may be given with or without the prefix.
+    passes, outputs may be given with or without the prefix. ``max_growth_bytes`` is fold_constants'
+    limit on how much folding may grow the graph (default 1 MiB).
 
     Raises:
         NodeNotFoundError: an output or bound placeholder is not in the graph.
         GraphSurgeonError: an unknown pass name.
         InvalidGraphError: the input or the result is structurally broken.
     """
-    return optimize_graph(graph_def, outputs, passes, bind=bind).graph_def
+    return optimize_graph(graph_def, outputs, passes, bind=bind, max_growth_bytes=max_growth_bytes).graph_def
 
 
 def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
-                   passes: str | Iterable[str] | None = None, *,
-                   bind: Mapping[str, Any] | None = None) -> OptimizeResult:
+                   passes: str | Iterable[str] | None = None, *, bind: Mapping[str, Any] | None = None,
+                   max_growth_bytes: int = DEFAULT_MAX_GROWTH) -> OptimizeResult:
     """``optimize`` that also reports node counts after each pass (see ``optimize``)."""
     names = parse_passes(passes)
     output_names = split_names(outputs)
@@ -106,7 +108,10 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
     steps: list[tuple[str, int, int]] = []
     for name in names:
         before = len(working.node)
-        working = PASSES[name](working, output_names)
+        if name == "fold_constants":
+            working = fold_constants(working, output_names, max_growth_bytes=max_growth_bytes)
+        else:
+            working = PASSES[name](working, output_names)
         if name == "remove_import_prefix":
             present = {n.name for n in working.node}
             output_names = [o if parse_input(o).node in present else s

@@ -86,3 +86,25 @@ def test_gs_freeze_optimize_output_matches_tensorflow(tmp_path):
     expected = np.load(MOBILENET / "expected.npz")
     got = run_graph(out, {"input": expected["in:input:0"]}, ["output:0"])["output:0"]
     np.testing.assert_allclose(got, expected["out:output:0"], rtol=1e-5, atol=1e-6)
+
+
+def test_gs_optimize_max_growth(tmp_path, capsys):
+    from graphsurgeon._proto import graph_pb2
+    from graphsurgeon.formats.model import save_graph
+    from graphsurgeon.surgery import const_node, make_node
+
+    graph = graph_pb2.GraphDef()
+    graph.node.extend([const_node("dims", np.array([256, 256], np.int32)), const_node("one", np.float32(1)),
+                       make_node("big", "Fill", ["dims", "one"], {"T": np.float32, "index_type": np.int32}),
+                       make_node("out", "Identity", ["big"], {"T": np.float32})])
+    save_graph(graph, tmp_path / "g.pb")
+    for limit, folded in (("64KiB", False), ("256KiB", True), ("300000", True)):
+        out = tmp_path / f"{limit}.pb"
+        args = ["optimize", str(tmp_path / "g.pb"), "--outputs", "out", "--max-growth", limit, "-o", str(out)]
+        assert main(args) == 0
+        ops = {n.name: n.op for n in load_graph(out).graph_def.node}
+        assert (ops["out"] == "Const") is folded, (limit, ops)
+    capsys.readouterr()
+    assert main(["optimize", str(tmp_path / "g.pb"), "--outputs", "out", "--max-growth", "lots", "-o",
+                 str(tmp_path / "x.pb")]) == 2
+    assert "'lots' is not a size" in capsys.readouterr().err
