@@ -319,6 +319,10 @@ class ConstantEvaluator:
         self._values[ref.node] = result
         return result
 
+    def forget(self, name: str) -> None:
+        """Treats node ``name`` as not constant from now on (its consumers are not folded through it)."""
+        self._values[name] = None
+
     def _evaluate(self, node: node_def_pb2.NodeDef, depth: int) -> np.ndarray | None:
         if node.op == "Const":
             try:
@@ -430,6 +434,7 @@ def fold_constants(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] =
                 input_bytes += 0 if known is None else int(known.nbytes)
         growth = max(0, int(value.nbytes) - input_bytes)
         if growth > budget:
+            evaluator.forget(name)  # consumers must not fold it in either
             log.info("fold_constants: not folding '%s' (%s): its %d-byte result would grow the graph past the "
                      "%d-byte limit", name, node.op, value.nbytes, max_growth_bytes)
             continue

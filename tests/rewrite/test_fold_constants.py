@@ -77,10 +77,12 @@ def test_size_limit(caplog):
     g = build(const("dims", np.array([512, 1024], np.int32)), const("one", np.float32(1)),
               ("big", "Fill", ["dims", "one"], {"T": DT.DT_FLOAT, "index_type": DT.DT_INT32}),
               const("w", np.zeros((600, 600), np.float32)), const("flat", np.array([-1], np.int32)),
-              ("wr", "Reshape", ["w", "flat"], {"T": DT.DT_FLOAT, "Tshape": DT.DT_INT32}))
+              ("wr", "Reshape", ["w", "flat"], {"T": DT.DT_FLOAT, "Tshape": DT.DT_INT32}),
+              ("big_out", "Identity", ["big"], F32))
     with caplog.at_level(logging.INFO, logger="graphsurgeon.rewrite.fold_constants"):
         out = fold_constants(g, max_growth_bytes=1 << 20)
     assert ops_of(out)["big"] == "Fill"
+    assert ops_of(out)["big_out"] == "Identity", "a consumer must not fold in what the limit kept out"
     assert "its 2097152-byte result would grow the graph past the 1048576-byte limit" in caplog.text
     assert value_of(out, "wr").shape == (360000,), "a Reshape adds no bytes, so it folds under any limit"
     out = fold_constants(g, max_growth_bytes=4 << 20)
