@@ -3,7 +3,8 @@
 ``GraphEditor`` is an editor object over its OWN copy of a GraphDef: the GraphDef given to it is
 copied once and never modified. Each edit builds the next version of the graph and checks it
 (``graphsurgeon.graph.check.check_graph`` with ``frozen=False``: names, inputs, ports, control
-order, colocation targets); an edit that would break the graph raises a ``GraphSurgeonError``
+order, colocation targets, loop structure; and, for edits that add edges, no cycle other than a
+while loop's back edge); an edit that would break the graph raises a ``GraphSurgeonError``
 naming the node, and the editor keeps the graph it had before that edit. ``editor.graph_def`` is
 the current result; a GraphDef returned by it is never changed by later edits (each edit makes a
 new message), so snapshots are safe to keep.
@@ -478,9 +479,14 @@ class GraphEditor:
 
     # --- editing core --------------------------------------------------------------------------
 
-    def _commit(self, new: graph_pb2.GraphDef, what: str) -> None:
+    def _commit(self, new: graph_pb2.GraphDef, what: str, new_edges: bool = False) -> None:
         if self._check:
             check_graph(new, frozen=False, source=f"{self._source} after {what}")
+            if new_edges:  # check_graph does not look for cycles; an edit that adds edges can make one
+                try:
+                    GraphView(new).topological_order()
+                except InvalidGraphError as err:
+                    raise InvalidGraphError(f"{self._source} after {what}: {err}") from None
         self._graph_def = new
         self._view = None
         self._index = None
@@ -591,7 +597,7 @@ class GraphEditor:
         position = len(self) if after is None else self._names_index()[self._resolve(after)] + 1
         out = self._copy()
         _insert_nodes(out, position, new_nodes)
-        self._commit(out, f"adding {_shown(added)}")
+        self._commit(out, f"adding {_shown(added)}", new_edges=True)
 
     def insert_after(self, tensor: str, node: node_def_pb2.NodeDef) -> None:
         """Puts ``node`` on tensor ``tensor``: every consumer of ``tensor`` reads ``node:0`` instead.
@@ -613,7 +619,7 @@ class GraphEditor:
         index = self._names_index()
         after = max([index[producer]] + [index[r.node] for r in map(parse_input, node.input) if r.node in index])
         _insert_nodes(out, after + 1, [node])
-        self._commit(out, f"inserting '{node.name}' after '{target}'")
+        self._commit(out, f"inserting '{node.name}' after '{target}'", new_edges=True)
 
     def rewire(self, old: str, new: str, consumers: Iterable[str] | None = None) -> list[str]:
         """Every consumer of tensor ``old`` (or only ``consumers``) reads tensor ``new`` instead. Returns the
@@ -634,7 +640,7 @@ class GraphEditor:
         if only is not None and set(changed) != only:
             missing = sorted(only - set(changed))
             raise GraphSurgeonError(f"node(s) {_shown(missing)} do not read '{old}'")
-        self._commit(out, f"rewiring '{old}' to '{new}'")
+        self._commit(out, f"rewiring '{old}' to '{new}'", new_edges=True)
         return changed
 
     def replace(self, name: str, node: node_def_pb2.NodeDef) -> None:
@@ -650,7 +656,7 @@ class GraphEditor:
         if node.name != old:
             for other in out.node:
                 _rename_refs(other, {old: node.name}, rename_self=False)
-        self._commit(out, f"replacing '{old}' by '{node.name}' ({node.op})")
+        self._commit(out, f"replacing '{old}' by '{node.name}' ({node.op})", new_edges=True)
 
     def update(self, name: str, *, op: str | None = None, inputs: Iterable[str] | None = None,
                attrs: Mapping[str, Any] | None = None, remove_attrs: Iterable[str] = (),
@@ -673,7 +679,7 @@ class GraphEditor:
                 del node.attr[key]
         if device is not None:
             node.device = device
-        self._commit(out, f"updating '{old}'")
+        self._commit(out, f"updating '{old}'", new_edges=True)
 
     def collapse(self, target: str | Iterable[str], op: str, *, name: str | None = None,
                  attrs: Mapping[str, Any] | None = None, inputs: Sequence[str] | None = None,

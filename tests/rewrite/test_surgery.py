@@ -370,3 +370,16 @@ def test_remove_refuses_to_move_a_branch_control_edge_onto_a_switch():
     with pytest.raises(GraphSurgeonError, match=r"node 'c' waits on it \('\^pivot'\) and it reads Switch output"):
         e.remove("pivot")
     e.remove(["pivot", "c", "y"])  # with everything that hangs on it, the branch can go
+
+
+def test_edits_that_would_make_a_cycle_are_refused():
+    g = graph(("x", "Placeholder", [], {"dtype": DT.DT_FLOAT}), ("a", "Relu", ["x"], F), ("b", "Relu", ["a"], F))
+    e = GraphEditor(g)
+    before = e.graph_def.SerializeToString()
+    with pytest.raises(InvalidGraphError, match=r"after rewiring 'x' to 'b'.*cycle.*'a'"):
+        e.rewire("x", "b")
+    with pytest.raises(InvalidGraphError, match="after updating 'a'.*cycle"):
+        e.update("a", inputs=["x", "^b"])
+    with pytest.raises(InvalidGraphError, match="cycle"):
+        e.replace("a", make_node("a", "Relu", ["a"]))
+    assert e.graph_def.SerializeToString() == before
