@@ -2,8 +2,9 @@
 
 Run it after binding the training flags (``freeze(..., bind={"is_training": False})`` or
 ``gs optimize --bind is_training=false``). For each ``Switch(data, pred)`` whose ``pred`` is a
-scalar bool ``Const`` (directly, or through Identity nodes and the Switches that carry a nested
-cond's predicate into the outer branch):
+scalar bool constant (a ``Const``, or what ``fold_constants`` computes exactly from constants such
+as ``LogicalNot(is_training)``; through Identity nodes and the Switches that carry a nested cond's
+predicate into the outer branch):
 
 * the live output's consumers read ``data`` directly; ``^switch`` control inputs wait on the
   Switch's own inputs instead;
@@ -30,7 +31,7 @@ import numpy as np
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.graph.names import TensorRef, format_input, parse_input, split_names
 from graphsurgeon.graph.view import GraphView
-from graphsurgeon.rewrite.fold_constants import constant_inputs
+from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
 from graphsurgeon.surgery import bypass_nodes, const_node
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,11 @@ def fold_constant_switches(graph_def: graph_pb2.GraphDef, outputs: str | Iterabl
     nodes = {n.name: n for n in graph_def.node}
     protected = {parse_input(o).node for o in split_names(outputs)}
     live_port: dict[str, int] = {}
+    evaluator = ConstantEvaluator(graph_def)
     for node in graph_def.node:
         if node.op not in _SWITCH_OPS or len(node.input) < 2:
             continue
-        pred = _predicate(nodes, node.input[1])
+        pred = _predicate(nodes, node.input[1], evaluator)
         if pred is None or pred.dtype != np.bool_ or pred.size != 1:
             continue
         live_port[node.name] = 1 if bool(pred.reshape(-1)[0]) else 0
@@ -160,7 +162,7 @@ def fold_constant_switches(graph_def: graph_pb2.GraphDef, outputs: str | Iterabl
     return bypass_nodes(staged, plan, what="fold the constant Switch of")
 
 
-def _predicate(nodes: dict, tensor: str) -> np.ndarray | None:
+def _predicate(nodes: dict, tensor: str, evaluator: ConstantEvaluator) -> np.ndarray | None:
     """The constant a predicate input holds, through Identity nodes and through Switches: a Switch passes
     its data on unchanged (a nested cond's predicate enters the outer branch through one), and where
     its output is dead nothing that reads it runs, so the value only matters where it is the constant."""
@@ -173,16 +175,13 @@ def _predicate(nodes: dict, tensor: str) -> np.ndarray | None:
             data = [r for r in map(parse_input, node.input) if not r.is_control]
             ref = data[0]
             continue
-        value = constant_inputs(nodes, format_input(ref))
-        if value is not None:
-            return value
         if node.op == "Identity":
             data = [r for r in map(parse_input, node.input) if not r.is_control]
             if len(data) != 1:
                 return None
             ref = data[0]
             continue
-        return None
+        return evaluator.value(ref)
     return None
 
 

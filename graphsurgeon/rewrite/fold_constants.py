@@ -23,7 +23,7 @@ left for ``prune`` to remove.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -464,25 +464,3 @@ def _const_for(node: node_def_pb2.NodeDef, value: np.ndarray, controls: list[str
     if "_class" in node.attr:
         const.attr["_class"].CopyFrom(node.attr["_class"])
     return const
-
-
-def constant_inputs(nodes: Mapping[str, node_def_pb2.NodeDef], tensor: str) -> np.ndarray | None:
-    """The value of a Const reached from ``tensor`` through Identity-like nodes, or ``None``."""
-    ref = parse_input(tensor)
-    for _ in range(64):
-        node = nodes.get(ref.node)
-        if node is None or ref.is_control:
-            return None
-        if node.op == "Const" and ref.index == 0:
-            try:
-                return _const_value(node)
-            except GraphSurgeonError:
-                return None
-        if node.op in _IDENTITY_OPS:
-            data = [r for r in map(parse_input, node.input) if not r.is_control]
-            if len(data) != 1:
-                return None
-            ref = data[0]
-            continue
-        return None
-    return None

@@ -65,6 +65,19 @@ def test_resolves_cond_and_removes_dead_branch(pred):
     check_graph(out, frozen=False)
 
 
+def test_predicate_computed_from_constants():
+    g = cond_graph(True)
+    for node in g.node:
+        if node.name == "cond/pred_id":
+            node.input[0] = "not_pred"
+        if node.name == "cond/Switch":
+            node.input[:] = ["not_pred", "not_pred"]
+    g.node.insert(2, build(("not_pred", "LogicalNot", ["pred"])).node[0])
+    out = prune(fold_constant_switches(g, ["out"]), ["out"])
+    assert "Switch" not in ops_of(out).values()
+    assert inputs_of(out)["cond/Merge"] == ["cond/sub"], "LogicalNot(True) is False: the false branch runs"
+
+
 def test_value_index_becomes_const():
     out = fold_constant_switches(cond_graph(False, value_index_used=True), ["out", "which"])
     assert inputs_of(out)["which"] == ["cond/Merge/value_index"]
