@@ -8,6 +8,7 @@ checkpoint restored) within the fixture's ``tolerance`` (1e-6 absolute/relative 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pathlib
 import subprocess
@@ -237,8 +238,9 @@ def test_already_frozen_graph_and_tf2_saved_model():
 def inception(tmp_path_factory):
     """Made by the generator in a subprocess: building it switches TensorFlow to v1 behaviour process-wide."""
     # TF-Slim builds the model; .ci/run installs it (tf-slim, tf-keras --no-deps), plain `pip install .[test,tf]` not.
-    pytest.importorskip("tf_slim", reason="tf-slim is not installed (see .ci/run)")
-    pytest.importorskip("tf_keras", reason="tf-keras is not installed (see .ci/run)")
+    for package in ("tf_slim", "tf_keras"):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{package} is not installed (see .ci/run)")
     out = tmp_path_factory.mktemp("fixtures")
     done = subprocess.run([sys.executable, str(FIXTURES / "make_freeze_fixtures.py"), "--only", "inception_v3",
                            "--out", str(out)], capture_output=True, text=True, timeout=600)
