@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_def_pb2
+from graphsurgeon.errors import InvalidGraphError
 
 # Attributes through which TensorFlow's own ops call functions (calls, If, While, Case). Any other
 # attribute holding a function (e.g. a dataset op's ``f``) is found by ``called_functions`` too.
@@ -43,6 +44,14 @@ class FunctionInput(NamedTuple):
         return self.output is None and not self.is_control
 
 
+class FunctionInputError(InvalidGraphError, ValueError):
+    """A FunctionDef input that is not ``arg``, ``node:output[:index]`` or ``^node`` (a damaged library).
+
+    A ``GraphSurgeonError`` (the CLI reports it in one line) and, for callers that parse speculatively,
+    a ``ValueError``.
+    """
+
+
 def parse_function_input(name: str) -> FunctionInput:
     """Parses a node input inside a FunctionDef.
 
@@ -58,7 +67,8 @@ def parse_function_input(name: str) -> FunctionInput:
         return FunctionInput(parts[0], parts[1], 0)
     if len(parts) == 3 and parts[2].isdigit():
         return FunctionInput(parts[0], parts[1], int(parts[2]))
-    raise ValueError(f"'{name}' is not a function-body input (expected 'arg', 'node:output:index' or '^node')")
+    raise FunctionInputError(f"'{name}' is not a function-body input (expected 'arg', 'node:output:index' or "
+                             "'^node'); the function library is damaged")
 
 
 def format_function_input(ref: FunctionInput) -> str:
