@@ -389,6 +389,13 @@ def saved_model_variables(saved_model_dir: str | os.PathLike[str] | LoadedGraph,
     neither route knows the variable (e.g. Keras 3's restore-only copies). Reads only the protos.
     """
     loaded = _load(saved_model_dir, tags)
+    try:
+        return _saved_model_variables(loaded)
+    except fn.FunctionInputError as err:  # raised deep in a function body: name the file here
+        raise InvalidGraphError(f"SavedModel '{loaded.saved_model_dir or loaded.path}': {err}") from None
+
+
+def _saved_model_variables(loaded: LoadedGraph) -> list[dict[str, Any]]:
     meta = loaded.meta_graph_def
     assert meta is not None
     ckpt_graph = None
@@ -1058,6 +1065,14 @@ def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, s
         non-variable resource such as a lookup table).
     """
     loaded = _load(saved_model_dir, tags)
+    try:
+        return _freeze_signature(loaded, signature, checkpoint, outputs, inline)
+    except fn.FunctionInputError as err:  # raised deep in a function body: name the file here
+        raise InvalidGraphError(f"SavedModel '{loaded.saved_model_dir or loaded.path}': {err}") from None
+
+
+def _freeze_signature(loaded: LoadedGraph, signature: str, checkpoint: Mapping[str, Any] | None,
+                      outputs: Sequence[str] | str | None, inline: bool) -> SignatureFreezeResult:
     meta = loaded.meta_graph_def
     assert meta is not None
     where = str(loaded.saved_model_dir or loaded.path)
