@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except GraphSurgeonError as err:
         message = " ".join(str(err).split("\n"))
+        # one line, and nothing a terminal would act on (names from damaged files may hold escapes)
+        message = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
         print(f"gs: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
