@@ -202,8 +202,9 @@ def _quiet_gs(*argv: object) -> int:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = gs_main([str(a) for a in argv])
     if code == 1:
-        lines = err.getvalue().strip().splitlines()
-        if not (lines and lines[-1].startswith("gs: error: ")) or "Traceback" in err.getvalue():
+        lines = err.getvalue().strip().split("\n")
+        if not (lines and lines[-1].startswith("gs: error: ")) or "Traceback" in err.getvalue() or \
+                not lines[-1].isprintable():
             raise Finding(f"gs {argv[0]} exited 1 without a one-line error: {err.getvalue()[:500]!r}")
     elif code != 0:
         raise Finding(f"gs {argv[0]} exited {code}: {err.getvalue()[:500]!r}")

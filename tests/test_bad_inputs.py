@@ -410,6 +410,9 @@ CASES = [
     # broken graphs and wrong names
     Case("unknown-output", lambda ws: ws.mlp_freeze(outputs="prob"),
          errors.NodeNotFoundError, ("output 'prob' not found in the graph; did you mean 'probs'?",)),
+    # regression: names were printed raw (a terminal escape in a damaged file reached the terminal)
+    Case("unknown-output-with-control-characters", lambda ws: ws.mlp_freeze(outputs="pro\x1b[2Jbs\rx"),
+         errors.NodeNotFoundError, ("output 'pro\\x1b[2Jbs\\rx' not found",)),
     Case("unknown-output-index", lambda ws: ws.mlp_freeze(outputs="probs:7"),  # regression: was accepted
          errors.NodeNotFoundError, ("output 'probs:7' not found", "'probs' (Softmax) has 1 output(s)")),
     Case("duplicate-node-names", lambda ws: ws.mlp_damaged(_edit_graph(_duplicate)),
@@ -556,9 +559,9 @@ def test_bad_input(case: Case, tmp_path: pathlib.Path, monkeypatch: pytest.Monke
 
     assert code == case.exit_code, f"exit {code}; stderr: {captured.err}"
     assert "Traceback" not in captured.err + captured.out
-    lines = captured.err.strip().splitlines()
+    lines = captured.err.strip().split("\n")
     prefix = "gs: interrupted" if case.exit_code == 130 else "gs: error: "
-    assert len(lines) == 1 and lines[0].startswith(prefix), captured.err
+    assert len(lines) == 1 and lines[0].startswith(prefix) and lines[0].isprintable(), captured.err
     names = {"inp": ws.inp, "out": ws.out, "root": ws.root}
     for fragment in case.fragments:
         assert fragment.format(**names) in lines[0], lines[0]

@@ -184,3 +184,17 @@ def test_restore_function_identity_without_input(tmp_path: pathlib.Path) -> None
         fc.freeze_signature(saved)
     except fc.GraphSurgeonError:
         pass
+
+
+def test_malformed_function_input_names_the_saved_model(tmp_path: pathlib.Path) -> None:
+    """Was a bare ValueError from functions.parse_function_input (a damaged 'ret' of a library function)."""
+    from graphsurgeon.errors import InvalidGraphError
+
+    saved, model = _tf2_copy(tmp_path)
+    for fdef in model.meta_graphs[0].graph_def.library.function:
+        for key in fdef.ret:
+            fdef.ret[key] = fdef.ret[key].replace(":output:", "::output:")
+    (saved / "saved_model.pb").write_bytes(model.SerializeToString())
+    with pytest.raises(InvalidGraphError, match=f"SavedModel '{saved}': .* is not a function-body input"):
+        fc.freeze_signature(saved)
+    assert fc._quiet_gs("inspect", saved) in (0, 1)
