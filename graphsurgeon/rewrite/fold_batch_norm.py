@@ -175,6 +175,8 @@ def _linear(ref: TensorRef, consumer: str, nodes: dict, view: GraphView, evaluat
     if node.op == "BiasAdd":
         _only_consumer(node.name, consumer, view, protected)
         data = _data(node)
+        if len(data) != 2:
+            raise _Skip(f"'{node.name}' has {len(data)} data inputs")
         bias = _float(evaluator.value(data[1]), f"bias of '{node.name}'")
         bias_node = node
         consumer = node.name
@@ -188,6 +190,8 @@ def _linear(ref: TensorRef, consumer: str, nodes: dict, view: GraphView, evaluat
     if len(data) != 2:
         raise _Skip(f"'{node.name}' has {len(data)} data inputs")
     weights = _float(evaluator.value(data[1]), f"weights of '{node.name}'")
+    if weights.ndim != (2 if node.op == "MatMul" else 4):
+        raise _Skip(f"weights of '{node.name}' have rank {weights.ndim}")
     if node.op == "MatMul":
         channels = weights.shape[0] if node.attr["transpose_b"].b else weights.shape[1]
         channels_last = True
@@ -197,8 +201,6 @@ def _linear(ref: TensorRef, consumer: str, nodes: dict, view: GraphView, evaluat
             raise _Skip(f"data_format {fmt.decode()}")
         channels_last = fmt == b"NHWC"
         channels = weights.shape[3] if node.op == "Conv2D" else weights.shape[2] * weights.shape[3]
-    if weights.ndim != (2 if node.op == "MatMul" else 4):
-        raise _Skip(f"weights of '{node.name}' have rank {weights.ndim}")
     if bias is None:
         bias = np.zeros(channels, weights.dtype)
     elif bias.shape != (channels,):
