@@ -198,3 +198,24 @@ def test_malformed_function_input_names_the_saved_model(tmp_path: pathlib.Path) 
     with pytest.raises(InvalidGraphError, match=f"SavedModel '{saved}': .* is not a function-body input"):
         fc.freeze_signature(saved)
     assert fc._quiet_gs("inspect", saved) in (0, 1)
+
+
+@pytest.mark.parametrize("damage_kind", ["bias-add-one-input", "weights-rank-1"])
+def test_optimize_batch_norm_over_a_damaged_convolution(tmp_path: pathlib.Path, damage_kind: str) -> None:
+    """Was IndexError in fold_batch_norm._linear (a BiasAdd with one input; weights of the wrong rank)."""
+    from graphsurgeon._proto import graph_pb2
+    from graphsurgeon.formats.tensors import array_to_tensor
+
+    graph_def = graph_pb2.GraphDef.FromString(fc._frozen_batchnorm())
+    nodes = {n.name: n for n in graph_def.node}
+    for node in graph_def.node:  # the batch norm reads the convolution directly (no Relu between)
+        node.input[:] = ["conv/BiasAdd" if i == "conv/Relu" else i for i in node.input]
+    if damage_kind == "bias-add-one-input":
+        del nodes["conv/BiasAdd"].input[1]
+    else:
+        import numpy as np
+
+        nodes["conv/weights"].attr["value"].tensor.CopyFrom(array_to_tensor(np.ones(3, np.float32)))
+    path = tmp_path / "frozen.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    assert fc._quiet_gs("optimize", path, "--outputs", "out", "-o", tmp_path / "o.pb") in (0, 1)
