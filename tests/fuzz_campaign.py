@@ -370,40 +370,55 @@ def _mutate_nodes(nodes, graph_def: graph_pb2.GraphDef, rng: random.Random) -> N
             node.op = fn.signature.name if rng.randrange(2) else node.op
 
 
-_FROZEN_BN: list[bytes] = []
+#: frozen graphs that ``gs optimize`` targets start from: name -> (graph, checkpoint, outputs, bind)
+_FROZEN_SOURCES = {
+    "batchnorm": (FIXTURES / "freeze" / "batchnorm_inplace" / "graph.pb",
+                  FIXTURES / "freeze" / "batchnorm_inplace" / "model.ckpt", "out", {"is_training": False}),
+    "mobilenet": (FIXTURES / "surgery" / "mobilenet" / "model.ckpt.meta", FIXTURES / "surgery" / "mobilenet" /
+                  "model.ckpt", "output", {"is_training": False, "keep_prob": 1.0}),
+}
+_FROZEN: dict[str, bytes] = {}
+
+
+def _frozen(name: str) -> bytes:
+    """A fixture frozen with its training flags bound: the input of ``gs optimize``."""
+    if name not in _FROZEN:
+        graph, checkpoint, outputs, bind = _FROZEN_SOURCES[name]
+        _FROZEN[name] = freeze(graph, checkpoint, outputs, bind=bind).graph_def.SerializeToString(deterministic=True)
+    return _FROZEN[name]
 
 
 def _frozen_batchnorm() -> bytes:
-    """The batch-norm fixture frozen (is_training bound to false): the input of ``gs optimize``."""
-    if not _FROZEN_BN:
-        bn = FIXTURES / "freeze" / "batchnorm_inplace"
-        result = freeze(bn / "graph.pb", bn / "model.ckpt", "out", bind={"is_training": False})
-        _FROZEN_BN.append(result.graph_def.SerializeToString(deterministic=True))
-    return _FROZEN_BN[0]
+    return _frozen("batchnorm")
 
 
-def _copy_frozen(work: pathlib.Path) -> None:
-    (work / "frozen.pb").write_bytes(_frozen_batchnorm())
+def _optimize_target(name: str, structure: bool) -> Target:
+    def copy(work: pathlib.Path) -> None:
+        (work / "frozen.pb").write_bytes(_frozen(name))
 
+    def encode(work: pathlib.Path, seed: bytes) -> None:
+        graph_def = graph_pb2.GraphDef.FromString(_frozen(name))
+        mutate_graph_def(graph_def, seed)
+        (work / "frozen.pb").write_bytes(graph_def.SerializeToString())
 
-def _write_mutated_frozen(work: pathlib.Path, seed: bytes) -> None:
-    graph_def = graph_pb2.GraphDef.FromString(_frozen_batchnorm())
-    mutate_graph_def(graph_def, seed)
-    (work / "frozen.pb").write_bytes(graph_def.SerializeToString())
+    def run(work: pathlib.Path) -> None:
+        out_dir = work / "out"
+        out_dir.mkdir(exist_ok=True)
+        try:
+            code = _quiet_gs("optimize", work / "frozen.pb", "--outputs", _FROZEN_SOURCES[name][2],
+                             "-o", out_dir / "o.pb")
+            left = sorted(p.name for p in out_dir.iterdir())
+            if left != (["o.pb"] if code == 0 else []):
+                raise Finding(f"gs optimize exited {code} and left {left}")
+            if code:
+                raise GraphSurgeonError("gs optimize refused the graph")  # counted as an error, not a finding
+        finally:
+            shutil.rmtree(out_dir)
 
-
-def _run_optimize(work: pathlib.Path) -> None:
-    out_dir = work / "out"
-    out_dir.mkdir(exist_ok=True)
-    try:
-        code = _quiet_gs("optimize", work / "frozen.pb", "--outputs", "out", "-o", out_dir / "o.pb")
-        left = sorted(p.name for p in out_dir.iterdir())
-        if left != (["o.pb"] if code == 0 else []):
-            raise Finding(f"gs optimize exited {code} and left {left}")
-        if code:
-            raise GraphSurgeonError("gs optimize refused the graph")  # counted as an error, not a finding
-    finally:
-        shutil.rmtree(out_dir)
+    if structure:
+        return Target(f"optimize-{name}-structure", copy, "frozen.pb", run, represent=lambda path: b"\0" * 16,
+                      encode=encode)
+    return Target(f"optimize-{name}-bytes", copy, "frozen.pb", run)
 
 
 def _write_mutated_saved_model(work: pathlib.Path, seed: bytes) -> None:
@@ -494,9 +509,9 @@ TARGETS = {t.name: t for t in [
            represent=lambda path: b"\0" * 16, encode=_write_mutated_saved_model),
     Target("index-entries-structure", _copy_mlp, "model.ckpt.index", _run_checkpoint("model.ckpt", "graph.pb"),
            represent=lambda path: b"\0" * 16, encode=_write_mutated_entries),
-    Target("optimize-structure", _copy_frozen, "frozen.pb", _run_optimize, represent=lambda path: b"\0" * 16,
-           encode=_write_mutated_frozen),
-    Target("optimize-bytes", _copy_frozen, "frozen.pb", _run_optimize),
+    _optimize_target("batchnorm", structure=True),
+    _optimize_target("batchnorm", structure=False),
+    _optimize_target("mobilenet", structure=True),
     Target("meta-structure", _copy_mlp, "model.ckpt.meta", _run_graph("model.ckpt.meta"),
            represent=lambda path: b"\0" * 16,
            encode=lambda work, seed: _write_mutated_graph(MLP / "model.ckpt.meta", work / "model.ckpt.meta", seed)),
