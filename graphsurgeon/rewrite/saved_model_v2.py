@@ -656,7 +656,7 @@ class _Freezer:
                 new = self._convert_read(node, var, in_function, existing, extra, here)
                 if op in READ_OUTPUT_ARGS:
                     renamed[(node.name, READ_OUTPUT_ARGS[op][0])] = READ_OUTPUT_ARGS[op][1]
-            elif op == "Identity":
+            elif op == "Identity" and 0 in hit:
                 new.attr["T"].type = hit[0].dtype
                 _set_shape_list(new, "_output_shapes", {0: hit[0].shape})
                 frozen[out_key(node.name, 0)] = hit[0]
