@@ -219,3 +219,18 @@ def test_optimize_batch_norm_over_a_damaged_convolution(tmp_path: pathlib.Path, 
     path = tmp_path / "frozen.pb"
     path.write_bytes(graph_def.SerializeToString())
     assert fc._quiet_gs("optimize", path, "--outputs", "out", "-o", tmp_path / "o.pb") in (0, 1)
+
+
+def test_identity_with_a_variable_at_input_1(tmp_path: pathlib.Path) -> None:
+    """Was KeyError in saved_model_v2.rewrite_body (an Identity whose variable input is not input 0)."""
+    from graphsurgeon.errors import UnsupportedError
+
+    saved, model = _tf2_copy(tmp_path)
+    calls = [n for f in model.meta_graphs[0].graph_def.library.function for n in f.node_def
+             if n.op == "StatefulPartitionedCall" and len(n.input) > 1]
+    assert calls, "the signature wrapper calls the function with the variables as trailing inputs"
+    for node in calls:
+        node.op = "Identity"
+    (saved / "saved_model.pb").write_bytes(model.SerializeToString())
+    with pytest.raises(UnsupportedError, match="in a way graphsurgeon cannot freeze"):
+        fc.freeze_signature(saved)
