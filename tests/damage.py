@@ -132,25 +132,6 @@ def edit_index(index: pathlib.Path,
     return changed
 
 
-def data_blocks_span(index: pathlib.Path) -> tuple[int, int]:
-    """(offset, size) of an SSTable's data blocks (with trailers): they start the file, the meta block follows."""
-    data = index.read_bytes()
-    footer = data[-48:]
-    pos = 0
-    fields = []
-    for _ in range(4):
-        value = shift = 0
-        while True:
-            byte = footer[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        fields.append(value)
-    return 0, fields[0]
-
-
 def raw_data_block(index: pathlib.Path) -> bytes:
     """The records of a V2 ``.index`` as one uncompressed SSTable data block (without its trailer)."""
     return _block(read_table(str(index)))
