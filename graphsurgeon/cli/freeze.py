@@ -256,6 +256,13 @@ def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: l
     if args.clear_devices:
         for node in result.graph_def.node:
             node.device = ""
+    if getattr(args, "optimize", False):  # the passes see the top-level graph; function bodies stay as they are
+        from graphsurgeon.rewrite.optimize import optimize_graph
+
+        optimized = optimize_graph(result.graph_def, list(result.output_names))
+        result.notes.append("optimized for inference (top-level graph): " + ", ".join(
+            f"{name} {before}->{after}" for name, before, after in optimized.steps))
+        result.graph_def = optimized.graph_def
     sidecar = getattr(args, "signature_json", None) or str(args.output_graph) + ".signature.json"
     protofile.check_output_path(sidecar, inputs)
     mapping = json.dumps(result.signature_json(), indent=1) + "\n"
