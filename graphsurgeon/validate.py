@@ -32,6 +32,7 @@ from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependenc
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
 from graphsurgeon.graph import names
+from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
 from graphsurgeon.summary import summarize
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ INSTALL_HINT = 'pip install "graphsurgeon[tf]"'
 #: Default tolerances: |frozen - original| <= atol + rtol * |original| (numpy.allclose).
 DEFAULT_RTOL = 1e-4
 DEFAULT_ATOL = 1e-5
+#: The signature of a TF2 SavedModel that is validated unless another is named.
+DEFAULT_SIGNATURE = "serving_default"
 
 PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 TABLE_INITIALIZER_OPS = frozenset({
@@ -771,6 +774,157 @@ def _run_original_once(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, 
         return _run_in_session(sess, fetches, feeds)
 
 
+# --- a TF2 SavedModel, run eagerly through one signature ------------------------------------------
+
+def _signature_def(loaded: _model.LoadedGraph, signature: str, label: str) -> Any:
+    meta = loaded.meta_graph_def
+    if meta is None or signature not in meta.signature_def:
+        available = sorted(k for k in (meta.signature_def if meta is not None else {}) if not k.startswith("__"))
+        raise ValidationError(f"signature '{signature}' not found in the SavedModel '{label}'; available "
+                              f"signatures: {', '.join(available) or '(none)'} (pass one with --signature)")
+    return meta.signature_def[signature]
+
+
+def _dense_tensor(info: Any, what: str) -> str:
+    if info.WhichOneof("encoding") != "name" or not info.name:
+        raise ValidationError(f"{what} is not a dense tensor (a sparse or composite tensor); validating it is "
+                              "not supported")
+    return names.tensor_name(info.name)
+
+
+def signature_inputs(loaded: _model.LoadedGraph, signature: str = DEFAULT_SIGNATURE) -> dict[str, InputSpec]:
+    """Signature key -> ``InputSpec`` (tensor name, dtype, shape) of a TF2 SavedModel signature's inputs.
+
+    The spec's ``name`` is the graph tensor the key maps to (``serving_default_x:0``), which a
+    frozen signature keeps as its placeholder. Keys are in sorted order. Raises
+    ``ValidationError`` for an unknown signature (listing the available ones).
+    """
+    label = str(loaded.saved_model_dir or loaded.path)
+    sig = _signature_def(loaded, signature, label)
+    out: dict[str, InputSpec] = {}
+    for key in sorted(sig.inputs):
+        info = sig.inputs[key]
+        tensor = _dense_tensor(info, f"input '{key}' of signature '{signature}' of '{label}'")
+        shape = None if info.tensor_shape.unknown_rank else tuple(d.size for d in info.tensor_shape.dim)
+        out[key] = InputSpec(tensor, names.node_name(tensor), info.dtype, shape)
+    return out
+
+
+def _signature_key(name: str, mapping: Mapping[str, str], kind: str, where: str) -> str:
+    """The signature key ``name`` refers to: a key itself, or the tensor (or node) a key maps to."""
+    if name in mapping:
+        return name
+    try:
+        tensor = names.tensor_name(name)
+    except ValueError as err:
+        raise MismatchError(f"{kind} '{name}' is a control input, not a tensor") from err
+    by_tensor = {value: key for key, value in mapping.items()}
+    if tensor in by_tensor:
+        return by_tensor[tensor]
+    node = names.node_name(tensor)
+    if node in mapping and tensor == f"{node}:0":  # "x:0", as parse_feeds spells the key "x"
+        return node
+    listing = ", ".join(f"{key} ({value})" for key, value in sorted(mapping.items()))
+    raise names.not_found(kind, name, list(mapping) + list(by_tensor), where=where,
+                          hint=f"the signature's {kind}s are: {listing}")
+
+
+def _tensor_order(tensor: str) -> tuple[str, int]:
+    ref = names.parse_input(tensor)
+    return ref.node, ref.index
+
+
+@contextlib.contextmanager
+def _eager_mode(tf: Any) -> Iterator[None]:
+    """Eager execution for the block, also in a process that called ``disable_eager_execution``."""
+    if tf.executing_eagerly():
+        yield
+        return
+    from tensorflow.python.eager import context  # noqa: PLC0415 (no public switch back to eager mode)
+
+    with context.eager_mode():
+        yield
+
+
+def _run_signature_once(tf: Any, loaded: _model.LoadedGraph, signature: str, values: Mapping[str, np.ndarray],
+                        device: str, what: str) -> dict[str, np.ndarray]:
+    """Loads the TF2 SavedModel under ``tf.device(device)`` and calls its signature once, eagerly."""
+    stage = "load"
+    try:
+        with _eager_mode(tf), tf.device(device):
+            model = tf.saved_model.load(str(loaded.saved_model_dir), tags=sorted(loaded.tags))
+            stage = "run"
+            function = model.signatures[signature]
+            result = function(**{key: tf.constant(value) for key, value in values.items()})
+            return {key: np.asarray(tensor.numpy()) for key, tensor in result.items()}
+    except (tf.errors.OpError, ValueError, TypeError, KeyError, OSError) as err:
+        on = f" on {short_device(device)}" if device else ""
+        verb = (f"cannot load the original {what} with tf.saved_model.load" if stage == "load"
+                else f"failed to run signature '{signature}' of the original {what}{on}")
+        raise ValidationError(f"TensorFlow {verb}: {_tf_error_text(err)}") from err
+
+
+def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: graph_pb2.GraphDef,
+                  frozen_label: str, *, signature: str, inputs: Mapping[str, Any] | None,
+                  outputs: Sequence[str] | str | None, rtol: float, atol: float,
+                  devices: Sequence[str] | str | None, seed: int, batch: int,
+                  initializer_nodes: Sequence[str] | str | None, verbose: bool) -> ValidationReport:
+    """``validate`` for a TF2 SavedModel original: the signature is called eagerly, the frozen graph run."""
+    where = f"signature '{signature}' of '{original_label}'"
+    sig = _signature_def(loaded, signature, original_label)
+    specs = signature_inputs(loaded, signature)
+    out_map = {key: _dense_tensor(sig.outputs[key], f"output '{key}' of {where}") for key in sig.outputs}
+    frozen_nodes = {node.name for node in frozen_def.node}
+    wanted = names.split_names(outputs)
+    if wanted:
+        keys = list(dict.fromkeys(_signature_key(name, out_map, "output", where) for name in wanted))
+    else:
+        keys = [key for key in out_map if names.node_name(out_map[key]) in frozen_nodes]
+        if not keys:
+            listing = ", ".join(sorted(out_map.values()))
+            raise ValidationError(f"'{frozen_label}' holds none of the outputs of {where} ({listing}); is it "
+                                  f"frozen from another signature? (pass the right one with --signature)")
+    keys.sort(key=lambda key: _tensor_order(out_map[key]))
+    fetches = _check_outputs(frozen_def, [out_map[key] for key in keys], f"'{frozen_label}'")
+
+    if batch < 1:
+        raise MismatchError(f"batch must be at least 1, got {batch}")
+    given: dict[str, np.ndarray] = {}
+    for name, value in (inputs or {}).items():
+        key = _signature_key(name, {k: spec.name for k, spec in specs.items()}, "input", where)
+        if key in given:
+            raise MismatchError(f"input '{key}' ({specs[key].name}) of {where} is given twice")
+        given[key] = coerce_value(value, specs[key])
+    rng = np.random.default_rng(seed)
+    pool = _string_pool(frozen_def)
+    values = {key: given[key] if key in given else random_value(spec, batch, rng, pool)
+              for key, spec in specs.items()}
+    frozen_given = {specs[key].name: value for key, value in values.items() if specs[key].node in frozen_nodes}
+    feeds = prepare_feeds(frozen_def, frozen_given, random_inputs=False, batch=batch, seed=seed,
+                          where=f"'{frozen_label}'", outputs=fetches)
+    init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
+
+    tf = import_tensorflow(verbose)
+    rows: list[ValidationRow] = []
+    with _tf_quiet(verbose):
+        run_on = _resolve_devices(devices, verbose)
+        for device in run_on:
+            logger.info("calling signature '%s' of the original '%s' on %s", signature, original_label,
+                        short_device(device))
+            want = _run_signature_once(tf, loaded, signature, values, device, f"'{original_label}'")
+            logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
+            got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
+            for key, name in zip(keys, fetches):
+                max_abs, max_rel, ok, note = compare_arrays(want[key], got[name], rtol, atol)
+                rows.append(ValidationRow(name, short_device(device), tuple(got[name].shape), dtype_label(got[name]),
+                                          max_abs, max_rel, ok, note))
+    return ValidationReport(
+        original=original_label, frozen=frozen_label, checkpoint=None, rows=rows,
+        inputs={specs[key].name: (tuple(value.shape), dtype_label(value)) for key, value in values.items()},
+        random=[specs[key].name for key in values if key not in given], devices=[short_device(d) for d in run_on],
+        rtol=rtol, atol=atol, seed=seed, signature=signature)
+
+
 # --- comparing ---------------------------------------------------------------------------------
 
 _FLOAT_KINDS = "fc"
@@ -867,6 +1021,7 @@ class ValidationReport:
     rtol: float
     atol: float
     seed: int = 0
+    signature: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -888,6 +1043,7 @@ class ValidationReport:
             "rtol": self.rtol,
             "atol": self.atol,
             "seed": self.seed,
+            "signature": self.signature,
             "inputs": {name: {"shape": list(shape), "dtype": dtype, "random": name in self.random}
                        for name, (shape, dtype) in self.inputs.items()},
             "rows": [{"output": r.output, "device": r.device, "shape": list(r.shape), "dtype": r.dtype,
@@ -899,6 +1055,8 @@ class ValidationReport:
         """An aligned table for people, with a one-line verdict at the end."""
         lines = [f"original: {self.original}" + (f" (checkpoint {self.checkpoint})" if self.checkpoint else ""),
                  f"frozen:   {self.frozen}"]
+        if self.signature:
+            lines.append(f"signature: {self.signature} (TF2 SavedModel, run eagerly)")
         for name, (shape, dtype) in self.inputs.items():
             how = f"random, seed {self.seed}" if name in self.random else "given"
             lines.append(f"input:    {name} {dtype}[{','.join(map(str, shape))}] ({how})")
@@ -940,7 +1098,8 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
              tags: Iterable[str] | str | None = None, inputs: Mapping[str, Any] | None = None,
              outputs: Sequence[str] | str | None = None, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
              devices: Sequence[str] | str | None = None, seed: int = 0, batch: int = 1,
-             initializer_nodes: Sequence[str] | str | None = None, verbose: bool = False) -> ValidationReport:
+             initializer_nodes: Sequence[str] | str | None = None, signature: str = DEFAULT_SIGNATURE,
+             verbose: bool = False) -> ValidationReport:
     """Runs the original model and the frozen graph on the same inputs on every device and compares.
 
     The original is run the way its users run it: a SavedModel through
@@ -950,6 +1109,14 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     (or, without one, each variable from the key of its name), then its table initializers. The
     frozen graph is imported and its ``initializer_nodes`` (default: ``init_all_tables`` or the
     table initializer ops) are run first.
+
+    A TF2 SavedModel (an object graph with concrete functions, as ``tf.saved_model.save`` and
+    Keras ``model.export`` write; the TF1 loader cannot restore its variables) is run eagerly as
+    its users run it: ``tf.saved_model.load(dir, tags)``, then ``loaded.signatures[signature]``
+    called with one ``tf.constant`` per signature input. Signature keys map to the frozen graph's
+    tensor names through the SavedModel's ``signature_def`` (``x`` -> ``serving_default_x:0``,
+    ``y`` -> ``StatefulPartitionedCall:0``), which ``gs freeze`` keeps; ``inputs`` and
+    ``outputs`` may name either. Random inputs follow the signature's TensorSpecs.
 
     Args:
         original: a .pb/.pbtxt graph (+ ``checkpoint``), a .meta (checkpoint default: the prefix
@@ -965,6 +1132,7 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         rtol, atol: tolerances for floating-point outputs; other dtypes must match exactly.
         devices: the devices to run on (default: the CPU and every GPU).
         initializer_nodes: nodes of the frozen graph to run once first.
+        signature: for a TF2 SavedModel original, the signature the frozen graph was made from.
         verbose: let TensorFlow's logs and warnings through.
 
     Returns:
@@ -977,6 +1145,10 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     """
     loaded, prefix, original_label = _prepare_original(original, checkpoint, tags)
     frozen_def, frozen_label = _as_graph_def(frozen)
+    if is_tf2_saved_model(loaded):
+        return _validate_tf2(loaded, original_label, frozen_def, frozen_label, signature=signature, inputs=inputs,
+                             outputs=outputs, rtol=rtol, atol=atol, devices=devices, seed=seed, batch=batch,
+                             initializer_nodes=initializer_nodes, verbose=verbose)
     output_names = names.split_names(outputs) or candidate_outputs(frozen_def)
     if not output_names:
         raise ValidationError(f"'{frozen_label}' has no candidate outputs; name the outputs to compare")

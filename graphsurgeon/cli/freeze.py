@@ -291,19 +291,21 @@ def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: l
     print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
     print(f"signature:  {sidecar}")
     if args.validate:
-        return _validate(loaded, None, args.output_graph, result.output_names, [], {}, args.saved_model_tags)
+        return _validate(loaded, None, args.output_graph, result.output_names, [], {}, args.saved_model_tags,
+                         signature=result.signature)
     return 0
 
 
 def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: str, outputs: list[str],
-              initializer_nodes: list[str], bound: dict, tags: str | None) -> int:
+              initializer_nodes: list[str], bound: dict, tags: str | None, signature: str | None = None) -> int:
     from graphsurgeon.validate import validate
 
     original = str(loaded.saved_model_dir) if loaded.saved_model_dir is not None else str(loaded.path)
     prefix = None if loaded.saved_model_dir is not None else (
         getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))
     report = validate(original, pathlib.Path(frozen_path), checkpoint=prefix, tags=tags, inputs=bound or None,
-                      outputs=outputs, initializer_nodes=initializer_nodes or None)
+                      outputs=outputs, initializer_nodes=initializer_nodes or None,
+                      **({"signature": signature} if signature else {}))
     print(report.format())
     if not report.ok:
         print(f"gs: error: the frozen graph does not match the original ({len(report.failures)} output/device "
