@@ -1,27 +1,40 @@
 """Check that a frozen graph gives the original model's answers, on every device (needs TensorFlow).
 
 ORIGINAL is a .meta (the checkpoint defaults to the prefix beside it), a .pb/.pbtxt graph with
---checkpoint, or a SavedModel directory. Both models are run on the same inputs (--input, the
-rest random) on the CPU and on each GPU; the report gives, per output and device, the largest
-absolute and relative error. Floats must match within --rtol/--atol, other dtypes exactly. Exit
-status 1 on a mismatch.
+--checkpoint, or a SavedModel directory. A TF2 SavedModel (tf.saved_model.save, Keras export) is
+run eagerly through --signature (default serving_default), as its users call it; --input and
+--output then take the signature's keys or the tensor names they map to. Both models are run on
+the same inputs (--input, the rest random) on the CPU and on each GPU; the report gives, per
+output and device, the largest absolute and relative error. Floats must match within
+--rtol/--atol, other dtypes exactly. Exit status 1 on a mismatch.
 
 examples:
   gs validate model.ckpt-1000.meta frozen.pb
   gs validate graph.pbtxt frozen.pb --checkpoint model.ckpt-1000 --input keep_prob=1.0
   gs validate saved_model/ frozen.pb --output probs --batch 4 --json
+  gs validate tf2_saved_model/ frozen.pb --signature serving_default --input x=[[1,2,3,4]]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 
 from graphsurgeon.cli.run import add_input_arguments, parse_feeds
 from graphsurgeon.formats.model import load_graph
 from graphsurgeon.graph import names
-from graphsurgeon.validate import DEFAULT_ATOL, DEFAULT_RTOL, graph_inputs, validate
+from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
+from graphsurgeon.validate import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    DEFAULT_SIGNATURE,
+    graph_inputs,
+    signature_inputs,
+    validate,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint prefix, directory or .index file (default for a .meta: the prefix beside it)")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
                         help="SavedModel tag set, comma-separated (default: serve)")
+    parser.add_argument("--signature", metavar="KEY", default=DEFAULT_SIGNATURE,
+                        help=f"for a TF2 SavedModel: the signature the graph was frozen from (default "
+                             f"{DEFAULT_SIGNATURE})")
     add_input_arguments(parser, random_flag=False)
     parser.add_argument("--output", "--outputs", "--output_node_names", dest="outputs", action="append",
                         metavar="NAME", help="output to compare (repeat, or comma-separated); default: the frozen "
@@ -46,8 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     frozen = load_graph(args.frozen)
-    feeds = parse_feeds(args.inputs, graph_inputs(frozen.graph_def))
-    report = validate(args.original, frozen, checkpoint=args.checkpoint, tags=args.saved_model_tags, inputs=feeds,
+    specs = graph_inputs(frozen.graph_def)
+    original = args.original
+    if os.path.isdir(original):
+        original = load_graph(original, args.saved_model_tags)
+        if is_tf2_saved_model(original):  # --input KEY=VALUE: parsed against the signature's TensorSpec
+            specs += [dataclasses.replace(spec, name=f"{key}:0", node=key)
+                      for key, spec in signature_inputs(original, args.signature).items()]
+    feeds = parse_feeds(args.inputs, specs)
+    report = validate(original, frozen, checkpoint=args.checkpoint, tags=args.saved_model_tags, inputs=feeds,
+                      signature=args.signature,
                       outputs=names.split_names(args.outputs), rtol=args.rtol, atol=args.atol,
                       devices=args.devices, seed=args.seed, batch=args.batch,
                       initializer_nodes=args.initializer_nodes, verbose=bool(getattr(args, "verbose", False)))
