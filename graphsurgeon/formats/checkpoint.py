@@ -37,6 +37,7 @@ from graphsurgeon.errors import CheckpointError, ChecksumError, FileFormatError,
 from graphsurgeon.formats import snappy
 from graphsurgeon.formats.protofile import format_bytes, parse_message
 from graphsurgeon.formats.tensors import NUMPY_DTYPES, dtype_name, shape_to_proto, tensor_to_array
+from graphsurgeon.formats.varint import decode_varint
 from graphsurgeon.graph.names import close_matches, not_found
 
 logger = logging.getLogger(__name__)
@@ -109,19 +110,6 @@ def encode_slice_key(name: str, extents: list[tuple[int, int]]) -> bytes:
 
 # --- SSTable ---------------------------------------------------------------------------------
 
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise ValueError("bad varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
 def _read_block(data: bytes, offset: int, size: int, path: str, what: str, verify: bool) -> bytes:
     end = len(data) - _FOOTER_SIZE
     if offset < 0 or size < 0 or offset + size + _TRAILER_SIZE > end:
@@ -164,9 +152,9 @@ def _block_entries(block: bytes, path: str, what: str) -> list[tuple[bytes, byte
     try:
         while pos < limit:
             start = pos
-            shared, pos = _varint(block, pos, limit)
-            non_shared, pos = _varint(block, pos, limit)
-            value_len, pos = _varint(block, pos, limit)
+            shared, pos = decode_varint(block, pos, limit)
+            non_shared, pos = decode_varint(block, pos, limit)
+            value_len, pos = decode_varint(block, pos, limit)
             if shared > len(key) or pos + non_shared + value_len > limit:
                 raise ValueError("entry overruns the block")
             if shared == 0:
@@ -210,10 +198,10 @@ def read_table(path: str, verify: bool = True) -> list[tuple[bytes, bytes]]:
             "(or it is truncated)")
     try:
         pos = 0
-        _meta_offset, pos = _varint(footer, pos, 40)
-        _meta_size, pos = _varint(footer, pos, 40)
-        index_offset, pos = _varint(footer, pos, 40)
-        index_size, pos = _varint(footer, pos, 40)
+        _meta_offset, pos = decode_varint(footer, pos, 40)
+        _meta_size, pos = decode_varint(footer, pos, 40)
+        index_offset, pos = decode_varint(footer, pos, 40)
+        index_size, pos = decode_varint(footer, pos, 40)
     except ValueError:
         raise CheckpointError(f"the footer of '{path}' is corrupt (bad block handles)") from None
     index_block = _read_block(data, index_offset, index_size, path, "the index block", verify)
@@ -221,8 +209,8 @@ def read_table(path: str, verify: bool = True) -> list[tuple[bytes, bytes]]:
     prev_sep: bytes | None = None
     for i, (separator, handle) in enumerate(_block_entries(index_block, path, "the index block")):
         try:
-            offset, hpos = _varint(handle, 0, len(handle))
-            size, hpos = _varint(handle, hpos, len(handle))
+            offset, hpos = decode_varint(handle, 0, len(handle))
+            size, hpos = decode_varint(handle, hpos, len(handle))
         except ValueError:
             raise CheckpointError(f"block handle {i} in the index block of '{path}' is corrupt") from None
         what = f"data block {i}"
@@ -744,7 +732,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
         pos = 0
         try:
             for _ in range(count):
-                length, pos = _varint(buf, pos, size - 4)
+                length, pos = decode_varint(buf, pos, size - 4)
                 lengths.append(length)
         except ValueError:
             raise CheckpointError(f"{where} has corrupt string lengths") from None

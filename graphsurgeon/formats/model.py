@@ -14,6 +14,7 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2
 from graphsurgeon.errors import FileFormatError, InvalidGraphError, UnsupportedError
 from graphsurgeon.formats import protofile
+from graphsurgeon.formats.varint import decode_varint
 
 GRAPH_DEF = "GraphDef"
 META_GRAPH_DEF = "MetaGraphDef"
@@ -75,40 +76,25 @@ def _top_level_fields(data: bytes, limit: int = 64) -> list[tuple[int, int]]:
     """(field number, wire type) of the first top-level fields; stops at anything malformed."""
     out: list[tuple[int, int]] = []
     pos = 0
-    while pos < len(data) and len(out) < limit:
-        key, pos = _varint(data, pos)
-        if key is None:
-            break
-        field, wire = key >> 3, key & 7
-        out.append((field, wire))
-        if wire == 0:
-            _, pos = _varint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            if length is None:
+    try:
+        while pos < len(data) and len(out) < limit:
+            key, pos = decode_varint(data, pos)
+            field, wire = key >> 3, key & 7
+            out.append((field, wire))
+            if wire == 0:
+                _, pos = decode_varint(data, pos)
+            elif wire == 1:
+                pos += 8
+            elif wire == 2:
+                length, pos = decode_varint(data, pos)
+                pos += length
+            elif wire == 5:
+                pos += 4
+            else:
                 break
-            pos += length
-        elif wire == 5:
-            pos += 4
-        else:
-            break
-        if pos is None:
-            break
+    except ValueError:
+        pass
     return out
-
-
-def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
-    result = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-    return None, pos
 
 
 _OP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_>.\-]*$")

@@ -7,22 +7,11 @@ Format: https://github.com/google/snappy/blob/main/format_description.txt
 
 from __future__ import annotations
 
+from graphsurgeon.formats.varint import decode_varint
+
 
 class SnappyError(ValueError):
     """The bytes are not a valid raw Snappy block; the caller names the file."""
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 28:
-            raise SnappyError("bad length preamble")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
 
 
 def decompress(data: bytes, max_size: int | None = None) -> bytes:
@@ -36,7 +25,10 @@ def decompress(data: bytes, max_size: int | None = None) -> bytes:
     Returns:
         The uncompressed bytes; raises ``SnappyError`` on any malformed input.
     """
-    size, pos = _varint(data, 0)
+    try:
+        size, pos = decode_varint(data, 0, max_bits=32)
+    except ValueError:
+        raise SnappyError("bad length preamble") from None
     if max_size is not None and size > max_size:
         raise SnappyError(f"block claims {size} uncompressed bytes, more than the allowed {max_size}")
     out = bytearray()

@@ -37,6 +37,7 @@ from typing import IO, Any
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.errors import CheckpointError, ChecksumError, OutputError
 from graphsurgeon.formats import protofile
+from graphsurgeon.formats.varint import decode_varint, encode_varint
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +51,6 @@ _ENTRY_VALUE_TAG = b"\x12"  # map entry value (field 2)
 _TENSOR_TAG = b"\x42"  # AttrValue.tensor: field 8
 _CONTENT_TAG = b"\x22"  # TensorProto.tensor_content: field 4
 _HEAD_FIELDS = ("name", "op", "input", "device")
-
-
-def varint(value: int) -> bytes:
-    """The protobuf base-128 varint encoding of a non-negative ``value``."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
 
 
 def streamable(checkpoint: object, key: str, dtype: int) -> bool:
@@ -144,13 +124,13 @@ def _deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: i
     tensor_fields = {f.name for f, _ in value.tensor.ListFields()}
     if not tensor_fields <= {"dtype", "tensor_shape"}:
         raise _hollow_error(node.name, f"holds tensor fields {sorted(tensor_fields)}, expected dtype and shape only")
-    tensor_head = value.tensor.SerializeToString(deterministic=True) + _CONTENT_TAG + varint(nbytes)
+    tensor_head = value.tensor.SerializeToString(deterministic=True) + _CONTENT_TAG + encode_varint(nbytes)
     tensor_len = len(tensor_head) + nbytes
-    attr_head = _TENSOR_TAG + varint(tensor_len)
+    attr_head = _TENSOR_TAG + encode_varint(tensor_len)
     attr_len = len(attr_head) + tensor_len
-    entry_head = _VALUE_KEY + _ENTRY_VALUE_TAG + varint(attr_len)
+    entry_head = _VALUE_KEY + _ENTRY_VALUE_TAG + encode_varint(attr_len)
     entry_len = len(entry_head) + attr_len
-    value_head = _ATTR_TAG + varint(entry_len) + entry_head + attr_head + tensor_head
+    value_head = _ATTR_TAG + encode_varint(entry_len) + entry_head + attr_head + tensor_head
 
     head_node = node_def_pb2.NodeDef()
     for field in _HEAD_FIELDS:
@@ -166,8 +146,8 @@ def _deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: i
     start = end = -1
     pos = 0
     while pos < len(encoded):
-        length, body = _read_varint(encoded, pos + 1)
-        key_len, key_start = _read_varint(encoded, body + 1)
+        length, body = decode_varint(encoded, pos + 1)
+        key_len, key_start = decode_varint(encoded, body + 1)
         if encoded[key_start:key_start + key_len] == b"value":
             start, end = pos, body + length
         pos = body + length
@@ -180,7 +160,7 @@ def _deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: i
     node_head = head_node.SerializeToString(deterministic=True) + encoded[:start] + value_head
     node_tail = encoded[end:] + rest.SerializeToString(deterministic=True)
     node_len = len(node_head) + nbytes + len(node_tail)
-    return _Deferred(name=node.name, key=key, index=index, head=_NODE_TAG + varint(node_len) + node_head,
+    return _Deferred(name=node.name, key=key, index=index, head=_NODE_TAG + encode_varint(node_len) + node_head,
                      tail=node_tail, nbytes=nbytes)
 
 
@@ -202,7 +182,7 @@ def plan_graph(graph_def: graph_pb2.GraphDef, checkpoint: Any, deferred: Mapping
     for _ in range(count):
         if hollow[pos] != _NODE_TAG[0]:  # pragma: no cover - deterministic serialization writes nodes first
             raise OutputError("unexpected GraphDef layout while planning the streamed write")
-        length, body = _read_varint(hollow, pos + 1)
+        length, body = decode_varint(hollow, pos + 1)
         spans.append((pos, body + length))
         pos = body + length
     plans: list[_Deferred] = []
@@ -395,5 +375,5 @@ class TerminalProgress:
         self.stream.flush()
 
 
-__all__ = ["CHUNK_SIZE", "TerminalProgress", "WritePlan", "plan_graph", "save_frozen", "streamable", "varint",
+__all__ = ["CHUNK_SIZE", "TerminalProgress", "WritePlan", "plan_graph", "save_frozen", "streamable",
            "write_graph"]

@@ -12,7 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from graphsurgeon._proto import graph_pb2, node_def_pb2, tensor_pb2, types_pb2
+from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
 from graphsurgeon.cli import main as gs_main
 from graphsurgeon.errors import ChecksumError, OutputError
 from graphsurgeon.formats import protofile, stream
@@ -119,13 +119,6 @@ def test_streamable_follows_array_to_tensor() -> None:
     kinds = {i.name: stream.streamable(dtypes, i.name, i.dtype) for i in dtypes.infos()}
     assert kinds["bool"] is False and kinds["complex64"] is False and kinds["a.b/c.d"] is False  # 1 element
     assert kinds["empty/float32_0"] is False and kinds["bfloat16"] is True and kinds["float16"] is True
-
-
-def test_varint() -> None:
-    for value in (1, 127, 128, 300, 16383, 16384, 2**31 - 1):
-        assert stream.varint(value) == tensor_pb2.TensorProto(version_number=value).SerializeToString()[1:]
-    assert stream.varint(0) == b"\x00"
-    assert stream.varint(2**35) == bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])
 
 
 @pytest.fixture
