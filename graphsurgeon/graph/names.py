@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import NamedTuple
 
 from graphsurgeon.errors import NodeNotFoundError
@@ -140,3 +140,15 @@ def not_found(kind: str, name: str, candidates: Iterable[str], where: str = "the
     if hint:
         msg += f" ({hint})"
     return NodeNotFoundError(msg)
+
+
+def unique_name(base: str, *taken: Container[str]) -> str:
+    """``base``, or ``base_1``, ``base_2``, ... : the first that is in none of ``taken``.
+
+    Nothing is added to ``taken``; a caller making several names adds each one it uses.
+    """
+    name, n = base, 1
+    while any(name in t for t in taken):
+        name = f"{base}_{n}"
+        n += 1
+    return name

@@ -35,7 +35,7 @@ from graphsurgeon._proto import attr_value_pb2, graph_pb2, meta_graph_pb2, node_
 from graphsurgeon.errors import InvalidGraphError, UnsupportedError
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name, is_ref_dtype, shape_to_proto
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import format_input, not_found, parse_input, split_names
+from graphsurgeon.graph.names import format_input, not_found, parse_input, split_names, unique_name
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +395,8 @@ def _gather(node: node_def_pb2.NodeDef, dtype: int, nodes: Mapping[str, node_def
     """ResourceGather(resource, indices) -> GatherV2(params, indices, axis=batch_dims), as TensorFlow's converter."""
     batch_dims = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
     index_type = node.attr["Tindices"].type if "Tindices" in node.attr else DT.DT_INT32
-    axis_name = _unique(f"{node.name}/axis", taken)
+    axis_name = unique_name(f"{node.name}/axis", taken)
+    taken.add(axis_name)
     axis = node_def_pb2.NodeDef(name=axis_name, op="Const", device=node.device)
     axis.attr["dtype"].type = index_type
     axis.attr["value"].tensor.CopyFrom(array_to_tensor(np.array(batch_dims), index_type))
@@ -542,10 +543,3 @@ def _const_for(variable: node_def_pb2.NodeDef, value: np.ndarray, dtype: int,
     return const
 
 
-def _unique(base: str, taken: set[str]) -> str:
-    name, k = base, 0
-    while name in taken:
-        k += 1
-        name = f"{base}_{k}"
-    taken.add(name)
-    return name

@@ -30,7 +30,7 @@ import numpy as np
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.formats.tensors import array_to_tensor
-from graphsurgeon.graph.names import TensorRef, parse_input, split_names
+from graphsurgeon.graph.names import TensorRef, parse_input, split_names, unique_name
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
 
@@ -89,8 +89,8 @@ def fold_batch_norm(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] 
         if any(n in used for n in chain):
             continue
         used.update(chain)
-        w_name = _unique(f"{linear.node.name}/folded_weights", taken)
-        b_name = _unique(f"{last.name}/folded_bias", taken)
+        w_name = unique_name(f"{linear.node.name}/folded_weights", taken)
+        b_name = unique_name(f"{last.name}/folded_bias", taken)
         taken.update((w_name, b_name))
         dtype = linear.weights.dtype
         weights = _scale_weights(linear, factor).astype(dtype)
@@ -130,14 +130,6 @@ def _const(name: str, value: np.ndarray, device: str) -> node_def_pb2.NodeDef:
     node.attr["dtype"].type = tensor.dtype
     node.attr["value"].tensor.CopyFrom(tensor)
     return node
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, n = base, 1
-    while name in taken:
-        name = f"{base}_{n}"
-        n += 1
-    return name
 
 
 def _data(node: node_def_pb2.NodeDef) -> list[TensorRef]:

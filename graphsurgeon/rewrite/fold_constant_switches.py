@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
-from graphsurgeon.graph.names import TensorRef, format_input, parse_input, split_names
+from graphsurgeon.graph.names import TensorRef, format_input, parse_input, split_names, unique_name
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
 from graphsurgeon.surgery import bypass_nodes, const_node
@@ -118,7 +118,7 @@ def fold_constant_switches(graph_def: graph_pb2.GraphDef, outputs: str | Iterabl
             new.input.extend([format_input(_follow_live(live[0][1], live_port, nodes))] + controls)
             new.attr["T"].CopyFrom(node.attr["T"])
             if view.consumers(f"{name}:1"):
-                const_name = _unique(f"{name}/value_index", taken)
+                const_name = unique_name(f"{name}/value_index", taken)
                 taken.add(const_name)
                 value_consts[name] = const_node(const_name, np.int32(live[0][0]),
                                                 controls=[live[0][1].node])
@@ -215,14 +215,6 @@ def _unsafe(dead: set[str], protected: set[str], nodes: dict, refs: dict, live_p
                 for other in nodes.values() for i in other.input):
             return f"Merge '{name}' keeps several inputs and its value_index output is used"
     return None
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, n = base, 1
-    while name in taken:
-        name = f"{base}_{n}"
-        n += 1
-    return name
 
 
 def _copy(graph_def: graph_pb2.GraphDef) -> graph_pb2.GraphDef:

@@ -28,6 +28,7 @@ from graphsurgeon.graph.names import (
     not_found,
     parse_input,
     split_names,
+    unique_name,
 )
 from graphsurgeon.graph.view import GraphView, _gc_paused, colocation_targets
 
@@ -178,7 +179,7 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
         if i == 0 and mark[index[src]] != 1:
             name = src
         else:
-            name = _unique(f"{src}_{i}", index, placeholders.values())
+            name = unique_name(f"{src}_{i}", index, placeholders.values())
         given = cuts[src][i]
         dtype, shape = _placeholder_type(producer, i, given, specs.get((src, i)))
         placeholder_of[(src, i)] = name
@@ -304,14 +305,6 @@ def _check_port(node: node_def_pb2.NodeDef, ref: TensorRef, given: str, kind: st
     if count and ref.index >= count:
         raise not_found(kind, given, [f"{ref.node}:{i}" for i in range(count)],
                         hint=f"node '{ref.node}' ({node.op}) has {count} output(s)")
-
-
-def _unique(base: str, *taken: Iterable[str]) -> str:
-    name, n = base, 1
-    while any(name in t for t in taken):
-        name = f"{base}_{n}"
-        n += 1
-    return name
 
 
 def _dangling(view: GraphView, i: int, missing: str) -> InvalidGraphError:

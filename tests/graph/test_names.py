@@ -71,3 +71,12 @@ def test_close_matches_and_not_found() -> None:
     assert isinstance(err, NodeNotFoundError)
     assert "output 'dense/kernl' not found in graph.pb; did you mean 'dense/kernel'" in str(err)
     assert "gs inspect" in str(err)
+
+
+def test_unique_name_skips_every_taken_set() -> None:
+    from graphsurgeon.graph.names import unique_name
+
+    assert unique_name("a", {"b"}) == "a"
+    assert unique_name("a", {"a", "a_1"}, ["a_2"]) == "a_3"
+    taken = {"x"}
+    assert unique_name("x", taken) == "x_1" and taken == {"x"}, "unique_name must not add to taken"
