@@ -8,7 +8,9 @@ that only read a GraphDef (``graph_inputs``, ``candidate_outputs``, ``initialize
 
 Graphs are imported with ``name=""`` (no ``import/`` prefix) and with their device fields
 cleared, then run in a ``tf.compat.v1.Session`` under ``tf.device(<device>)`` with soft placement,
-once per device asked for (default: the CPU and every GPU TensorFlow sees).
+once per device asked for (default: the CPU and every GPU TensorFlow sees). A TF2 SavedModel
+original (``tf.saved_model.save``, Keras export) is instead loaded with ``tf.saved_model.load`` and
+its signature called eagerly under ``tf.device``, as its users run it.
 """
 
 from __future__ import annotations
@@ -749,13 +751,22 @@ def original_session(original: Any, checkpoint: str | os.PathLike[str] | None = 
 def run_original(original: Any, checkpoint: str | os.PathLike[str] | None = None, *,
                  tags: Iterable[str] | str | None = None, feeds: Mapping[str, Any] | None = None,
                  outputs: Sequence[str] | str | None = None, random_inputs: bool = False, batch: int = 1,
-                 seed: int = 0, device: str | None = None, verbose: bool = False) -> dict[str, np.ndarray]:
+                 seed: int = 0, device: str | None = None, signature: str = DEFAULT_SIGNATURE,
+                 verbose: bool = False) -> dict[str, np.ndarray]:
     """Runs the original (unfrozen) model once, restored from its checkpoint (see ``original_session``).
 
     ``feeds``, ``outputs``, ``random_inputs``, ``batch`` and ``seed`` work as in ``run_graph``,
-    against the original graph. Returns ``{tensor name: value}``.
+    against the original graph. Returns ``{tensor name: value}``. A TF2 SavedModel is loaded with
+    ``tf.saved_model.load`` and its ``signature`` called eagerly (as in ``validate``): ``feeds``
+    and ``outputs`` then take signature keys or the tensor names they map to (default: all of the
+    signature's outputs, keyed by tensor name).
     """
     loaded, prefix, label = _prepare_original(original, checkpoint, tags)
+    if is_tf2_saved_model(loaded):
+        tf = import_tensorflow(verbose)
+        with _tf_quiet(verbose):
+            dev = _resolve_devices([device], verbose)[0] if device else ""
+            return _run_original_tf2(tf, loaded, label, signature, feeds, outputs, random_inputs, batch, seed, dev)
     output_names = names.split_names(outputs) or candidate_outputs(loaded.graph_def)
     if not output_names:
         raise ValidationError(f"'{label}' has no candidate outputs; name what to fetch with --output")
@@ -864,6 +875,46 @@ def _run_signature_once(tf: Any, loaded: _model.LoadedGraph, signature: str, val
         raise ValidationError(f"TensorFlow {verb}: {_tf_error_text(err)}") from err
 
 
+def _signature_values(specs: Mapping[str, InputSpec], inputs: Mapping[str, Any] | None, random_inputs: bool,
+                      batch: int, seed: int, pool: Sequence[bytes],
+                      where: str) -> tuple[dict[str, np.ndarray], set[str]]:
+    """({signature key: value} for every input, the keys that were given): given values cast and
+    shape-checked against the signature's TensorSpecs, the rest random (or a ``MismatchError``)."""
+    if batch < 1:
+        raise MismatchError(f"batch must be at least 1, got {batch}")
+    given: dict[str, np.ndarray] = {}
+    for name, value in (inputs or {}).items():
+        key = _signature_key(name, {k: spec.name for k, spec in specs.items()}, "input", where)
+        if key in given:
+            raise MismatchError(f"input '{key}' ({specs[key].name}) of {where} is given twice")
+        given[key] = coerce_value(value, specs[key])
+    missing = [f"'{key}' ({spec.name}, {spec.dtype_name}, shape {spec.shape_text})"
+               for key, spec in specs.items() if key not in given]
+    if missing and not random_inputs:
+        raise MismatchError(f"no value for required input {', '.join(missing)} of {where}; give --input KEY=VALUE "
+                            "(a .npy file, file.npz:key, or a literal) or use --random-inputs")
+    rng = np.random.default_rng(seed)
+    values = {key: given[key] if key in given else random_value(spec, batch, rng, pool)
+              for key, spec in specs.items()}
+    return values, set(given)
+
+
+def _run_original_tf2(tf: Any, loaded: _model.LoadedGraph, label: str, signature: str,
+                      feeds: Mapping[str, Any] | None, outputs: Sequence[str] | str | None, random_inputs: bool,
+                      batch: int, seed: int, device: str) -> dict[str, np.ndarray]:
+    """``run_original`` for a TF2 SavedModel: its signature called eagerly; ``{output tensor name: value}``."""
+    where = f"signature '{signature}' of '{label}'"
+    sig = _signature_def(loaded, signature, label)
+    specs = signature_inputs(loaded, signature)
+    out_map = {key: _dense_tensor(sig.outputs[key], f"output '{key}' of {where}") for key in sig.outputs}
+    wanted = names.split_names(outputs)
+    keys = list(dict.fromkeys(_signature_key(name, out_map, "output", where) for name in wanted)) if wanted \
+        else sorted(out_map, key=lambda key: _tensor_order(out_map[key]))
+    values, _ = _signature_values(specs, feeds, random_inputs, batch, seed, _string_pool(loaded.graph_def), where)
+    result = _run_signature_once(tf, loaded, signature, values, device, f"'{label}'")
+    return {out_map[key]: result[key] for key in keys}
+
+
 def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: graph_pb2.GraphDef,
                   frozen_label: str, *, signature: str, inputs: Mapping[str, Any] | None,
                   outputs: Sequence[str] | str | None, rtol: float, atol: float,
@@ -887,18 +938,7 @@ def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: g
     keys.sort(key=lambda key: _tensor_order(out_map[key]))
     fetches = _check_outputs(frozen_def, [out_map[key] for key in keys], f"'{frozen_label}'")
 
-    if batch < 1:
-        raise MismatchError(f"batch must be at least 1, got {batch}")
-    given: dict[str, np.ndarray] = {}
-    for name, value in (inputs or {}).items():
-        key = _signature_key(name, {k: spec.name for k, spec in specs.items()}, "input", where)
-        if key in given:
-            raise MismatchError(f"input '{key}' ({specs[key].name}) of {where} is given twice")
-        given[key] = coerce_value(value, specs[key])
-    rng = np.random.default_rng(seed)
-    pool = _string_pool(frozen_def)
-    values = {key: given[key] if key in given else random_value(spec, batch, rng, pool)
-              for key, spec in specs.items()}
+    values, given = _signature_values(specs, inputs, True, batch, seed, _string_pool(frozen_def), where)
     frozen_given = {specs[key].name: value for key, value in values.items() if specs[key].node in frozen_nodes}
     feeds = prepare_feeds(frozen_def, frozen_given, random_inputs=False, batch=batch, seed=seed,
                           where=f"'{frozen_label}'", outputs=fetches)

@@ -133,3 +133,26 @@ def test_validate_tf2_errors(tmp_path: pathlib.Path, capsys: pytest.CaptureFixtu
     assert "input 'w:0' not found in signature 'serving_default'" in err and "x (serving_default_x:0)" in err
     assert main(["validate", str(TF2 / "module"), str(frozen), "--input", "x=[1,2,3]"]) == 1
     assert "does not fit [?,4]" in capsys.readouterr().err
+
+
+@pytest.mark.tf
+def test_run_original_calls_the_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    import tensorflow as tf
+
+    from graphsurgeon import validate as gv
+
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)
+    want = tf.saved_model.load(str(TF2 / "module")).signatures["serving_default"](x=tf.constant(x))
+    got = gv.run_original(TF2 / "module", feeds={"x": x})
+    assert sorted(got) == ["StatefulPartitionedCall:0", "StatefulPartitionedCall:1", "StatefulPartitionedCall:2"]
+    for key, tensor in (("total", "StatefulPartitionedCall:0"), ("y", "StatefulPartitionedCall:1"),
+                        ("z", "StatefulPartitionedCall:2")):
+        np.testing.assert_allclose(got[tensor], want[key].numpy(), rtol=1e-6)
+    only = gv.run_original(TF2 / "module", feeds={"serving_default_x:0": x}, outputs="y")
+    assert list(only) == ["StatefulPartitionedCall:1"]
+    # gs run on the SavedModel directory goes the same way; a missing input names its key and tensor.
+    assert main(["run", str(TF2 / "module"), "--input", "serving_default_x=[[1,2,3,4]]", "--output", "z"]) == 0
+    assert capsys.readouterr().out.startswith("StatefulPartitionedCall:2  float32[4]")
+    assert main(["run", str(TF2 / "module")]) == 1
+    err = capsys.readouterr().err
+    assert "no value for required input 'x' (serving_default_x:0, float, shape [?,4])" in err
