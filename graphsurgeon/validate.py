@@ -738,9 +738,13 @@ def original_session(original: Any, checkpoint: str | os.PathLike[str] | None = 
         verbose: let TensorFlow's logs and warnings through.
 
     Raises:
-        ValidationError: TensorFlow cannot load, restore or initialize the model.
+        ValidationError: TensorFlow cannot load, restore or initialize the model, or it is a TF2
+            SavedModel (see ``run_original``).
     """
     loaded, prefix, label = _prepare_original(original, checkpoint, tags)
+    if is_tf2_saved_model(loaded):
+        raise ValidationError(f"'{label}' is a TF2 SavedModel: the TF1 loader cannot restore its variables into a "
+                              "session; call its signature with run_original(...) or compare with validate(...)")
     tf = import_tensorflow(verbose)
     with _tf_quiet(verbose):
         dev = _resolve_devices([device], verbose)[0] if device else ""

@@ -156,3 +156,12 @@ def test_run_original_calls_the_signature(capsys: pytest.CaptureFixture[str]) ->
     assert main(["run", str(TF2 / "module")]) == 1
     err = capsys.readouterr().err
     assert "no value for required input 'x' (serving_default_x:0, float, shape [?,4])" in err
+
+
+def test_original_session_refuses_a_tf2_saved_model() -> None:
+    from graphsurgeon import validate as gv
+    from graphsurgeon.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="is a TF2 SavedModel: the TF1 loader cannot restore"), \
+            gv.original_session(TF2 / "keras3_cnn"):
+        pass
