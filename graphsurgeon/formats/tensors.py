@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import ml_dtypes
@@ -130,6 +131,11 @@ _VAL_FIELDS: dict[int, str] = {
 }
 
 
+#: The largest array ``tensor_to_array`` builds from a short list of repeated values (protobuf's 2 GiB
+#: limit: a frozen graph could not hold it anyway, and a damaged shape must not allocate terabytes).
+MAX_EXPANDED_BYTES = 2**31 - 1
+
+
 def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.ndarray:
     """TensorProto -> a new numpy array (strings as an object array of ``bytes``).
 
@@ -139,7 +145,9 @@ def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.n
     dtype = base_dtype(proto.dtype)
     np_dtype = to_numpy_dtype(dtype, what)
     shape = shape_from_proto(proto.tensor_shape) or ()
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if any(d < 0 for d in shape):
+        raise UnsupportedError(f"{what}: a constant cannot have unknown dimensions {list(shape)}")
+    count = math.prod(shape)  # exact: int64 products of damaged dims wrap around
     if dtype != DT.DT_STRING and proto.tensor_content:
         expected = count * np_dtype.itemsize
         if len(proto.tensor_content) != expected:
@@ -168,6 +176,10 @@ def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.n
         return flat.reshape(shape)
     if flat.size > count:
         raise UnsupportedError(f"{what}: holds {flat.size} values but its shape {list(shape)} has {count} elements")
+    if count * np_dtype.itemsize > MAX_EXPANDED_BYTES:
+        raise UnsupportedError(
+            f"{what}: {flat.size} stored value(s) would be repeated into {dtype_name(dtype)}{list(shape)}, "
+            f"{count * np_dtype.itemsize} bytes; graphsurgeon expands constants up to {MAX_EXPANDED_BYTES} bytes")
     out = np.empty(count, dtype=np_dtype)
     if dtype == DT.DT_STRING:
         out[:] = b"" if flat.size == 0 else flat[-1]
