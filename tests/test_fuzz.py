@@ -234,3 +234,24 @@ def test_identity_with_a_variable_at_input_1(tmp_path: pathlib.Path) -> None:
     (saved / "saved_model.pb").write_bytes(model.SerializeToString())
     with pytest.raises(UnsupportedError, match="in a way graphsurgeon cannot freeze"):
         fc.freeze_signature(saved)
+
+
+@pytest.mark.parametrize("dims", [[2**40], [2**40, 2**40], [-1, 3]])
+def test_constant_with_a_damaged_shape(tmp_path: pathlib.Path, dims: list[int]) -> None:
+    """Was a 4 TiB np.empty (MemoryError) in tensors.tensor_to_array when fold_constants read a splat
+    Const whose shape was damaged; int64 products of such dims also wrapped around."""
+    from graphsurgeon._proto import graph_pb2, tensor_pb2, types_pb2
+    from graphsurgeon.errors import UnsupportedError
+    from graphsurgeon.formats.tensors import tensor_to_array
+
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[1.0])
+    for d in dims:
+        proto.tensor_shape.dim.add(size=d)
+    with pytest.raises(UnsupportedError, match="Const 'c'"):
+        tensor_to_array(proto, "Const 'c'")
+    graph_def = graph_pb2.GraphDef.FromString(fc._frozen("mobilenet"))
+    const = next(n for n in graph_def.node if n.op == "Const" and n.attr["value"].tensor.tensor_content)
+    const.attr["value"].tensor.CopyFrom(proto)
+    path = tmp_path / "frozen.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    assert fc._quiet_gs("optimize", path, "--outputs", "output", "-o", tmp_path / "o.pb") in (0, 1)
