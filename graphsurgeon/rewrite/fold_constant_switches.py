@@ -173,6 +173,8 @@ def _predicate(nodes: dict, tensor: str, evaluator: ConstantEvaluator) -> np.nda
             return None
         if node.op in _SWITCH_OPS:
             data = [r for r in map(parse_input, node.input) if not r.is_control]
+            if not data:  # a damaged Switch: no value to follow
+                return None
             ref = data[0]
             continue
         if node.op == "Identity":
