@@ -255,3 +255,16 @@ def test_constant_with_a_damaged_shape(tmp_path: pathlib.Path, dims: list[int]) 
     path = tmp_path / "frozen.pb"
     path.write_bytes(graph_def.SerializeToString())
     assert fc._quiet_gs("optimize", path, "--outputs", "output", "-o", tmp_path / "o.pb") in (0, 1)
+
+
+def test_switch_without_inputs_on_a_predicate_path(tmp_path: pathlib.Path) -> None:
+    """Was IndexError in fold_constant_switches._predicate (a predicate read through an input-less Switch)."""
+    from graphsurgeon._proto import graph_pb2
+
+    graph_def = graph_pb2.GraphDef.FromString(fc._frozen("batchnorm"))
+    nodes = {n.name: n for n in graph_def.node}
+    nodes["BatchNorm/cond/pred_id"].input[:] = ["BatchNorm/cond/Switch"]
+    del nodes["BatchNorm/cond/Switch"].input[:]
+    path = tmp_path / "frozen.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    assert fc._quiet_gs("optimize", path, "--outputs", "out", "-o", tmp_path / "o.pb") in (0, 1)
