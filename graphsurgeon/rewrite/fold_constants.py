@@ -23,6 +23,7 @@ left for ``prune`` to remove.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 DT = types_pb2.DataType
 
 DEFAULT_MAX_GROWTH = 1 << 20
+#: Fill / Tile / Range results larger than this are not even computed (a 4 GiB Fill, or a damaged
+#: shape asking for terabytes, must not be allocated just to be refused by the growth budget).
+MAX_EVALUATED_BYTES = 64 << 20
 
 _FLOATS = (np.float32, np.float64)
 _IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
@@ -214,14 +218,27 @@ def _gather(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.ndarray:
     return np.take(params, indices, axis=ax)
 
 
+def _check_result_size(count: int, dtype: np.dtype, op: str) -> None:
+    if count * np.dtype(dtype).itemsize > MAX_EVALUATED_BYTES:
+        raise _Skip(f"{op} would make {count * np.dtype(dtype).itemsize} bytes (more than {MAX_EVALUATED_BYTES})")
+
+
 def _fill(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.ndarray:
     dims, value = args
-    return np.full([int(d) for d in dims.reshape(-1)], value, dtype=value.dtype)
+    shape = [int(d) for d in dims.reshape(-1)]
+    if any(d < 0 for d in shape):
+        raise _Skip(f"Fill with negative dims {shape}")
+    _check_result_size(math.prod(shape), value.dtype, "Fill")
+    return np.full(shape, value, dtype=value.dtype)
 
 
 def _tile(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.ndarray:
     a, multiples = args
-    return np.tile(a, [int(m) for m in multiples.reshape(-1)])
+    reps = [int(m) for m in multiples.reshape(-1)]
+    if any(m < 0 for m in reps):
+        raise _Skip(f"Tile with negative multiples {reps}")
+    _check_result_size(a.size * math.prod(reps), a.dtype, "Tile")
+    return np.tile(a, reps)
 
 
 def _range(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.ndarray:
@@ -230,6 +247,7 @@ def _range(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.ndarray:
         raise _Skip("float Range is not folded (rounding)")
     if int(delta) == 0:
         raise _Skip("Range with delta 0")
+    _check_result_size(len(range(int(start), int(limit), int(delta))), start.dtype, "Range")
     return np.arange(int(start), int(limit), int(delta), dtype=start.dtype)
 
 
