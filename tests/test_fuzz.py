@@ -268,3 +268,47 @@ def test_switch_without_inputs_on_a_predicate_path(tmp_path: pathlib.Path) -> No
     path = tmp_path / "frozen.pb"
     path.write_bytes(graph_def.SerializeToString())
     assert fc._quiet_gs("optimize", path, "--outputs", "out", "-o", tmp_path / "o.pb") in (0, 1)
+
+
+@pytest.mark.parametrize("op", ["Fill", "Tile", "Range"])
+def test_optimize_does_not_materialize_huge_constants(tmp_path: pathlib.Path, op: str) -> None:
+    """fold_constants computed Fill / Tile / Range before checking their size: a 16 GiB Fill (or a damaged
+    shape asking for terabytes) was allocated just to be refused by the growth budget."""
+    import tracemalloc
+
+    import numpy as np
+
+    from graphsurgeon._proto import graph_pb2, types_pb2
+    from graphsurgeon.formats.tensors import array_to_tensor
+
+    graph_def = graph_pb2.GraphDef()
+
+    def const(name: str, value: np.ndarray) -> None:
+        node = graph_def.node.add(name=name, op="Const")
+        node.attr["dtype"].type = {np.dtype(np.int32): types_pb2.DT_INT32,
+                                   np.dtype(np.float32): types_pb2.DT_FLOAT}[value.dtype]
+        node.attr["value"].tensor.CopyFrom(array_to_tensor(value))
+
+    if op == "Fill":
+        const("a", np.array([2**30, 4], np.int32))
+        const("b", np.array(0.5, np.float32))
+    elif op == "Tile":
+        const("a", np.ones((4, 4), np.float32))
+        const("b", np.array([2**28, 2**4], np.int32))
+    else:
+        const("a", np.array(0, np.int32))
+        const("b", np.array(2**31 - 1, np.int32))
+        const("c", np.array(1, np.int32))
+    node = graph_def.node.add(name="big", op=op, input=["a", "b"] + (["c"] if op == "Range" else []))
+    node.attr["T" if op != "Range" else "Tidx"].type = types_pb2.DT_FLOAT if op != "Range" else types_pb2.DT_INT32
+    graph_def.node.add(name="out", op="Identity", input=["big"]).attr["T"].CopyFrom(node.attr[next(iter(node.attr))])
+    path = tmp_path / "g.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    tracemalloc.start()
+    try:
+        code = fc._quiet_gs("optimize", path, "--outputs", "out", "-o", tmp_path / "o.pb")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 0  # not folded: the graph keeps its op
+    assert peak < 64 << 20, peak
