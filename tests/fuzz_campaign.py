@@ -329,7 +329,7 @@ def _mutate_nodes(nodes, graph_def: graph_pb2.GraphDef, rng: random.Random) -> N
         if not nodes:
             return
         node = nodes[rng.randrange(len(nodes))]
-        choice = rng.randrange(12)
+        choice = rng.randrange(15)
         if choice == 0 and node.input:  # drop an input
             del node.input[rng.randrange(len(node.input))]
         elif choice == 1:  # add an input: existing, dangling, indexed, control
@@ -364,6 +364,31 @@ def _mutate_nodes(nodes, graph_def: graph_pb2.GraphDef, rng: random.Random) -> N
             copy.CopyFrom(node)
             node.CopyFrom(other)
             other.CopyFrom(copy)
+        elif choice == 12:  # an int / bool attr takes an odd value (masks, axes, transpose flags, N)
+            keys = [k for k, v in node.attr.items() if v.WhichOneof("value") in ("i", "b")]
+            if keys:
+                attr = node.attr[rng.choice(sorted(keys))]
+                if attr.WhichOneof("value") == "b":
+                    attr.b = not attr.b
+                else:
+                    attr.i = rng.choice((-1, 0, 1, 2, 31, 63, 2**31, -(2**40)))
+        elif choice == 13:  # a list attr (strides, ksize, perm, dims) gets another length or values
+            keys = [k for k, v in node.attr.items() if v.WhichOneof("value") == "list" and v.list.i]
+            if keys:
+                values = node.attr[rng.choice(sorted(keys))].list.i
+                values.append(rng.choice((-1, 0, 1, 2**40))) if rng.randrange(2) else values.pop()
+        elif choice == 14:  # a constant gets another small value: dtype, shape and contents at random
+            import numpy as np
+
+            from graphsurgeon.formats.tensors import array_to_tensor, from_numpy_dtype
+
+            dtype = np.dtype(rng.choice(("float32", "int32", "int64", "bool", "float64")))
+            shape = tuple(rng.randrange(4) for _ in range(rng.randrange(4)))
+            value = np.asarray(np.random.default_rng(rng.randrange(2**32)).integers(-3, 4, shape)).astype(dtype)
+            node.op = "Const"
+            del node.input[:]
+            node.attr["dtype"].type = from_numpy_dtype(dtype)
+            node.attr["value"].tensor.CopyFrom(array_to_tensor(value))
         else:  # a function library entry that calls nothing that exists
             fn = graph_def.library.function.add()
             fn.signature.name = rng.choice(names + ["f"])
