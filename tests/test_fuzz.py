@@ -4,7 +4,7 @@ input).
 
 The targets and mutations live in tests/fuzz_campaign.py, which also runs long campaigns
 (``python tests/fuzz_campaign.py --examples 100000``). Here hypothesis drives them with a bounded
-number of examples (``GS_FUZZ_EXAMPLES``, default 40 a target) so the whole file stays well under a
+number of examples (``GS_FUZZ_EXAMPLES``, default 60 a target) so the whole file stays well under a
 minute in CI; every example also runs under a time limit (``Hang``), and hypothesis' own deadline
 reports slow examples.
 """
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import fuzz_campaign as fc  # noqa: E402
 
-EXAMPLES = int(os.environ.get("GS_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("GS_FUZZ_EXAMPLES", "60"))
 
 mutation = st.tuples(st.sampled_from(fc.KINDS), st.integers(0, 2**32 - 1), st.binary(min_size=1, max_size=16))
 FUZZ = settings(max_examples=EXAMPLES, deadline=5000, database=None, derandomize=True,
