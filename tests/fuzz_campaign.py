@@ -1,8 +1,11 @@
 """Fuzz targets over real fixture files, and a command line to run long campaigns against them.
 
 Each target copies a real fixture (a checkpoint, a GraphDef in binary or text, a MetaGraphDef, a TF2
-SavedModel) into a work directory, replaces one of its files with mutated bytes, and runs what a
-user would run on it: load, ``gs inspect``, freeze and write. The oracle: every run either succeeds
+SavedModel, a frozen graph) into a work directory, replaces one of its files with mutated bytes (the
+``*-records`` targets inside an index with valid checksums, the ``*-crc-fixed`` ones with the data
+checksums recomputed, the ``*-structure`` ones with protobuf-level edits chosen by a seed), and runs
+what a user would run on it: load, ``gs inspect``, freeze and write, or ``gs optimize``. Every
+example starts from a fresh copy. The oracle: every run either succeeds
 or raises ``GraphSurgeonError``; any other exception, a run longer than the time limit (a hang), a
 written output after a failure, a temporary file left behind, or a changed input file is a finding.
 
