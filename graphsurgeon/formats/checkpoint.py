@@ -674,8 +674,8 @@ class Checkpoint(Mapping[str, np.ndarray]):
         return ChecksumError(
             f"tensor '{name}' in '{self.data_paths[entry.shard_id]}' (bytes {entry.offset}.."
             f"{entry.offset + entry.size}) fails its checksum (stored crc32c {unmask_crc(entry.crc32c):#010x}, "
-            f"computed {actual:#010x}); the data file is corrupt. Re-copy it, or read with verify=False "
-            "to get the damaged values anyway")
+            f"computed {actual:#010x}); the data file is corrupt. Re-copy it from its source "
+            "(from Python, load_checkpoint(..., verify=False) returns the damaged values anyway)")
 
     def _read_entry(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto, verify: bool,
                     progress: Callable[[int], None] | None) -> np.ndarray:
