@@ -86,14 +86,25 @@ def _block(records: list[tuple[bytes, bytes]]) -> bytes:
     return bytes(body) + struct.pack(f"<{len(restarts)}I", *restarts) + struct.pack("<I", len(restarts))
 
 
-def _with_trailer(block: bytes) -> bytes:
-    crc = google_crc32c.extend(google_crc32c.value(block), b"\x00")
-    return block + b"\x00" + struct.pack("<I", mask_crc(crc))
+def _with_trailer(block: bytes, kind: int = 0) -> bytes:
+    """``block`` followed by its 5-byte trailer: compression ``kind`` and the masked crc32c."""
+    crc = google_crc32c.extend(google_crc32c.value(block), bytes([kind]))
+    return block + bytes([kind]) + struct.pack("<I", mask_crc(crc))
 
 
-def encode_table(records: list[tuple[bytes, bytes]]) -> bytes:
-    """A valid SSTable holding ``records`` (sorted by key) in one uncompressed data block."""
-    data = _with_trailer(_block(records))
+def snappy_literal(data: bytes) -> bytes:
+    """``data`` as a valid raw Snappy block made of literals only."""
+    out = varint(len(data))
+    for i in range(0, len(data), 60):
+        piece = data[i:i + 60]
+        out += bytes([(len(piece) - 1) << 2]) + piece
+    return out
+
+
+def encode_table(records: list[tuple[bytes, bytes]], compress: bool = False) -> bytes:
+    """A valid SSTable holding ``records`` (sorted by key) in one data block (Snappy if ``compress``)."""
+    block = _block(records)
+    data = _with_trailer(snappy_literal(block), 1) if compress else _with_trailer(block)
     data_size = len(data) - 5
     meta_offset = len(data)
     data += _with_trailer(_block([]))

@@ -79,16 +79,6 @@ KINDS = ("flip", "byte", "run", "truncate", "delete", "insert", "duplicate", "in
 _INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 2**40, 2**63 - 1, 2**64 - 1]
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def mutate(data: bytes, kind: str, pos: int, payload: bytes) -> bytes:
     """One deterministic mutation of ``data``; ``pos`` is taken modulo the length, ``payload`` feeds values."""
     n = len(data)
@@ -123,7 +113,7 @@ def mutate(data: bytes, kind: str, pos: int, payload: bytes) -> bytes:
         while end < n and data[end] & 0x80 and end - at < 9:
             end += 1
         value = _INTERESTING[seed % len(_INTERESTING)]
-        return data[:at] + _varint(value) + data[end + 1:]
+        return data[:at] + damage.varint(value) + data[end + 1:]
     if kind == "swap":
         other = (at + 1 + seed) % n
         a, b = sorted((at, other))

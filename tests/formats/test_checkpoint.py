@@ -10,6 +10,7 @@ import json
 import pathlib
 import shutil
 import struct
+import sys
 
 import google_crc32c
 import numpy as np
@@ -27,6 +28,9 @@ from graphsurgeon.formats.checkpoint import (
     resolve_checkpoint_prefix,
     unmask_crc,
 )
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import damage  # noqa: E402  (tests/damage.py: the SSTable writer shared with the bad-input suite)
 
 CKPTS = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "checkpoints"
 FIXTURES = ["dtypes", "saver", "sharded", "tf2", "tf2_sliced", "saved_model"]
@@ -260,50 +264,8 @@ def test_snappy_decompress() -> None:
 
 # --- a tiny bundle writer, to make files TensorFlow cannot be asked to make ------------------
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _block(records: list[tuple[bytes, bytes]]) -> bytes:
-    body = b"".join(_varint(0) + _varint(len(k)) + _varint(len(v)) + k + v for k, v in records)
-    restarts, pos = [], 0
-    for k, v in records:
-        restarts.append(pos)
-        pos += len(_varint(0) + _varint(len(k)) + _varint(len(v))) + len(k) + len(v)
-    return body + struct.pack(f"<{len(restarts)}I", *restarts) + struct.pack("<I", len(restarts))
-
-
-def _with_trailer(block: bytes, kind: int = 0) -> bytes:
-    crc = google_crc32c.extend(google_crc32c.value(block), bytes([kind]))
-    return block + bytes([kind]) + struct.pack("<I", mask_crc(crc))
-
-
-def _snappy_literal(data: bytes) -> bytes:
-    out = _varint(len(data))
-    for i in range(0, len(data), 60):
-        piece = data[i:i + 60]
-        out += bytes([(len(piece) - 1) << 2]) + piece
-    return out
-
-
 def write_table(path: pathlib.Path, records: list[tuple[bytes, bytes]], compress: bool = False) -> None:
-    block = _block(records)
-    data = _with_trailer(_snappy_literal(block), 1) if compress else _with_trailer(block)
-    data_size = len(data) - 5
-    meta_offset = len(data)
-    data += _with_trailer(_block([]))
-    index_offset = len(data)
-    separator = records[-1][0] + b"\xff"
-    data += _with_trailer(_block([(separator, _varint(0) + _varint(data_size))]))
-    handles = _varint(meta_offset) + _varint(8) + _varint(index_offset) + _varint(len(data) - 5 - index_offset)
-    data += handles + b"\0" * (40 - len(handles)) + struct.pack("<Q", 0xDB4775248B80FB57)
-    path.write_bytes(data)
+    path.write_bytes(damage.encode_table(records, compress=compress))
 
 
 def write_bundle(prefix: pathlib.Path, tensors: dict[str, tuple[int, tuple[int, ...], bytes]],
@@ -430,10 +392,10 @@ def test_error_corrupt_block_structure(tmp_path: pathlib.Path) -> None:
     records = [(b"", b"\x08\x01"), (b"a", b"")]
     write_table(tmp_path / "m.index", records)
     data = bytearray((tmp_path / "m.index").read_bytes())
-    block_end = len(_block(records))  # the data block starts the file and ends with its restart count
+    block_end = len(damage._block(records))  # the data block starts the file and ends with its restart count
     data[block_end - 4] = 9  # restart count 9 no longer fits
     block = bytes(data[:block_end])
-    data[block_end:block_end + 5] = _with_trailer(block)[-5:]
+    data[block_end:block_end + 5] = damage._with_trailer(block)[-5:]
     (tmp_path / "m.index").write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="bad restart count"):
         load_checkpoint(tmp_path / "m")
