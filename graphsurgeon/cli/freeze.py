@@ -182,7 +182,8 @@ def _parse_binds(items: list[str]) -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     from graphsurgeon.formats.protofile import format_bytes
-    from graphsurgeon.rewrite.freeze import _is_tf2_saved_model, default_checkpoint, freeze
+    from graphsurgeon.rewrite.freeze import default_checkpoint, freeze
+    from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
 
     _note_deprecated(args)
     if not args.output_graph:
@@ -190,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     loaded, checkpoint, inputs = _resolve_inputs(args)
     outputs = split_names(args.output_node_names)
     binds = _parse_binds(args.bind)
-    if _is_tf2_saved_model(loaded):
+    if is_tf2_saved_model(loaded):
         return _run_tf2(args, loaded, outputs, inputs)
     if not outputs:
         raise GraphSurgeonError(f"no outputs given: pass --output_node_names (run 'gs inspect {loaded.path}' to list "

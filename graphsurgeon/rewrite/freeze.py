@@ -37,6 +37,7 @@ from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import not_found, parse_input, split_names
 from graphsurgeon.rewrite import constify as constify_lib
 from graphsurgeon.rewrite.prune import prune
+from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,6 @@ def default_checkpoint(loaded: model_lib.LoadedGraph) -> str | None:
     return None
 
 
-def _is_tf2_saved_model(loaded: model_lib.LoadedGraph) -> bool:
-    meta = loaded.meta_graph_def
-    return (loaded.kind == model_lib.SAVED_MODEL and meta is not None and len(meta.object_graph_def.nodes) > 0
-            and any(n.op in ("StatefulPartitionedCall", "PartitionedCall") for n in loaded.graph_def.node))
-
-
 def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike[str],
            checkpoint: Mapping[str, np.ndarray] | str | os.PathLike[str] | None,
            outputs: str | Iterable[str], *, clear_devices: bool = False,
@@ -147,7 +142,7 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
         InvalidGraphError: the input or the result is structurally broken.
     """
     loaded = load_input_graph(graph, tags)
-    if _is_tf2_saved_model(loaded):
+    if is_tf2_saved_model(loaded):
         raise UnsupportedError(
             f"'{loaded.saved_model_dir}' is a TF2 SavedModel (its variables live in functions and an "
             "object-based checkpoint); freeze one of its signatures with graphsurgeon.rewrite.saved_model_v2."
