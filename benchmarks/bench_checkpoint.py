@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -39,10 +37,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+import results  # benchmarks/results.py, beside this script
 
 from graphsurgeon.formats.checkpoint import load_checkpoint  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).parent / "RESULTS.md"
 HEADING = "## Checkpoint reading"
 
 
@@ -133,14 +131,6 @@ def process_time(argv: list[str], repeat: int) -> float:
     return best
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    section = f"{HEADING}\n\n{text.strip()}\n\n"
-    new = pattern.sub(lambda _: section, old) if pattern.search(old) else old.rstrip() + "\n\n" + section
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default=None, help="where to write the checkpoint (default: a temp dir)")
@@ -194,7 +184,7 @@ def main() -> None:
             "plain read and 2.2-3.0x faster than TensorFlow.\n\n" + "\n".join(table))
     print(text)
     if args.write:
-        write_section(text)
+        results.write_section(HEADING, text)
 
 
 if __name__ == "__main__":

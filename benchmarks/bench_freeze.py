@@ -36,9 +36,10 @@ import sys
 import tempfile
 import time
 
+import results  # benchmarks/results.py, beside this script
+
 ROOT = pathlib.Path(__file__).resolve().parent
 WORK = ROOT / "work"
-RESULTS = ROOT / "RESULTS.md"
 HEADING = "## Freezing"
 MIB = 1 << 20
 
@@ -393,14 +394,6 @@ def startup_times() -> dict:
     return out
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    section = f"{HEADING}\n\n{text.strip()}\n\n"
-    new = pattern.sub(lambda _: section, old) if pattern.search(old) else old.rstrip() + "\n\n" + section
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--make", metavar="DIR", help=argparse.SUPPRESS)
@@ -430,7 +423,7 @@ def main() -> None:
              "contender alike; the ratios are the point.")
     print(text)
     if args.write:
-        write_section(text)
+        results.write_section(HEADING, text)
 
 
 if __name__ == "__main__":

@@ -24,19 +24,17 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import pathlib
 import platform
-import re
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import results  # benchmarks/results.py, beside this script
+
 from graphsurgeon._proto import graph_pb2  # noqa: E402
 from graphsurgeon.graph.view import GraphView  # noqa: E402
 from graphsurgeon.rewrite.prune import prune  # noqa: E402
-
-RESULTS = pathlib.Path(__file__).parent / "RESULTS.md"
 
 
 def deep_graph(n: int) -> tuple[graph_pb2.GraphDef, str]:
@@ -145,17 +143,6 @@ def section(result: str, env: str, growth_text: str) -> str:
         "names no longer fitting in cache, and hits TensorFlow's pass harder.")
 
 
-def write_section(body: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = "## Pruning\n\n" + body.strip() + "\n"
-    pattern = re.compile(r"^## Pruning\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -184,7 +171,7 @@ def main() -> int:
                f"protobuf {google.protobuf.__version__} ({api_implementation.Type()}), "
                f"{platform.machine()} with {os.cpu_count()} CPUs (shared with other jobs; best of "
                f"{args.repeat} runs, 2 at 1M nodes).")
-        write_section(section(result, env, growth(rows)))
+        results.write_section("## Pruning", section(result, env, growth(rows)))
     return 0
 
 
