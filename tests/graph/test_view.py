@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 
 import networkx as nx
 import pytest
@@ -13,19 +14,8 @@ from graphsurgeon.formats.model import load_graph
 from graphsurgeon.graph.names import parse_input
 from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
 
-
-def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
-    """(name, op, [inputs], {attr: value}) tuples -> GraphDef; attr '_class' takes a list of names."""
-    graph_def = graph_pb2.GraphDef()
-    for spec in nodes:
-        name, op, inputs = spec[:3]
-        node = graph_def.node.add(name=name, op=op, input=inputs)
-        for key, value in (spec[3] if len(spec) > 3 else {}).items():
-            if key == "_class":
-                node.attr["_class"].list.s.extend(f"loc:@{v}".encode() for v in value)
-            else:
-                node.attr[key].type = value
-    return graph_def
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from builders import make_graph, while_loop  # noqa: E402  (tests/builders.py)
 
 
 def diamond() -> graph_pb2.GraphDef:
@@ -140,23 +130,6 @@ def test_dangling_input_is_an_error_unless_allowed() -> None:
     assert view.dangling == [("conv", "conv/weight:0")]
     assert view.producers("conv") == ["x"]
     assert view.ancestors(["conv"]) == {"conv", "x"}
-
-
-def while_loop() -> graph_pb2.GraphDef:
-    # A v1 while loop as TensorFlow writes it; the Merge comes before the NextIteration feeding it.
-    return make_graph(
-        ("i0", "Const", []),
-        ("loop/Enter", "Enter", ["i0"]),
-        ("loop/Merge", "Merge", ["loop/Enter", "loop/NextIteration"]),
-        ("loop/Less/y", "Const", ["^loop/Merge"]),
-        ("loop/Less", "Less", ["loop/Merge", "loop/Less/y"]),
-        ("loop/LoopCond", "LoopCond", ["loop/Less"]),
-        ("loop/Switch", "Switch", ["loop/Merge", "loop/LoopCond"]),
-        ("loop/Identity", "Identity", ["loop/Switch:1"]),
-        ("loop/add", "AddV2", ["loop/Identity", "loop/Less/y"]),
-        ("loop/NextIteration", "NextIteration", ["loop/add"]),
-        ("loop/Exit", "Exit", ["loop/Switch"]),
-    )
 
 
 def test_topological_order_ignores_while_loop_back_edges() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -13,37 +14,15 @@ import pytest
 from graphsurgeon._proto import function_pb2, graph_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, NodeNotFoundError
 from graphsurgeon.formats.model import load_graph
-from graphsurgeon.formats.tensors import shape_from_proto, shape_to_proto
+from graphsurgeon.formats.tensors import shape_from_proto
 from graphsurgeon.graph.names import node_name, tensor_name
 from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
 from graphsurgeon.rewrite.prune import output_dtype, parse_dtype, prune, prune_graph
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from builders import make_graph, while_loop  # noqa: E402  (tests/builders.py)
+
 DT = types_pb2.DataType
-
-
-def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
-    """(name, op, [inputs], {attr: value}) -> GraphDef. Attr values: int = type, list[str] for
-    _class, list[int] = list(type), tuple of shapes for _output_shapes, str = func name."""
-    graph_def = graph_pb2.GraphDef()
-    graph_def.versions.producer = 1234
-    graph_def.versions.min_consumer = 12
-    for spec in nodes:
-        name, op, inputs = spec[:3]
-        node = graph_def.node.add(name=name, op=op, input=inputs)
-        for key, value in (spec[3] if len(spec) > 3 else {}).items():
-            if key == "_class":
-                node.attr["_class"].list.s.extend(f"loc:@{v}".encode() for v in value)
-            elif key == "_output_shapes":
-                node.attr[key].list.shape.extend(shape_to_proto(s) for s in value)
-            elif key == "shape":
-                node.attr[key].shape.CopyFrom(shape_to_proto(value))
-            elif isinstance(value, str):
-                node.attr[key].func.name = value
-            elif isinstance(value, list):
-                node.attr[key].list.type.extend(value)
-            else:
-                node.attr[key].type = value
-    return graph_def
 
 
 def names(graph_def: graph_pb2.GraphDef) -> list[str]:
@@ -249,19 +228,8 @@ def test_only_referenced_library_functions_are_kept() -> None:
 
 
 def test_while_loop_is_kept_whole() -> None:
-    graph_def = make_graph(
-        ("i0", "Const", []), ("unrelated", "Const", []),
-        ("loop/Enter", "Enter", ["i0"]),
-        ("loop/Merge", "Merge", ["loop/Enter", "loop/NextIteration"]),
-        ("loop/Less/y", "Const", ["^loop/Merge"]),
-        ("loop/Less", "Less", ["loop/Merge", "loop/Less/y"]),
-        ("loop/LoopCond", "LoopCond", ["loop/Less"]),
-        ("loop/Switch", "Switch", ["loop/Merge", "loop/LoopCond"]),
-        ("loop/Identity", "Identity", ["loop/Switch:1"]),
-        ("loop/add", "AddV2", ["loop/Identity", "loop/Less/y"]),
-        ("loop/NextIteration", "NextIteration", ["loop/add"]),
-        ("loop/Exit", "Exit", ["loop/Switch"]),
-    )
+    graph_def = while_loop()
+    graph_def.node.add(name="unrelated", op="Const")
     pruned = prune(graph_def, ["loop/Exit"])
     assert names(pruned) == [n for n in names(graph_def) if n != "unrelated"]
 

@@ -1,0 +1,48 @@
+"""Tiny GraphDefs made in code, no TensorFlow needed, shared by the graph and rewrite tests."""
+
+from __future__ import annotations
+
+from graphsurgeon._proto import graph_pb2
+from graphsurgeon.formats.tensors import shape_to_proto
+
+
+def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
+    """(name, op, [inputs], {attr: value}) -> GraphDef. Attr values: int = type, list[str] for
+    _class, list[int] = list(type), tuple of shapes for _output_shapes, str = func name."""
+    graph_def = graph_pb2.GraphDef()
+    graph_def.versions.producer = 1234
+    graph_def.versions.min_consumer = 12
+    for spec in nodes:
+        name, op, inputs = spec[:3]
+        node = graph_def.node.add(name=name, op=op, input=inputs)
+        for key, value in (spec[3] if len(spec) > 3 else {}).items():
+            if key == "_class":
+                node.attr["_class"].list.s.extend(f"loc:@{v}".encode() for v in value)
+            elif key == "_output_shapes":
+                node.attr[key].list.shape.extend(shape_to_proto(s) for s in value)
+            elif key == "shape":
+                node.attr[key].shape.CopyFrom(shape_to_proto(value))
+            elif isinstance(value, str):
+                node.attr[key].func.name = value
+            elif isinstance(value, list):
+                node.attr[key].list.type.extend(value)
+            else:
+                node.attr[key].type = value
+    return graph_def
+
+
+def while_loop() -> graph_pb2.GraphDef:
+    # A v1 while loop as TensorFlow writes it; the Merge comes before the NextIteration feeding it.
+    return make_graph(
+        ("i0", "Const", []),
+        ("loop/Enter", "Enter", ["i0"]),
+        ("loop/Merge", "Merge", ["loop/Enter", "loop/NextIteration"]),
+        ("loop/Less/y", "Const", ["^loop/Merge"]),
+        ("loop/Less", "Less", ["loop/Merge", "loop/Less/y"]),
+        ("loop/LoopCond", "LoopCond", ["loop/Less"]),
+        ("loop/Switch", "Switch", ["loop/Merge", "loop/LoopCond"]),
+        ("loop/Identity", "Identity", ["loop/Switch:1"]),
+        ("loop/add", "AddV2", ["loop/Identity", "loop/Less/y"]),
+        ("loop/NextIteration", "NextIteration", ["loop/add"]),
+        ("loop/Exit", "Exit", ["loop/Switch"]),
+    )
