@@ -136,6 +136,13 @@ _VAL_FIELDS: dict[int, str] = {
 MAX_EXPANDED_BYTES = 2**31 - 1
 
 
+# The numpy type each repeated value field holds, whatever the tensor's dtype.
+_FIELD_DTYPES = {
+    "float_val": np.float32, "double_val": np.float64, "int_val": np.int32, "int64_val": np.int64,
+    "uint32_val": np.uint32, "uint64_val": np.uint64, "bool_val": np.bool_,
+}
+
+
 def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.ndarray:
     """TensorProto -> a new numpy array (strings as an object array of ``bytes``).
 
@@ -171,7 +178,8 @@ def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.n
     elif field == "float8_val":
         flat = np.frombuffer(bytes(values), dtype=np.uint8).view(np_dtype)
     else:
-        flat = np.asarray(values).astype(np_dtype) if len(values) else np.empty(0, np_dtype)
+        # Read the field at its own width first: numpy 1.x turns a uint64 above 2**63 into float64.
+        flat = np.asarray(values, dtype=_FIELD_DTYPES[field]).astype(np_dtype) if len(values) else np.empty(0, np_dtype)
     if flat.size == count:
         return flat.reshape(shape)
     if flat.size > count:
