@@ -22,10 +22,10 @@ def _our_modules() -> list:
     return [importlib.import_module(f"graphsurgeon._proto.{p.stem}") for p in sorted(PROTO_DIR.glob("*_pb2.py"))]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("grpc_tools") is None, reason="grpcio-tools is not installed")
 def test_generated_modules_are_fresh() -> None:
+    # generate.py runs its pinned protoc from a virtualenv of its own, made on first use (pip).
     result = subprocess.run([sys.executable, str(REPO / "proto" / "generate.py"), "--check"],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"stale generated protos: {result.stdout}{result.stderr}"
 
 
