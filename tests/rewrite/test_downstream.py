@@ -63,6 +63,9 @@ def test_tflite_converter_and_interpreter(graphs, name, label):
 @pytest.mark.parametrize("name", MODELS)
 def test_opencv_dnn(graphs, name, label):
     cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is not installed (pip install -e '.[test]')")
+    if not hasattr(cv2.dnn, "readNetFromTensorflow"):
+        pytest.fail(f"OpenCV {cv2.__version__} has no TensorFlow importer (cv2.dnn.readNetFromTensorflow, "
+                    "removed in OpenCV 5); install the tested range: pip install 'opencv-python-headless>=4.8,<5'")
     path, _, x, want = graphs[(name, label)]
     net = cv2.dnn.readNetFromTensorflow(str(path))
     net.setInput(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # OpenCV takes NCHW blobs
