@@ -39,7 +39,7 @@ from graphsurgeon.summary import summarize
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = 'pip install "graphsurgeon[tf]"'
+INSTALL_HINT = 'pip install "tf-graphsurgeon[tf]"'
 
 #: Default tolerances: |frozen - original| <= atol + rtol * |original| (numpy.allclose).
 DEFAULT_RTOL = 1e-4
@@ -112,7 +112,7 @@ def _stderr_silenced(enabled: bool) -> Iterator[None]:
 def import_tensorflow(verbose: bool = False) -> Any:
     """Imports and returns ``tensorflow``, hiding its start-up noise unless ``verbose``.
 
-    Raises ``MissingDependencyError`` (with ``pip install "graphsurgeon[tf]"``) when TensorFlow
+    Raises ``MissingDependencyError`` (with ``pip install "tf-graphsurgeon[tf]"``) when TensorFlow
     cannot be imported.
     """
     if not verbose:

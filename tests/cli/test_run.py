@@ -154,7 +154,7 @@ def test_run_without_tensorflow_gives_install_hint(capsys: pytest.CaptureFixture
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     code, out, err = _gs(capsys, "run", MLP / "frozen.pb", "--random-inputs")
     assert code == 1 and out == ""
-    assert err.startswith("gs: error:") and 'pip install "graphsurgeon[tf]"' in err, err
+    assert err.startswith("gs: error:") and 'pip install "tf-graphsurgeon[tf]"' in err, err
     assert "Traceback" not in err
 
 

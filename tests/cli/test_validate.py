@@ -41,7 +41,7 @@ def test_validate_without_tensorflow_gives_install_hint(capsys: pytest.CaptureFi
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     code, out, err = _gs(capsys, "validate", MLP / "model.ckpt.meta", MLP / "frozen.pb")
     assert code == 1 and out == ""
-    assert err.startswith("gs: error:") and 'pip install "graphsurgeon[tf]"' in err, err
+    assert err.startswith("gs: error:") and 'pip install "tf-graphsurgeon[tf]"' in err, err
 
 
 def test_validate_bad_input_value_is_named(capsys: pytest.CaptureFixture[str]) -> None:
