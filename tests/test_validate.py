@@ -55,9 +55,9 @@ def test_import_does_not_load_tensorflow() -> None:
 
 def test_missing_tensorflow_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorflow", None)
-    with pytest.raises(MissingDependencyError, match=r'pip install "graphsurgeon\[tf\]"'):
+    with pytest.raises(MissingDependencyError, match=r'pip install "tf-graphsurgeon\[tf\]"'):
         gv.run_graph(VALIDATE / "mlp" / "frozen.pb", random_inputs=True)
-    with pytest.raises(MissingDependencyError, match=r'pip install "graphsurgeon\[tf\]"'):
+    with pytest.raises(MissingDependencyError, match=r'pip install "tf-graphsurgeon\[tf\]"'):
         gv.validate(VALIDATE / "mlp" / "model.ckpt.meta", VALIDATE / "mlp" / "frozen.pb")
 
 
