@@ -13,6 +13,7 @@ from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_p
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.model import LoadedGraph
+from graphsurgeon.graph import op_registry
 from graphsurgeon.graph.names import parse_input
 
 # --- graphs (foundation issue) ---------------------------------------------------------------
@@ -31,31 +32,14 @@ _TRAINING_SCOPE = re.compile(r"^gradients(_\d+)?$")
 _SUMMARY_SCOPE = re.compile(r"^(summaries|Merge|MergeSummary)(_\d+)?$")
 # tf.cond (v1) creates Identity nodes named pred_id, switch_t, switch_f that nothing consumes.
 _COND_MACHINERY = re.compile(r"(^|/)(pred_id|switch_t|switch_f)$")
-# Ops whose first output has a fixed dtype that no attr states.
-_BOOL_OUTPUT_OPS = frozenset({"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
-                              "LogicalOr", "LogicalNot", "IsFinite", "IsNan", "IsInf", "InTopK", "InTopKV2",
-                              "IsVariableInitialized", "VarIsInitializedOp", "ApproximateEqual"})
-# Attrs that name an output dtype, most specific first (ArgMax has T for its input, output_type for its output).
-_DTYPE_ATTRS = ("output_type", "out_type", "DstT", "dtype", "Tout", "T", "output_types", "dtypes", "Toutput_types")
 # Scalar placeholders named like these switch training behaviour (dropout, batch norm, Keras).
 _SWITCH_NAME = re.compile(r"(is_?train|training|train_?phase|phase_?train|learning_phase|keep_?prob|dropout|"
                           r"drop_?rate|(^|/)rate$)", re.IGNORECASE)
 
 
-def _node_dtype(node: node_def_pb2.NodeDef) -> int | None:
-    """The DataType of the node's first output, from its attrs (``None`` when no attr says)."""
-    if node.op in _BOOL_OUTPUT_OPS:
-        return types_pb2.DT_BOOL
-    if node.op in VARIABLE_OPS and node.op == "VarHandleOp":
-        return types_pb2.DT_RESOURCE
-    for key in _DTYPE_ATTRS:
-        if key in node.attr:
-            attr = node.attr[key]
-            if attr.WhichOneof("value") == "type":
-                return attr.type
-            if attr.WhichOneof("value") == "list" and attr.list.type:
-                return attr.list.type[0]
-    return None
+def _node_dtype(node: node_def_pb2.NodeDef, functions: op_registry.Signatures) -> int | None:
+    """The DataType of the node's first output, from its OpDef and attrs (``None`` when unknown)."""
+    return op_registry.output_dtype(node, 0, functions)
 
 
 def _shape(proto: Any) -> list[int] | None:
@@ -288,6 +272,7 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
         for name in node.input:
             consumers_of[parse_input(name).node].append(node.name)
     saver_nodes = _saver_nodes(loaded.meta_graph_def)
+    functions = op_registry.function_signatures(graph_def.library)
     saver_scopes = {_scope(n) for n in saver_nodes}
 
     inputs = []
@@ -297,7 +282,7 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
             continue
         if node.name in saver_nodes or _SAVER_SCOPE.match(_scope(node.name)) or _scope(node.name) in saver_scopes:
             continue
-        dtype = _node_dtype(node)
+        dtype = _node_dtype(node, functions)
         shape = _node_shape(node)
         entry = {"name": node.name, "op": node.op, "dtype": _dtype_str(dtype), "shape": shape,
                  "default": _default_value(node, by_name)}
@@ -318,7 +303,7 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
             ignored[reason].append(node.name)
             continue
         feeds = sorted(name for name, reached in reached_by.items() if node.name in reached)
-        outputs.append({"name": node.name, "op": node.op, "dtype": _dtype_str(_node_dtype(node)),
+        outputs.append({"name": node.name, "op": node.op, "dtype": _dtype_str(_node_dtype(node, functions)),
                         "shape": _node_shape(node), "feeds": feeds})
 
     trainable = _trainable_names(loaded)

@@ -8,7 +8,8 @@ from graphsurgeon.formats.tensors import shape_to_proto
 
 def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
     """(name, op, [inputs], {attr: value}) -> GraphDef. Attr values: int = type, list[str] for
-    _class, list[int] = list(type), tuple of shapes for _output_shapes, str = func name."""
+    _class, list[int] = list(type), tuple of shapes for _output_shapes, str = func name,
+    ("i", 3) / ("b", True) / ("f", 0.5) / ("s", b"NHWC") = that field of the AttrValue."""
     graph_def = graph_pb2.GraphDef()
     graph_def.versions.producer = 1234
     graph_def.versions.min_consumer = 12
@@ -22,6 +23,8 @@ def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
                 node.attr[key].list.shape.extend(shape_to_proto(s) for s in value)
             elif key == "shape":
                 node.attr[key].shape.CopyFrom(shape_to_proto(value))
+            elif isinstance(value, tuple) and len(value) == 2 and value[0] in ("i", "b", "f", "s"):
+                setattr(node.attr[key], value[0], value[1])
             elif isinstance(value, str):
                 node.attr[key].func.name = value
             elif isinstance(value, list):

@@ -32,8 +32,9 @@ from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, tensor_to_array, to_numpy_dtype
 from graphsurgeon.graph.names import TensorRef, parse_input, split_names
+from graphsurgeon.graph.op_registry import output_dtype
 from graphsurgeon.graph.view import GraphView
-from graphsurgeon.rewrite.prune import output_dtype, output_shape
+from graphsurgeon.rewrite.prune import output_shape
 
 log = logging.getLogger(__name__)
 

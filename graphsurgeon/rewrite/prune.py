@@ -20,7 +20,6 @@ from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_de
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, UnsupportedError
 from graphsurgeon.formats.model import LoadedGraph
 from graphsurgeon.formats.tensors import base_dtype, dtype_name, from_numpy_dtype, shape_from_proto, shape_to_proto
-from graphsurgeon.graph.check import output_count
 from graphsurgeon.graph.names import (
     TensorRef,
     close_matches,
@@ -30,6 +29,7 @@ from graphsurgeon.graph.names import (
     split_names,
     unique_name,
 )
+from graphsurgeon.graph.op_registry import Signatures, function_signatures, output_count, output_dtype
 from graphsurgeon.graph.view import GraphView, _gc_paused, colocation_targets
 
 log = logging.getLogger(__name__)
@@ -40,36 +40,6 @@ DT = types_pb2.DataType
 #: a DataType number or a numpy dtype; shape: a sequence with None/-1 for unknown sizes, or None.
 InputSpec = object
 
-_BOOL_OUTPUT_OPS = frozenset({
-    "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "ApproximateEqual",
-    "IsNan", "IsInf", "IsFinite", "InTopK", "InTopKV2", "LogicalAnd", "LogicalOr", "LogicalNot",
-    "IsVariableInitialized", "VarIsInitializedOp", "IsTensorFloat32Enabled", "All", "Any",
-})
-_INT32_OUTPUT_OPS = frozenset({"Rank", "Bucketize", "NonMaxSuppression", "NonMaxSuppressionV2",
-                               "NonMaxSuppressionV3", "TensorArraySizeV3", "ConcatOffset"})
-# Ops whose outputs after the first have other types than the first (attr name or fixed dtype per index).
-_MULTI_OUTPUT: dict[str, Sequence[str | int]] = {
-    "TopKV2": ("T", DT.DT_INT32), "TopK": ("T", DT.DT_INT32),
-    "Unique": ("T", "out_idx"), "UniqueV2": ("T", "out_idx"), "ListDiff": ("T", "out_idx"),
-    "UniqueWithCounts": ("T", "out_idx", "out_idx"),
-    "Merge": ("T", DT.DT_INT32), "RefMerge": ("T", DT.DT_INT32),
-    "FusedBatchNorm": ("T", "T", "T", "T", "T"),
-    "FusedBatchNormV2": ("T", "U", "U", "U", "U"), "FusedBatchNormV3": ("T", "U", "U", "U", "U", "U"),
-    "NonMaxSuppressionV4": (DT.DT_INT32, DT.DT_INT32), "NonMaxSuppressionV5": (DT.DT_INT32, "T", DT.DT_INT32),
-    "Where": (DT.DT_INT64,), "LoopCond": (DT.DT_BOOL,),
-    "TensorArrayV3": (DT.DT_RESOURCE, DT.DT_FLOAT), "TensorArrayGradV3": (DT.DT_RESOURCE, DT.DT_FLOAT),
-    "TensorArrayWriteV3": (DT.DT_FLOAT,), "TensorArrayScatterV3": (DT.DT_FLOAT,),
-    "TensorArrayConcatV3": ("dtype", DT.DT_INT64),
-    # dtype is the variable's value type; the op itself outputs a resource handle.
-    "VarHandleOp": (DT.DT_RESOURCE,), "Range": ("Tidx",), "Bitcast": ("type",),
-    "ResizeBilinear": (DT.DT_FLOAT,), "ResizeBicubic": (DT.DT_FLOAT,), "ResizeArea": (DT.DT_FLOAT,),
-    "CTCGreedyDecoder": (DT.DT_INT64, DT.DT_INT64, DT.DT_INT64, "T"),
-    "StackV2": (DT.DT_RESOURCE,), "StackPopV2": ("elem_type",),
-    "StatelessRandomGetKeyCounter": (DT.DT_UINT64, DT.DT_UINT64),
-}
-# Attrs that name an op's (first) output type, most specific first.
-_TYPE_ATTRS = ("DstT", "out_type", "output_type", "Tout", "dtype", "T", "Tparams")
-_LIST_TYPE_ATTRS = ("output_types", "component_types", "Toutput_types", "Tout", "T", "dtypes")
 # Ops whose output 0 has the shape in their "shape" attr.
 _SHAPE_ATTR_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "VariableV2",
                              "Variable"})
@@ -102,9 +72,10 @@ def prune(graph_def: graph_pb2.GraphDef | LoadedGraph, outputs: str | Iterable[s
     nothing only above it is kept. The placeholder for ``x:0`` is named ``x`` (when node ``x``
     itself is not kept), the one for ``x:k`` is named ``x_k``; consumers are rewired to its
     output 0, and control inputs ``^x`` of a cut node ``x`` go to its placeholder. The dtype
-    and shape come from the producer's attrs (``dtype``, ``T``, ``output_types``,
-    ``_output_shapes``, ...) or from ``input_specs`` (``{name: dtype}`` or
-    ``{name: (dtype, shape)}``; shape None means "from the graph, else unknown").
+    comes from the producer's OpDef (TensorFlow's op registry, or the library function's
+    signature) and attrs, the shape from ``_output_shapes`` and the like; ``input_specs``
+    (``{name: dtype}`` or ``{name: (dtype, shape)}``; shape None means "from the graph, else
+    unknown") gives them where the graph does not.
 
     ``_class: loc:@x`` colocation entries naming nodes that are not kept are dropped.
 
@@ -142,18 +113,19 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
     nodes = graph_def.node
     index = view._index
 
+    functions = function_signatures(graph_def.library) if graph_def.library.function else None
     targets: dict[str, None] = {}
     output_refs: set[tuple[str, int]] = set()
     for name in output_names:
         ref = _resolve(view, name, "output")
-        _check_port(nodes[index[ref.node]], ref, name, "output")
+        _check_port(nodes[index[ref.node]], ref, name, "output", functions)
         targets[ref.node] = None
         output_refs.add((ref.node, ref.index))
 
     cuts: dict[str, dict[int, str]] = {}  # node -> {output index: name as given}
     for name in split_names(inputs):
         ref = _resolve(view, name, "input")
-        _check_port(nodes[index[ref.node]], ref, name, "input")
+        _check_port(nodes[index[ref.node]], ref, name, "input", functions)
         if (ref.node, ref.index) in output_refs:
             raise GraphSurgeonError(f"'{name}' is both an output and an input; an input is cut away, so it "
                                     "cannot also be kept as an output")
@@ -181,7 +153,7 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
         else:
             name = unique_name(f"{src}_{i}", index, placeholders.values())
         given = cuts[src][i]
-        dtype, shape = _placeholder_type(producer, i, given, specs.get((src, i)))
+        dtype, shape = _placeholder_type(producer, i, given, specs.get((src, i)), functions)
         placeholder_of[(src, i)] = name
         placeholders[f"{src}:{i}"] = name
         new_nodes.setdefault(index[src], []).append(_placeholder(name, dtype, shape))
@@ -293,15 +265,16 @@ def _resolve(view: GraphView, name: str, kind: str) -> TensorRef:
     return ref
 
 
-def _check_port(node: node_def_pb2.NodeDef, ref: TensorRef, given: str, kind: str) -> None:
+def _check_port(node: node_def_pb2.NodeDef, ref: TensorRef, given: str, kind: str,
+                functions: Signatures | None) -> None:
     """Refuses ``x:3`` when the graph records that ``x`` has fewer outputs (``_output_shapes``), or its
-    op's output count is known (``check.output_count``: Softmax has one, TopKV2 two, ...)."""
+    op's output count is known from TensorFlow's op registry (Softmax has one, TopKV2 two, ...)."""
     if ref.index == 0:
         return
     if "_output_shapes" in node.attr:
         count = len(node.attr["_output_shapes"].list.shape)
     else:
-        count = output_count(node) or 0  # 0 outputs, or unknown: not refused here
+        count = output_count(node, functions) or 0  # 0 outputs, or unknown: not refused here
     if count and ref.index >= count:
         raise not_found(kind, given, [f"{ref.node}:{i}" for i in range(count)],
                         hint=f"node '{ref.node}' ({node.op}) has {count} output(s)")
@@ -359,8 +332,9 @@ def _placeholder(name: str, dtype: int, shape: Sequence[int] | None) -> node_def
 
 
 def _placeholder_type(producer: node_def_pb2.NodeDef, index: int, given: str,
-                      spec: tuple[int | None, Sequence[int] | None] | None) -> tuple[int, Sequence[int] | None]:
-    inferred = output_dtype(producer, index)
+                      spec: tuple[int | None, Sequence[int] | None] | None,
+                      functions: Signatures | None) -> tuple[int, Sequence[int] | None]:
+    inferred = output_dtype(producer, index, functions)
     shape = output_shape(producer, index)
     if spec is not None:
         spec_dtype, spec_shape = spec
@@ -378,52 +352,6 @@ def _placeholder_type(producer: node_def_pb2.NodeDef, index: int, given: str,
             f"{producer.op}) from the graph; give it explicitly, e.g. --input-spec {given}=float32:?,224,224,3 "
             f"(library: input_specs={{'{given}': ('float32', [None, 224, 224, 3])}})")
     return base_dtype(inferred), shape
-
-
-def output_dtype(node: node_def_pb2.NodeDef, index: int) -> int | None:
-    """The dtype of ``node``'s output ``index`` from its attrs, or None when the attrs don't say.
-
-    Without TensorFlow's op registry this knows the common ops' rules: ops listed in
-    ``_MULTI_OUTPUT``, comparison ops (bool), and otherwise the first of ``DstT``,
-    ``out_type``, ``output_type``, ``Tout``, ``dtype``, ``T`` (or a list-typed attr such as
-    ``output_types`` indexed by ``index``). Ref dtypes are returned as they are.
-    """
-    op, attr = node.op, node.attr
-    if op in _MULTI_OUTPUT:
-        rule = _MULTI_OUTPUT[op]
-        if index >= len(rule):
-            return None
-        item = rule[index]
-        if isinstance(item, int):
-            return item
-        return _type_attr(attr, item, 0) if item in attr else None
-    if op in _BOOL_OUTPUT_OPS:
-        return DT.DT_BOOL
-    if op in _INT32_OUTPUT_OPS:
-        return DT.DT_INT32
-    for key in _TYPE_ATTRS:
-        if key in attr:
-            value = attr[key]
-            kind = value.WhichOneof("value")
-            if kind == "type":
-                return value.type
-            if kind == "list" and value.list.type:
-                return value.list.type[index] if index < len(value.list.type) else None
-    for key in _LIST_TYPE_ATTRS:
-        if key in attr and attr[key].list.type:
-            types = attr[key].list.type
-            return types[index] if index < len(types) else None
-    return None
-
-
-def _type_attr(attr: Mapping[str, attr_value_pb2.AttrValue], key: str, index: int) -> int | None:
-    value = attr[key]
-    kind = value.WhichOneof("value")
-    if kind == "type":
-        return value.type
-    if kind == "list" and index < len(value.list.type):
-        return value.list.type[index]
-    return None
 
 
 def output_shape(node: node_def_pb2.NodeDef, index: int) -> tuple[int, ...] | None:
