@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
-from graphsurgeon._proto import graph_pb2
-from graphsurgeon.formats.tensors import shape_to_proto
+import numpy as np
+
+from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
+from graphsurgeon.formats.tensors import array_to_tensor, shape_to_proto, to_numpy_dtype
+
+# Ops whose "N" attr counts their data inputs (all of them, or all but the last: ConcatV2's axis).
+_N_FROM_INPUTS = {"Merge": 0, "RefMerge": 0, "AddN": 0, "Pack": 0, "ShapeN": 0, "ConcatV2": 1}
+
+
+def complete(node: node_def_pb2.NodeDef) -> node_def_pb2.NodeDef:
+    """Fills what a tiny test node leaves out but every real one has, so it passes the op-registry
+    check: a Const's ``value`` (a zero scalar of its ``dtype``, float32 without one) and the ``N``
+    of Merge / AddN / Pack / ConcatV2 ... (from its data inputs). Returns ``node``."""
+    if node.op == "Const":
+        if "dtype" not in node.attr:
+            node.attr["dtype"].type = types_pb2.DT_FLOAT
+        value = node.attr["value"] if "value" in node.attr else None
+        if value is None or value.WhichOneof("value") != "tensor":
+            dtype = node.attr["dtype"].type
+            given = 0 if value is None else (value.f if value.WhichOneof("value") == "f" else value.i)
+            node.attr["value"].tensor.CopyFrom(array_to_tensor(np.asarray(given, to_numpy_dtype(dtype)), dtype))
+    elif node.op in _N_FROM_INPUTS and "N" not in node.attr:
+        node.attr["N"].i = sum(1 for i in node.input if not i.startswith("^")) - _N_FROM_INPUTS[node.op]
+    return node
 
 
 def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
@@ -31,6 +53,7 @@ def make_graph(*nodes: tuple) -> graph_pb2.GraphDef:
                 node.attr[key].list.type.extend(value)
             else:
                 node.attr[key].type = value
+        complete(node)
     return graph_def
 
 

@@ -4,9 +4,17 @@ It catches what makes ``tf.import_graph_def`` (or a C++ loader) reject a graph, 
 graph must not contain (pain points 2, 3, 14, 15, 24 and 29):
 
 * unique, non-empty node names and ops;
-* every input names an existing node, and an output index the producer has (checked for ops whose
-  output count is known: single-output ops, Switch, Merge, Split, Unpack, TopKV2, FusedBatchNorm*,
-  RestoreV2 ...; ops with no outputs such as NoOp, SaveV2 and AssignVariableOp cannot feed data);
+* every op is a function of the graph's library or an op of TensorFlow's op registry (bundled,
+  ``graph.op_registry``); an op that is neither is a custom op (plugin ops are legitimate): it is
+  logged as a warning, once per op, and returned, and its node is not checked further;
+* for a known op, as TensorFlow's ``ValidateNodeDef`` does: no attr without a default is missing
+  (``NodeDef missing attr``), no attr is one the op does not have (``NodeDef mentions attr 'X'
+  not in Op``; ``_``-prefixed attrs are free), every attr value has the attr's type and lies in
+  its ``allowed_values`` and ``minimum``, and the node has as many data inputs as its OpDef and
+  attrs say (``number_attr`` / ``type_list_attr`` args count their tensors);
+* every input names an existing node, and an output index the producer has (its output count
+  from its OpDef and attrs; ops with no outputs such as NoOp, SaveV2 and AssignVariableOp cannot
+  feed data);
 * control inputs come after data inputs (TensorFlow's rule), and the same control input is not
   repeated;
 * no ``Const``, ``Placeholder`` or variable node has a data input;
@@ -17,63 +25,30 @@ graph must not contain (pain points 2, 3, 14, 15, 24 and 29):
   (variables kept on purpose by a whitelist / blacklist) and saver ops when ``allow_saver``; no
   resource-typed forwarder or resource read is fed by a Const.
 
-A failure raises ``InvalidGraphError`` naming the node and what is wrong with it. The check is
+A failure raises ``InvalidGraphError`` naming the node and what is wrong with it (function bodies
+in the library are not checked). The check is
 general: any rewrite (freeze, prune, surgery) can run it with ``frozen=False``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 
-from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
+from graphsurgeon._proto import attr_value_pb2, graph_pb2, node_def_pb2, op_def_pb2, types_pb2
 from graphsurgeon.errors import InvalidGraphError
-from graphsurgeon.formats.tensors import is_ref_dtype
+from graphsurgeon.formats.tensors import dtype_name, is_ref_dtype
+from graphsurgeon.graph import op_registry
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.names import close_matches, parse_input
 
-DT = types_pb2.DataType
+log = logging.getLogger(__name__)
 
-#: Ops with no outputs at all: nothing may take data from them.
-NO_OUTPUT_OPS = frozenset({
-    "NoOp", "SaveV2", "SaveSlices", "Save", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
-    "Assert", "ResourceScatterAdd", "ResourceScatterUpdate", "DestroyResourceOp", "InitializeTableV2",
-    "InitializeTableFromTextFileV2", "LookupTableImportV2", "LookupTableInsertV2", "ControlTrigger",
-    "ResourceApplyGradientDescent", "ResourceApplyAdam", "ResourceApplyMomentum", "DisableCopyOnRead",
-    "MergeV2Checkpoints", "WriteSummary", "PrintV2",
-})
-#: Ops with exactly this many outputs.
-FIXED_OUTPUTS = {
-    "Switch": 2, "RefSwitch": 2, "Merge": 2, "RefMerge": 2, "TopKV2": 2, "TopK": 2, "Unique": 2, "UniqueV2": 2,
-    "ListDiff": 2, "UniqueWithCounts": 3, "FusedBatchNorm": 5, "FusedBatchNormV2": 5, "FusedBatchNormV3": 6,
-    "TensorArrayV3": 2, "TensorArrayGradV3": 2, "TensorArrayConcatV3": 2, "BroadcastGradientArgs": 2,
-    "QueueDequeue": 1, "Const": 1, "Placeholder": 1, "PlaceholderV2": 1, "PlaceholderWithDefault": 1,
-    "Identity": 1, "RefIdentity": 1, "Enter": 1, "RefEnter": 1, "Exit": 1, "RefExit": 1, "NextIteration": 1,
-    "RefNextIteration": 1, "LoopCond": 1, "VariableV2": 1, "Variable": 1, "VarHandleOp": 1, "ReadVariableOp": 1,
-    "MatMul": 1, "BiasAdd": 1, "Conv2D": 1, "Relu": 1, "Add": 1, "AddV2": 1, "Sub": 1, "Mul": 1, "Shape": 1,
-    "Reshape": 1, "ConcatV2": 1, "GatherV2": 1, "GatherNd": 1, "Cast": 1, "Softmax": 1, "Mean": 1, "Sum": 1,
-    "Assign": 1, "AssignAdd": 1, "AssignSub": 1, "HashTableV2": 1, "LookupTableFindV2": 1, "StridedSlice": 1,
-}
-#: Attr naming the output count of list-output ops.
-_COUNT_ATTRS = {"Split": "num_split", "SplitV": "num_split", "Unpack": "num", "ShapeN": "N",
-                "DynamicPartition": "num_partitions", "IdentityN": "T", "RestoreV2": "dtypes",
-                "Unstage": "dtypes", "QueueDequeueV2": "component_types"}
+DT = types_pb2.DataType
+_warned_custom_ops: set[str] = set()
+
 #: Ops that must not take data inputs.
 SOURCE_OPS = frozenset({"Const", "Placeholder", "PlaceholderV2"}) | var_lib.VARIABLE_OPS
-
-
-def output_count(node: node_def_pb2.NodeDef) -> int | None:
-    """How many outputs ``node`` has, when that can be known from its op and attrs; else ``None``."""
-    if node.op in NO_OUTPUT_OPS:
-        return 0
-    if node.op in FIXED_OUTPUTS:
-        return FIXED_OUTPUTS[node.op]
-    attr = _COUNT_ATTRS.get(node.op)
-    if attr and attr in node.attr:
-        value = node.attr[attr]
-        if value.HasField("list"):
-            return len(value.list.type)
-        return int(value.i)
-    return None
 
 
 def _fail(node: str, message: str, source: str) -> InvalidGraphError:
@@ -81,8 +56,8 @@ def _fail(node: str, message: str, source: str) -> InvalidGraphError:
 
 
 def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_variables: Iterable[str] = (),
-                allow_saver: bool = False, source: str = "graph") -> None:
-    """Raises ``InvalidGraphError`` naming the first broken node; returns ``None`` for a sound graph.
+                allow_saver: bool = False, source: str = "graph") -> list[str]:
+    """Raises ``InvalidGraphError`` naming the first broken node; for a sound graph, returns its custom ops.
 
     Args:
         graph_def: the graph to check (not modified).
@@ -90,6 +65,10 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
         allow_variables: variable nodes that may stay (with their reads, assigns and ref edges).
         allow_saver: let save/restore ops stay (``gs constify`` keeps the Saver).
         source: how to name the graph in messages (a file name, ``"frozen graph"``).
+
+    Returns:
+        The ops, sorted, that are neither in TensorFlow's op registry nor functions of the
+        graph's library (each is also logged as a warning, once per process).
     """
     nodes: dict[str, node_def_pb2.NodeDef] = {}
     for node in graph_def.node:
@@ -100,15 +79,122 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
         if node.name in nodes:
             raise _fail(node.name, "appears twice; node names must be unique", source)
         nodes[node.name] = node
+    functions = op_registry.function_signatures(graph_def.library)
+    custom: dict[str, list[str]] = {}
+    counts: dict[str, int | None] = {}
     for node in graph_def.node:
-        _check_inputs(node, nodes, source)
+        _check_inputs(node, nodes, functions, counts, source)
+        op_def = op_registry.lookup(node.op, functions)
+        if op_def is None:
+            custom.setdefault(node.op, []).append(node.name)
+        else:
+            _check_node(node, op_def, node.op in functions, functions, source)
         _check_colocation(node, nodes, source)
     _check_loops(graph_def, nodes, source)
     if frozen:
         _check_frozen(graph_def, nodes, set(allow_variables), allow_saver, source)
+    for op, names in custom.items():
+        if op not in _warned_custom_ops:
+            _warned_custom_ops.add(op)
+            log.warning("%s: op '%s' (%d node(s), e.g. '%s') is not in TensorFlow %s's op registry nor a function "
+                        "of the graph: a custom op, so its attrs and inputs are not checked; the runtime that loads "
+                        "the graph must register it", source, op, len(names), names[0],
+                        op_registry.op_registry().tensorflow_version or "")
+    return sorted(custom)
 
 
-def _check_inputs(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.NodeDef], source: str) -> None:
+# AttrDef.type -> the AttrValue field that holds it (list(X) -> the ListValue field).
+_ATTR_FIELDS = {"string": "s", "int": "i", "float": "f", "bool": "b", "type": "type", "shape": "shape",
+                "tensor": "tensor", "func": "func"}
+
+
+def _describe(value: attr_value_pb2.AttrValue) -> str:
+    kind = value.WhichOneof("value")
+    if kind == "list":
+        used = [f for f in _ATTR_FIELDS.values() if len(getattr(value.list, f))]
+        return f"list({', '.join(k for k, f in _ATTR_FIELDS.items() if f in used)})" if used else "an empty list"
+    inverse = {f: k for k, f in _ATTR_FIELDS.items()}
+    return inverse.get(kind or "", kind or "no value")
+
+
+def _attr_problem(attr: op_def_pb2.OpDef.AttrDef, value: attr_value_pb2.AttrValue) -> str | None:
+    """What is wrong with ``value`` for ``attr`` (TensorFlow's ValidateAttrValue), or ``None``."""
+    kind = value.WhichOneof("value")
+    if kind == "placeholder" or attr.type == "any":
+        return None
+    is_list = attr.type.startswith("list(")
+    element = attr.type[5:-1] if is_list else attr.type
+    field = _ATTR_FIELDS.get(element)
+    if field is None:
+        return None  # an attr type this check does not know; TensorFlow's own loader decides
+    if is_list:
+        if kind not in ("list", None) or any(len(getattr(value.list, f)) for f in _ATTR_FIELDS.values() if f != field):
+            return f"is {_describe(value)}, but the op wants {attr.type}"
+        items = list(getattr(value.list, field))
+        if attr.has_minimum and len(items) < attr.minimum:
+            return f"has {len(items)} element(s), but the op wants at least {attr.minimum}"
+    else:
+        if kind != field:
+            return f"is {_describe(value)}, but the op wants {attr.type}"
+        items = [getattr(value, field)]
+        if element == "int" and attr.has_minimum and value.i < attr.minimum:
+            return f"is {value.i}, but the op wants at least {attr.minimum}"
+    if element == "type":
+        for dtype in items:
+            if dtype == DT.DT_INVALID or dtype not in DT.values():
+                return f"holds an invalid dtype ({dtype})"
+    if attr.HasField("allowed_values") and element in ("type", "string"):
+        allowed = list(getattr(attr.allowed_values.list, field))
+        for item in items:
+            if allowed and item not in allowed:
+                if element == "type":
+                    shown = ", ".join(dtype_name(t) for t in allowed)
+                    return f"is {dtype_name(item)}, which the op does not allow (allowed: {shown})"
+                return (f"is {item.decode('utf-8', 'replace')!r}, which the op does not allow (allowed: "
+                        + ", ".join(repr(a.decode("utf-8", "replace")) for a in allowed) + ")")
+    return None
+
+
+def _check_node(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef, is_function: bool,
+                functions: op_registry.Signatures, source: str) -> None:
+    """Attrs (for registered ops) and the data input count against the node's OpDef."""
+    what = f"function '{node.op}'" if is_function else f"op {node.op}"
+    if not is_function:
+        attrs = {a.name: a for a in op_def.attr}
+        for name, value in node.attr.items():
+            if name.startswith("_"):
+                continue
+            attr = attrs.get(name)
+            if attr is None:
+                known = ", ".join(sorted(attrs)) or "none"
+                raise _fail(node.name, f"({node.op}) has attr '{name}', which {what} does not have (its attrs: "
+                            f"{known}); TensorFlow refuses it (NodeDef mentions attr '{name}' not in Op). Was the "
+                            "graph written by a newer TensorFlow? Re-export it with default attrs stripped, or "
+                            "remove the attr", source)
+            problem = _attr_problem(attr, value)
+            if problem is not None:
+                raise _fail(node.name, f"({node.op}) attr '{name}' {problem}", source)
+        for attr in op_def.attr:
+            if attr.name not in node.attr and not attr.HasField("default_value"):
+                raise _fail(node.name, f"({node.op}) is missing attr '{attr.name}' ({attr.type}), which has no "
+                            f"default; TensorFlow refuses it (NodeDef missing attr '{attr.name}')", source)
+    expected = op_registry.input_count(node, functions)
+    if expected is not None:
+        data = sum(1 for i in node.input if not i.startswith("^"))
+        if data != expected:
+            raise _fail(node.name, f"({node.op}) has {data} data input(s), but {what} takes {expected}"
+                        f"{_arity(op_def)}; TensorFlow refuses it (expected {expected} inputs)", source)
+
+
+def _arity(op_def: op_def_pb2.OpDef) -> str:
+    """`` (x, y)`` / `` (values: N, axis)``: the OpDef's input args, for messages."""
+    args = [f"{a.name}: {a.number_attr or a.type_list_attr}" if a.number_attr or a.type_list_attr else a.name
+            for a in op_def.input_arg]
+    return f" ({', '.join(args)})" if args else ""
+
+
+def _check_inputs(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.NodeDef],
+                  functions: op_registry.Signatures, counts: dict[str, int | None], source: str) -> None:
     seen_control = False
     controls: set[str] = set()
     for inp in node.input:
@@ -131,7 +217,9 @@ def _check_inputs(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.N
         if node.op in SOURCE_OPS:
             raise _fail(node.name, f"is a {node.op} but has data input '{inp}'; a {node.op} takes no data inputs "
                         "(only '^control' inputs)", source)
-        count = output_count(producer)
+        if producer.name not in counts:
+            counts[producer.name] = op_registry.output_count(producer, functions)
+        count = counts[producer.name]
         if count is not None and ref.index >= count:
             has = "no outputs" if count == 0 else f"{count} output{'s' if count != 1 else ''}"
             raise _fail(node.name, f"input '{inp}' asks for output {ref.index} of '{producer.name}' "

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import sys
 
 import pytest
 
 from graphsurgeon._proto import graph_pb2, types_pb2
 from graphsurgeon.errors import InvalidGraphError
 from graphsurgeon.formats.model import load_graph
-from graphsurgeon.graph.check import check_graph, output_count
+from graphsurgeon.graph.check import check_graph
+from graphsurgeon.graph.op_registry import output_count
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from builders import complete  # noqa: E402  (tests/builders.py)
 
 DT = types_pb2.DataType
 FLOAT = DT.DT_FLOAT
@@ -26,8 +32,13 @@ def make(*nodes: tuple) -> graph_pb2.GraphDef:
                 node.attr[key].list.s.extend(value)
             elif key in ("num_split", "N"):
                 node.attr[key].i = value
+            elif key == "shape":
+                node.attr[key].shape.SetInParent()  # a scalar
+            elif isinstance(value, list):
+                node.attr[key].list.type.extend(value)
             else:
                 node.attr[key].type = value
+        complete(node)
     return graph_def
 
 
@@ -64,11 +75,14 @@ def test_good_graph_passes():
     (lambda g: g.node.add(name="y", op="Add", input=["w", "^x", "^x"]), "control input '\\^x' twice"),
     (lambda g: g.node.add(name="y", op="Const", input=["x"]), "is a Const but has data input 'x'"),
     (lambda g: g.node.add(name="y", op="Placeholder", input=["x"]), "is a Placeholder but has data input"),
-    (lambda g: g.node.add(name="y", op="Relu", input=["x"]).attr["_class"].list.s.append(b"loc:@gone"),
+    (lambda g: _add(g, "y", "Relu", ["x"]) or g.node[-1].attr["_class"].list.s.append(b"loc:@gone"),
      "colocated with 'gone'"),
     (lambda g: g.node.add(name="", op="Relu"), "empty name"),
-    (lambda g: g.node.add(name="e", op="Enter", input=["x"]), r"\(Enter\) has no frame_name"),
-    (lambda g: (g.node.add(name="n", op="NextIteration", input=["x"]), g.node.add(name="y", op="Relu", input=["n"])),
+    (lambda g: setattr(_add(g, "e", "Enter", ["x"]) or g.node[-1].attr["frame_name"], "s", b""),
+     r"\(Enter\) has no frame_name"),
+    (lambda g: _add(g, "e", "Enter", ["x"]), r"'e' \(Enter\) is missing attr 'frame_name' \(string\), which has no "
+     r"default; TensorFlow refuses it \(NodeDef missing attr 'frame_name'\)"),
+    (lambda g: (_add(g, "n", "NextIteration", ["x"]), _add(g, "y", "Relu", ["n"])),
      "a NextIteration may only feed the Merge"),
     (lambda g: g.node.add(name="y", op=""), "has no op"),
 ])
@@ -81,7 +95,7 @@ def test_broken_graphs_name_the_node(change, message):
 
 def _stateful() -> graph_pb2.GraphDef:
     return make(
-        ("v", "VariableV2", [], {"dtype": FLOAT}),
+        ("v", "VariableV2", [], {"dtype": FLOAT, "shape": ()}),
         ("read", "Identity", ["v"], {"T": FLOAT}),
         ("one", "Const", [], {"dtype": FLOAT}),
         ("init", "Assign", ["v", "one"], {"T": FLOAT}),
@@ -99,7 +113,8 @@ def test_frozen_graph_may_not_keep_state():
         check_graph(graph_def)
     check_graph(graph_def, allow_variables=["v"])  # kept on purpose: its Assign and RefSwitch may stay
     graph_def.node[0].op = "Const"  # converted, but the updates were not removed
-    del graph_def.node[0].attr["dtype"]
+    del graph_def.node[0].attr["shape"]
+    complete(graph_def.node[0])
     with pytest.raises(InvalidGraphError, match=r"'init' \(Assign\) updates 'v'"):
         check_graph(graph_def)
 
@@ -112,7 +127,7 @@ def test_ref_ops_saver_and_resource_reads_fed_by_values():
     ref_attr = make(("c", "Const", [], {"dtype": FLOAT}), ("i", "Identity", ["c"], {"T": DT.DT_FLOAT_REF}))
     with pytest.raises(InvalidGraphError, match="ref-typed attr T"):
         check_graph(ref_attr)
-    saver = make(("f", "Const", [], {"dtype": DT.DT_STRING}), ("save/SaveV2", "SaveV2", ["f", "f", "f"]))
+    saver = make(("f", "Const", [], {"dtype": DT.DT_STRING}), ("save/SaveV2", "SaveV2", ["f", "f", "f", "f"], {"dtypes": [DT.DT_STRING]}))
     with pytest.raises(InvalidGraphError, match="save/restore op"):
         check_graph(saver)
     check_graph(saver, allow_saver=True)
@@ -121,7 +136,7 @@ def test_ref_ops_saver_and_resource_reads_fed_by_values():
     read.node[1].attr["frame_name"].s = b"loop"
     with pytest.raises(InvalidGraphError, match=r"'e' \(Enter\) expects a resource handle but is fed by Const 'c'"):
         check_graph(read)
-    table = make(("t", "HashTableV2", []), ("i", "Identity", ["t"], {"T": DT.DT_RESOURCE}))
+    table = make(("t", "HashTableV2", [], {"key_dtype": DT.DT_STRING, "value_dtype": DT.DT_INT64}), ("i", "Identity", ["t"], {"T": DT.DT_RESOURCE}))
     check_graph(table)  # a non-variable resource is fine
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +15,9 @@ from graphsurgeon.formats.model import load_graph
 from graphsurgeon.formats.tensors import shape_to_proto, tensor_to_array
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.rewrite.constify import constify, convert_variables
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from builders import complete  # noqa: E402  (tests/builders.py)
 
 DT = types_pb2.DataType
 FLOAT = DT.DT_FLOAT
@@ -42,6 +47,7 @@ def make(*nodes: tuple) -> graph_pb2.GraphDef:
                 node.attr[key].s = value.encode()
             else:
                 node.attr[key].type = value
+        complete(node)
     return graph_def
 
 

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from graphsurgeon._proto import graph_pb2
+from graphsurgeon._proto import graph_pb2, types_pb2
 from graphsurgeon.errors import FileFormatError, MismatchError, NodeNotFoundError, UnsupportedError
 from graphsurgeon.formats.checkpoint import load_checkpoint
 from graphsurgeon.formats.model import load_graph
@@ -25,6 +25,7 @@ from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.rewrite.freeze import bind_placeholders, freeze, parse_bind_value
 
+DT = types_pb2.DataType
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
 MODELS = sorted(p.parent.name for p in (FIXTURES / "freeze").glob("*/spec.json"))
 STATE_OPS = var_lib.VARIABLE_OPS | var_lib.SAVER_OPS
@@ -264,12 +265,24 @@ def test_inception_v3_classic_workflow(inception, bind):
 
 def test_a_table_read_from_a_file_is_noted():
     graph_def = graph_pb2.GraphDef()
-    graph_def.node.add(name="table", op="HashTableV2")
+    table = graph_def.node.add(name="table", op="HashTableV2")
+    table.attr["key_dtype"].type = DT.DT_STRING
+    table.attr["value_dtype"].type = DT.DT_INT64
     path = graph_def.node.add(name="vocab", op="Const")
+    path.attr["dtype"].type = DT.DT_STRING
+    path.attr["value"].tensor.dtype = DT.DT_STRING
     path.attr["value"].tensor.string_val.append(b"/abs/vocab.txt")
-    graph_def.node.add(name="init", op="InitializeTableFromTextFileV2", input=["table", "vocab"])
-    graph_def.node.add(name="words", op="Placeholder")
-    graph_def.node.add(name="default", op="Const")
-    graph_def.node.add(name="ids", op="LookupTableFindV2", input=["table", "words", "default"])
+    init = graph_def.node.add(name="init", op="InitializeTableFromTextFileV2", input=["table", "vocab"])
+    init.attr["key_index"].i = -2
+    init.attr["value_index"].i = -1
+    words = graph_def.node.add(name="words", op="Placeholder")
+    words.attr["dtype"].type = DT.DT_STRING
+    default = graph_def.node.add(name="default", op="Const")
+    default.attr["dtype"].type = DT.DT_INT64
+    default.attr["value"].tensor.dtype = DT.DT_INT64
+    default.attr["value"].tensor.int64_val.append(-1)
+    ids = graph_def.node.add(name="ids", op="LookupTableFindV2", input=["table", "words", "default"])
+    ids.attr["Tin"].type = DT.DT_STRING
+    ids.attr["Tout"].type = DT.DT_INT64
     result = freeze(graph_def, {}, ["ids"], initializer_nodes=["init"])
     assert any("'init' reads '/abs/vocab.txt' when run" in note for note in result.notes), result.notes

@@ -16,8 +16,8 @@ from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchEr
 from graphsurgeon.formats.model import load_graph
 from graphsurgeon.formats.tensors import shape_from_proto
 from graphsurgeon.graph.names import node_name, tensor_name
-from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
 from graphsurgeon.graph.op_registry import output_dtype
+from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
 from graphsurgeon.rewrite.prune import parse_dtype, prune, prune_graph
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))

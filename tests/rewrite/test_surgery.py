@@ -5,6 +5,9 @@ Real TensorFlow graphs edited and run are in test_surgery_tf.py.
 
 from __future__ import annotations
 
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -24,6 +27,9 @@ from graphsurgeon.surgery import (
     tensor_attr,
 )
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from builders import complete  # noqa: E402  (tests/builders.py)
+
 DT = types_pb2.DataType
 F = {"T": DT.DT_FLOAT}
 
@@ -40,7 +46,7 @@ def graph(*specs: tuple) -> graph_pb2.GraphDef:
                                             for k, v in attrs.items()})
         if coloc:
             node.attr["_class"].list.s.extend(f"loc:@{c}".encode() for c in coloc)
-        out.node.append(node)
+        out.node.append(complete(node))
     return out
 
 
@@ -202,8 +208,8 @@ def test_add_insert_after_rewire_replace_update():
     assert inputs_of(e.graph_def)["b"] == ["x"]
     e.replace("a", make_node("act", "Relu6", ["scale"], {"T": np.float32}))
     assert "a" not in e and e.node("act").op == "Relu6"
-    e.update("b", op="Sigmoid", inputs=["^two", "scale"], attrs={"note": "x"})
-    assert list(e.node("b").input) == ["scale", "^two"] and e.node("b").attr["note"].s == b"x"
+    e.update("b", op="Sigmoid", inputs=["^two", "scale"], attrs={"_note": "x"})
+    assert list(e.node("b").input) == ["scale", "^two"] and e.node("b").attr["_note"].s == b"x"
     with pytest.raises(GraphSurgeonError, match="a node of that name exists"):
         e.add(make_node("x", "NoOp"))
     with pytest.raises(GraphSurgeonError, match=r"do not read 'x'"):
@@ -381,5 +387,5 @@ def test_edits_that_would_make_a_cycle_are_refused():
     with pytest.raises(InvalidGraphError, match="after updating 'a'.*cycle"):
         e.update("a", inputs=["x", "^b"])
     with pytest.raises(InvalidGraphError, match="cycle"):
-        e.replace("a", make_node("a", "Relu", ["a"]))
+        e.replace("a", make_node("a", "Relu", ["a"], {"T": np.float32}))
     assert e.graph_def.SerializeToString() == before
