@@ -168,9 +168,10 @@ def _check_node(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef, is_functio
             if attr is None:
                 known = ", ".join(sorted(attrs)) or "none"
                 raise _fail(node.name, f"({node.op}) has attr '{name}', which {what} does not have (its attrs: "
-                            f"{known}); TensorFlow refuses it (NodeDef mentions attr '{name}' not in Op). Was the "
-                            "graph written by a newer TensorFlow? Re-export it with default attrs stripped, or "
-                            "remove the attr", source)
+                            f"{known}); loaders that validate nodes refuse it (NodeDef mentions attr '{name}' not "
+                            "in Op; TensorFlow 2.x only logs it and drops the value). Was the graph written by a "
+                            "newer TensorFlow? Re-export it there with default attrs stripped, or remove the attr",
+                            source)
             problem = _attr_problem(attr, value)
             if problem is not None:
                 raise _fail(node.name, f"({node.op}) attr '{name}' {problem}", source)

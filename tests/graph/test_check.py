@@ -127,7 +127,8 @@ def test_ref_ops_saver_and_resource_reads_fed_by_values():
     ref_attr = make(("c", "Const", [], {"dtype": FLOAT}), ("i", "Identity", ["c"], {"T": DT.DT_FLOAT_REF}))
     with pytest.raises(InvalidGraphError, match="ref-typed attr T"):
         check_graph(ref_attr)
-    saver = make(("f", "Const", [], {"dtype": DT.DT_STRING}), ("save/SaveV2", "SaveV2", ["f", "f", "f", "f"], {"dtypes": [DT.DT_STRING]}))
+    saver = make(("f", "Const", [], {"dtype": DT.DT_STRING}),
+                 ("save/SaveV2", "SaveV2", ["f", "f", "f", "f"], {"dtypes": [DT.DT_STRING]}))
     with pytest.raises(InvalidGraphError, match="save/restore op"):
         check_graph(saver)
     check_graph(saver, allow_saver=True)
@@ -136,7 +137,8 @@ def test_ref_ops_saver_and_resource_reads_fed_by_values():
     read.node[1].attr["frame_name"].s = b"loop"
     with pytest.raises(InvalidGraphError, match=r"'e' \(Enter\) expects a resource handle but is fed by Const 'c'"):
         check_graph(read)
-    table = make(("t", "HashTableV2", [], {"key_dtype": DT.DT_STRING, "value_dtype": DT.DT_INT64}), ("i", "Identity", ["t"], {"T": DT.DT_RESOURCE}))
+    table = make(("t", "HashTableV2", [], {"key_dtype": DT.DT_STRING, "value_dtype": DT.DT_INT64}),
+                 ("i", "Identity", ["t"], {"T": DT.DT_RESOURCE}))
     check_graph(table)  # a non-variable resource is fine
 
 
