@@ -28,7 +28,7 @@ import os
 import pathlib
 import sys
 
-from graphsurgeon._proto import saver_pb2
+from graphsurgeon._proto import graph_pb2, saver_pb2
 from graphsurgeon.errors import FileFormatError, GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats import protofile
@@ -122,6 +122,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     extra.add_argument("--inline", action="store_true",
                        help="for a TF2 SavedModel: replace function calls with their bodies in the top-level "
                             "graph (If/While/Case stay functional)")
+    add_default_attr_arguments(extra)
+
+
+def add_default_attr_arguments(group: argparse._ActionsContainer) -> None:
+    """``--strip-default-attrs`` / ``--fill-default-attrs`` (freeze and optimize)."""
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--strip-default-attrs", "--strip_default_attrs", dest="strip_default_attrs",
+                        action="store_true", help="remove attrs whose value is their op's default (TensorFlow's "
+                        "forward compatibility: an older TensorFlow can then load the graph)")
+    choice.add_argument("--fill-default-attrs", "--fill_default_attrs", dest="fill_default_attrs",
+                        action="store_true", help="write out every attr that has a default (the reverse, for "
+                        "graphs saved with stripped default attrs and tools that need every attr)")
+
+
+def apply_default_attr_arguments(args: argparse.Namespace, graph_def: graph_pb2.GraphDef) -> graph_pb2.GraphDef:
+    """``graph_def`` with default attrs stripped or filled as the flags ask (itself when neither)."""
+    from graphsurgeon.rewrite.default_attrs import fill_default_attrs, strip_default_attrs
+
+    if getattr(args, "strip_default_attrs", False):
+        return strip_default_attrs(graph_def)
+    if getattr(args, "fill_default_attrs", False):
+        return fill_default_attrs(graph_def)
+    return graph_def
 
 
 def _note_deprecated(args: argparse.Namespace) -> None:
@@ -214,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
         from graphsurgeon.cli.optimize import optimize_frozen
 
         optimize_frozen(result, outputs)
+    result.graph_def = apply_default_attr_arguments(args, result.graph_def)
     if args.output_text or getattr(args, "optimize", False):
         written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
     else:  # constants' bytes are streamed from the checkpoint into the file
@@ -264,6 +288,7 @@ def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: l
         result.notes.append("optimized for inference (top-level graph): " + ", ".join(
             f"{name} {before}->{after}" for name, before, after in optimized.steps))
         result.graph_def = optimized.graph_def
+    result.graph_def = apply_default_attr_arguments(args, result.graph_def)
     sidecar = getattr(args, "signature_json", None) or str(args.output_graph) + ".signature.json"
     protofile.check_output_path(sidecar, inputs)
     mapping = json.dumps(result.signature_json(), indent=1) + "\n"

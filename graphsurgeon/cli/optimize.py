@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write protobuf text format (.pbtxt)")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
                         help="SavedModel tag set, comma-separated (default: serve)")
+    from graphsurgeon.cli.freeze import add_default_attr_arguments
+
+    add_default_attr_arguments(parser)
 
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000 ** 2, "mib": 1 << 20,
@@ -63,7 +66,7 @@ def _size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphsurgeon.cli.freeze import _parse_binds
+    from graphsurgeon.cli.freeze import _parse_binds, apply_default_attr_arguments
     from graphsurgeon.rewrite.optimize import optimize_graph, parse_passes
 
     passes = parse_passes(args.passes)
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_graph(args.graph, tags=args.saved_model_tags)
     growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
     result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds, **growth)
+    result.graph_def = apply_default_attr_arguments(args, result.graph_def)
     written = save_graph(result.graph_def, args.output, text=args.text, inputs=[loaded.path, args.graph])
     for name, value in result.bound.items():
         print(f"bound  {name} = {value}")
