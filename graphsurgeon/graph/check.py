@@ -32,6 +32,7 @@ general: any rewrite (freeze, prune, surgery) can run it with ``frozen=False``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 
@@ -82,9 +83,10 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
     functions = op_registry.function_signatures(graph_def.library)
     custom: dict[str, list[str]] = {}
     counts: dict[str, int | None] = {}
+    registry = op_registry.op_registry()
     for node in graph_def.node:
         _check_inputs(node, nodes, functions, counts, source)
-        op_def = op_registry.lookup(node.op, functions)
+        op_def = functions.get(node.op) or registry.get(node.op)
         if op_def is None:
             custom.setdefault(node.op, []).append(node.name)
         else:
@@ -117,17 +119,61 @@ def _describe(value: attr_value_pb2.AttrValue) -> str:
     return inverse.get(kind or "", kind or "no value")
 
 
-def _attr_problem(attr: op_def_pb2.OpDef.AttrDef, value: attr_value_pb2.AttrValue) -> str | None:
-    """What is wrong with ``value`` for ``attr`` (TensorFlow's ValidateAttrValue), or ``None``."""
-    kind = value.WhichOneof("value")
-    if kind == "placeholder" or attr.type == "any":
-        return None
-    is_list = attr.type.startswith("list(")
-    element = attr.type[5:-1] if is_list else attr.type
-    field = _ATTR_FIELDS.get(element)
+_VALID_DTYPES = frozenset(DT.values()) - {DT.DT_INVALID}
+
+
+@dataclasses.dataclass(frozen=True)
+class _AttrSpec:
+    """One AttrDef, prepared for checking many nodes."""
+
+    attr: op_def_pb2.OpDef.AttrDef
+    is_list: bool
+    element: str
+    field: str | None  # the AttrValue (or ListValue) field; None: a type this check does not know
+    allowed: frozenset | None
+    simple: bool  # a scalar attr whose only check is its kind (no minimum, no allowed values, not a type)
+
+
+@dataclasses.dataclass(frozen=True)
+class _OpSpec:
+    attrs: dict[str, _AttrSpec]
+    required: tuple[str, ...]  # attrs without a default
+
+
+_op_specs: dict[str, _OpSpec] = {}
+
+
+def _op_spec(op_def: op_def_pb2.OpDef) -> _OpSpec:
+    """The prepared attrs of a registered op (cached by op name: the registry does not change)."""
+    spec = _op_specs.get(op_def.name)
+    if spec is None:
+        attrs = {}
+        for attr in op_def.attr:
+            is_list = attr.type.startswith("list(")
+            element = attr.type[5:-1] if is_list else attr.type
+            field = _ATTR_FIELDS.get(element)
+            allowed = None
+            if attr.HasField("allowed_values") and element in ("type", "string") and field is not None:
+                allowed = frozenset(getattr(attr.allowed_values.list, field)) or None
+            simple = (not is_list and field is not None and allowed is None and element != "type"
+                      and not (element == "int" and attr.has_minimum))
+            attrs[attr.name] = _AttrSpec(attr, is_list, element, None if attr.type == "any" else field, allowed,
+                                         simple)
+        required = tuple(a.name for a in op_def.attr if not a.HasField("default_value"))
+        spec = _op_specs[op_def.name] = _OpSpec(attrs, required)
+    return spec
+
+
+def _attr_problem(spec: _AttrSpec, value: attr_value_pb2.AttrValue) -> str | None:
+    """What is wrong with ``value`` for the attr (TensorFlow's ValidateAttrValue), or ``None``."""
+    field = spec.field
     if field is None:
-        return None  # an attr type this check does not know; TensorFlow's own loader decides
-    if is_list:
+        return None  # "any", or an attr type this check does not know: TensorFlow's own loader decides
+    attr = spec.attr
+    kind = value.WhichOneof("value")
+    if kind == "placeholder":
+        return None
+    if spec.is_list:
         if kind not in ("list", None) or any(len(getattr(value.list, f)) for f in _ATTR_FIELDS.values() if f != field):
             return f"is {_describe(value)}, but the op wants {attr.type}"
         items = list(getattr(value.list, field))
@@ -136,18 +182,20 @@ def _attr_problem(attr: op_def_pb2.OpDef.AttrDef, value: attr_value_pb2.AttrValu
     else:
         if kind != field:
             return f"is {_describe(value)}, but the op wants {attr.type}"
-        items = [getattr(value, field)]
-        if element == "int" and attr.has_minimum and value.i < attr.minimum:
+        if spec.element == "int" and attr.has_minimum and value.i < attr.minimum:
             return f"is {value.i}, but the op wants at least {attr.minimum}"
-    if element == "type":
+        if spec.element != "type" and spec.allowed is None:
+            return None
+        items = [getattr(value, field)]
+    if spec.element == "type":
         for dtype in items:
-            if dtype == DT.DT_INVALID or dtype not in DT.values():
+            if dtype not in _VALID_DTYPES:
                 return f"holds an invalid dtype ({dtype})"
-    if attr.HasField("allowed_values") and element in ("type", "string"):
-        allowed = list(getattr(attr.allowed_values.list, field))
+    if spec.allowed is not None:
         for item in items:
-            if allowed and item not in allowed:
-                if element == "type":
+            if item not in spec.allowed:
+                allowed = list(getattr(attr.allowed_values.list, field))
+                if spec.element == "type":
                     shown = ", ".join(dtype_name(t) for t in allowed)
                     return f"is {dtype_name(item)}, which the op does not allow (allowed: {shown})"
                 return (f"is {item.decode('utf-8', 'replace')!r}, which the op does not allow (allowed: "
@@ -158,15 +206,23 @@ def _attr_problem(attr: op_def_pb2.OpDef.AttrDef, value: attr_value_pb2.AttrValu
 def _check_node(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef, is_function: bool,
                 functions: op_registry.Signatures, source: str) -> None:
     """Attrs (for registered ops) and the data input count against the node's OpDef."""
-    what = f"function '{node.op}'" if is_function else f"op {node.op}"
+    what = f"function '{node.op}'" if is_function else f"op {node.op}"  # (for messages)
     if not is_function:
-        attrs = {a.name: a for a in op_def.attr}
-        for name, value in node.attr.items():
-            if name.startswith("_"):
-                continue
-            attr = attrs.get(name)
-            if attr is None:
-                known = ", ".join(sorted(attrs)) or "none"
+        spec = _op_spec(op_def)
+        node_attrs = node.attr
+        spec_attrs = spec.attrs
+        for name, value in node_attrs.items():
+            attr = spec_attrs.get(name)
+            if attr is not None:
+                if attr.simple and value.WhichOneof("value") == attr.field:
+                    continue
+                if attr.element == "type" and not attr.is_list and value.WhichOneof("value") == "type" and (
+                        value.type in (attr.allowed or _VALID_DTYPES)):
+                    continue
+            else:
+                if name.startswith("_"):
+                    continue
+                known = ", ".join(sorted(spec.attrs)) or "none"
                 raise _fail(node.name, f"({node.op}) has attr '{name}', which {what} does not have (its attrs: "
                             f"{known}); loaders that validate nodes refuse it (NodeDef mentions attr '{name}' not "
                             "in Op; TensorFlow 2.x only logs it and drops the value). Was the graph written by a "
@@ -175,13 +231,14 @@ def _check_node(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef, is_functio
             problem = _attr_problem(attr, value)
             if problem is not None:
                 raise _fail(node.name, f"({node.op}) attr '{name}' {problem}", source)
-        for attr in op_def.attr:
-            if attr.name not in node.attr and not attr.HasField("default_value"):
-                raise _fail(node.name, f"({node.op}) is missing attr '{attr.name}' ({attr.type}), which has no "
-                            f"default; TensorFlow refuses it (NodeDef missing attr '{attr.name}')", source)
-    expected = op_registry.input_count(node, functions)
-    if expected is not None:
-        data = sum(1 for i in node.input if not i.startswith("^"))
+        for name in spec.required:
+            if name not in node_attrs:
+                raise _fail(node.name, f"({node.op}) is missing attr '{name}' ({spec.attrs[name].attr.type}), which "
+                            f"has no default; TensorFlow refuses it (NodeDef missing attr '{name}')", source)
+    types = op_registry.arg_types(node, op_def, op_def.input_arg)
+    if types is not None:
+        expected = len(types)
+        data = sum(1 for i in node.input if i[:1] != "^")
         if data != expected:
             raise _fail(node.name, f"({node.op}) has {data} data input(s), but {what} takes {expected}"
                         f"{_arity(op_def)}; TensorFlow refuses it (expected {expected} inputs)", source)

@@ -141,8 +141,9 @@ def _arg_types(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef, arg: op_def
     return types
 
 
-def _types(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef,
-           args: Iterable[op_def_pb2.OpDef.ArgDef]) -> list[int] | None:
+def arg_types(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef,
+              args: Iterable[op_def_pb2.OpDef.ArgDef]) -> list[int] | None:
+    """The dtypes of the tensors ``args`` (``op_def.input_arg`` or ``output_arg``) stand for on ``node``."""
     out: list[int] = []
     for arg in args:
         types = _arg_types(node, op_def, arg)
@@ -160,7 +161,7 @@ def output_types(node: node_def_pb2.NodeDef, functions: Signatures | None = None
     op_def = lookup(node.op, functions)
     if op_def is None:
         return None
-    return _types(node, op_def, op_def.output_arg)
+    return arg_types(node, op_def, op_def.output_arg)
 
 
 def input_types(node: node_def_pb2.NodeDef, functions: Signatures | None = None) -> list[int] | None:
@@ -168,7 +169,7 @@ def input_types(node: node_def_pb2.NodeDef, functions: Signatures | None = None)
     op_def = lookup(node.op, functions)
     if op_def is None:
         return None
-    return _types(node, op_def, op_def.input_arg)
+    return arg_types(node, op_def, op_def.input_arg)
 
 
 def output_dtype(node: node_def_pb2.NodeDef, index: int, functions: Signatures | None = None) -> int | None:
