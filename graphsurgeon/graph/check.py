@@ -25,8 +25,9 @@ graph must not contain (pain points 2, 3, 14, 15, 24 and 29):
   (variables kept on purpose by a whitelist / blacklist) and saver ops when ``allow_saver``; no
   resource-typed forwarder or resource read is fed by a Const.
 
-A failure raises ``InvalidGraphError`` naming the node and what is wrong with it (function bodies
-in the library are not checked). The check is
+A failure raises ``InvalidGraphError`` naming the node and what is wrong with it. The nodes of the
+library's functions get the registry checks too (attrs and input counts; their ``x:out:0`` input
+references are not resolved here). The check is
 general: any rewrite (freeze, prune, surgery) can run it with ``frozen=False``.
 """
 
@@ -92,6 +93,14 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
         else:
             _check_node(node, op_def, node.op in functions, functions, source)
         _check_colocation(node, nodes, source)
+    for function in graph_def.library.function:
+        where = f"{source}, function '{function.signature.name}'"
+        for node in function.node_def:
+            op_def = functions.get(node.op) or registry.get(node.op)
+            if op_def is None:
+                custom.setdefault(node.op, []).append(f"{function.signature.name}/{node.name}")
+            else:
+                _check_node(node, op_def, node.op in functions, functions, where)
     _check_loops(graph_def, nodes, source)
     if frozen:
         _check_frozen(graph_def, nodes, set(allow_variables), allow_saver, source)

@@ -304,3 +304,14 @@ def test_a_custom_op_is_a_warning_not_an_error(caplog):
         assert check_graph(graph_def, frozen=False, source="g.pb") == ["MyTensorRTPlugin_test_only"]
         check_graph(graph_def, frozen=False, source="g.pb")
     assert caplog.text.count("op 'MyTensorRTPlugin_test_only' (1 node(s), e.g. 'nms') is not in TensorFlow") == 1
+
+
+def test_nodes_inside_library_functions_are_checked_too():
+    graph_def = load_graph(FIXTURES / "tf2" / "module").graph_def
+    check_graph(graph_def, frozen=False)
+    function = next(f for f in graph_def.library.function if any(n.op == "MatMul" for n in f.node_def))
+    matmul = next(n for n in function.node_def if n.op == "MatMul")
+    del matmul.attr["T"]
+    with pytest.raises(InvalidGraphError, match=rf"^m, function '{function.signature.name}': node '{matmul.name}' "
+                       r"\(MatMul\) is missing attr 'T'"):
+        check_graph(graph_def, frozen=False, source="m")
