@@ -183,12 +183,13 @@ def test_dtypes_match_tensorflow_on_every_node_of_inception_v3():
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("name", sorted(p.name for p in (FIXTURES / "tf2").iterdir() if p.is_dir()))
-def test_dtypes_match_tensorflow_in_every_function_of_a_tf2_saved_model(name):
+@pytest.mark.parametrize("path", fixture_graphs(), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_dtypes_match_tensorflow_on_every_node_and_function_of_every_fixture(path):
+    """Every fixture graph (the TF2 SavedModels' functions included) imported in TensorFlow."""
     import tensorflow as tf
     from tensorflow.python.framework import function_def_to_graph
 
-    ours = load_graph(FIXTURES / "tf2" / name).graph_def
+    ours = load_graph(path).graph_def
     signatures = op_registry.function_signatures(ours.library)
     theirs = tf.compat.v1.GraphDef.FromString(ours.SerializeToString())
     total = 0
@@ -202,7 +203,7 @@ def test_dtypes_match_tensorflow_in_every_function_of_a_tf2_saved_model(name):
             count, wrong = _compare(function.node_def, func_graph.get_operation_by_name, signatures)
             assert not wrong, (function.signature.name, wrong[:10])
             total += count
-    assert total > 20
+    assert total > 0
 
 
 # --- check_graph ------------------------------------------------------------------------------------
