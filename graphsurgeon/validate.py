@@ -33,8 +33,8 @@ from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
 from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependencyError, ValidationError
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
+from graphsurgeon.formats.model import is_tf2_saved_model
 from graphsurgeon.graph import names
-from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
 from graphsurgeon.summary import summarize
 
 logger = logging.getLogger(__name__)

@@ -38,10 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from graphsurgeon.rewrite.constify import convert_variables
-    from graphsurgeon.rewrite.freeze import default_checkpoint
 
     loaded = model_lib.load_graph(args.graph, tags=args.tags)
-    checkpoint = args.checkpoint or default_checkpoint(loaded)
+    checkpoint = args.checkpoint or model_lib.default_checkpoint(loaded)
     if checkpoint is None:
         raise GraphSurgeonError(f"no checkpoint given for '{loaded.path}': pass --checkpoint PREFIX")
     saver_def = loaded.meta_graph_def.saver_def if loaded.meta_graph_def is not None and \

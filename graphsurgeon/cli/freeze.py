@@ -21,19 +21,23 @@ examples:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
 import os
 import pathlib
 import sys
 
 from graphsurgeon._proto import saver_pb2
+from graphsurgeon.cli._flags import parse_binds
 from graphsurgeon.errors import FileFormatError, GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats import protofile
-from graphsurgeon.graph import variables as var_lib
+from graphsurgeon.formats.checkpoint import resolve_checkpoint_prefix
+from graphsurgeon.formats.protofile import format_bytes
+from graphsurgeon.formats.stream import TerminalProgress
 from graphsurgeon.graph.names import split_names
+from graphsurgeon.rewrite.freeze import freeze
+from graphsurgeon.rewrite.optimize import optimize_frozen
+from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +152,6 @@ def _resolve_inputs(args: argparse.Namespace) -> tuple[model_lib.LoadedGraph, st
     elif args.input_graph:
         loaded = model_lib.load_graph(args.input_graph, tags=args.saved_model_tags)
     elif checkpoint:
-        from graphsurgeon.formats.checkpoint import resolve_checkpoint_prefix
-
         prefix = resolve_checkpoint_prefix(checkpoint)
         meta = prefix + ".meta"
         if not os.path.isfile(meta):
@@ -168,59 +170,30 @@ def _resolve_inputs(args: argparse.Namespace) -> tuple[model_lib.LoadedGraph, st
     return loaded, checkpoint, inputs
 
 
-def _parse_binds(items: list[str]) -> dict[str, object]:
-    from graphsurgeon.rewrite.freeze import parse_bind_value
-
-    binds: dict[str, object] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise GraphSurgeonError(f"--bind '{item}': expected NAME=VALUE, e.g. is_training=false")
-        binds[name.strip()] = parse_bind_value(value)
-    return binds
-
-
 def run(args: argparse.Namespace) -> int:
-    from graphsurgeon.formats.protofile import format_bytes
-    from graphsurgeon.rewrite.freeze import default_checkpoint, freeze
-    from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
-
     _note_deprecated(args)
     if not args.output_graph:
         raise GraphSurgeonError("no output file: pass --output_graph PATH (or -o PATH)")
     loaded, checkpoint, inputs = _resolve_inputs(args)
-    outputs = split_names(args.output_node_names)
-    binds = _parse_binds(args.bind)
-    if is_tf2_saved_model(loaded):
-        return _run_tf2(args, loaded, outputs, inputs)
-    if not outputs:
-        raise GraphSurgeonError(f"no outputs given: pass --output_node_names (run 'gs inspect {loaded.path}' to list "
-                                "candidate outputs)")
-    if checkpoint is None:
-        checkpoint = default_checkpoint(loaded)
-        if checkpoint is None and not var_lib.variable_nodes(loaded.graph_def):
-            checkpoint = {}  # an already frozen graph: prune it, nothing to read
-        elif checkpoint is None:
-            raise GraphSurgeonError(f"no checkpoint given for '{loaded.path}': pass --input_checkpoint PREFIX")
-        else:
-            inputs.append(checkpoint)
+    binds = parse_binds(args.bind)
+    optimize = bool(getattr(args, "optimize", False))
+    if checkpoint is None and not model_lib.is_tf2_saved_model(loaded):
+        default = model_lib.default_checkpoint(loaded)
+        if default is not None:  # never overwritten by the output either
+            inputs.append(default)
     saver_def = _load_saver_def(args.input_saver) if args.input_saver else None
-    result = freeze(loaded, checkpoint, outputs, clear_devices=bool(args.clear_devices),
+    # inference rewrites and text output need the constants' values; else they are streamed from the checkpoint
+    result = freeze(loaded, checkpoint, args.output_node_names, clear_devices=bool(args.clear_devices),
                     initializer_nodes=split_names(args.initializer_nodes),
                     whitelist=args.variable_names_whitelist, blacklist=args.variable_names_blacklist,
-                    bind=binds, saver_def=saver_def,
-                    defer_values=not (args.output_text or getattr(args, "optimize", False)))
-    if getattr(args, "optimize", False):  # inference rewrites need the constants' values (no deferring)
-        from graphsurgeon.cli.optimize import optimize_frozen
-
-        optimize_frozen(result, outputs)
-    if args.output_text or getattr(args, "optimize", False):
-        written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
-    else:  # constants' bytes are streamed from the checkpoint into the file
-        from graphsurgeon.formats.stream import TerminalProgress, save_frozen
-
-        written = save_frozen(result, args.output_graph, inputs=inputs, progress=TerminalProgress(sys.stderr),
-                              fsync=getattr(args, "fsync", True))
+                    bind=binds, saver_def=saver_def, defer_values=not (args.output_text or optimize),
+                    signature=args.signature, inline=bool(getattr(args, "inline", False)))
+    if optimize:
+        optimize_frozen(result)
+    if isinstance(result, SignatureFreezeResult):
+        return _report_tf2(args, loaded, result, inputs)
+    written = result.write(args.output_graph, text=args.output_text, inputs=inputs,
+                           progress=TerminalProgress(sys.stderr), fsync=getattr(args, "fsync", True))
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
     used = getattr(result.checkpoint, "prefix", None) or getattr(checkpoint, "prefix", checkpoint)
     print(f"checkpoint: {used or '(none: the graph holds no variables)'}")
@@ -238,48 +211,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"nodes:      {result.nodes_before} -> {result.nodes_after}")
     print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
     if args.validate:
-        return _validate(loaded, checkpoint, args.output_graph, outputs, result.initializer_nodes, result.bound,
+        return _validate(loaded, used, args.output_graph, result.outputs, result.initializer_nodes, result.bound,
                          args.saved_model_tags)
     return 0
 
 
-def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: list[str], inputs: list[str]) -> int:
-    from graphsurgeon.formats.protofile import format_bytes
-    from graphsurgeon.rewrite.saved_model_v2 import freeze_signature
-
-    checkpoint = None
-    if args.input_checkpoint:
-        from graphsurgeon.formats.checkpoint import load_checkpoint
-
-        checkpoint = load_checkpoint(args.input_checkpoint)
-    result = freeze_signature(loaded, signature=args.signature or "serving_default", checkpoint=checkpoint,
-                              outputs=outputs or None, inline=bool(getattr(args, "inline", False)))
-    if args.clear_devices:
-        for node in result.graph_def.node:
-            node.device = ""
-    if getattr(args, "optimize", False):  # the passes see the top-level graph; function bodies stay as they are
-        from graphsurgeon.rewrite.optimize import optimize_graph
-
-        optimized = optimize_graph(result.graph_def, list(result.output_names))
-        result.notes.append("optimized for inference (top-level graph): " + ", ".join(
-            f"{name} {before}->{after}" for name, before, after in optimized.steps))
-        result.graph_def = optimized.graph_def
+def _report_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, result: SignatureFreezeResult,
+                inputs: list[str]) -> int:
     sidecar = getattr(args, "signature_json", None) or str(args.output_graph) + ".signature.json"
-    protofile.check_output_path(sidecar, inputs)
-    mapping = json.dumps(result.signature_json(), indent=1) + "\n"
-    written = None
-    try:  # the pair is written together: the sidecar is renamed into place only after the graph
-        with protofile.atomic_writer(sidecar, inputs) as handle:
-            handle.write(mapping.encode("utf-8"))
-            written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text,
-                                           inputs=inputs)
-    except BaseException:
-        if written is not None:  # the graph is in place but its sidecar could not be: leave neither
-            with contextlib.suppress(OSError):
-                os.unlink(args.output_graph)
-        raise
+    written = result.write(args.output_graph, text=args.output_text, inputs=inputs, sidecar=sidecar)
     if getattr(args, "print_signature", False):
-        sys.stdout.write(mapping)
+        sys.stdout.write(result.sidecar_text())
     print(f"graph:      {loaded.saved_model_dir} (TF2 SavedModel, signature '{result.signature}')")
     print(f"converted:  {len(result.variables)} variable(s) to constants")
     for key, name in result.inputs.items():

@@ -16,14 +16,12 @@ examples:
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
+from graphsurgeon.cli._flags import parse_binds
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph.names import split_names
-
-if TYPE_CHECKING:
-    from graphsurgeon.rewrite.freeze import FreezeResult
+from graphsurgeon.rewrite.optimize import optimize_graph, parse_passes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,11 +61,8 @@ def _size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphsurgeon.cli.freeze import _parse_binds
-    from graphsurgeon.rewrite.optimize import optimize_graph, parse_passes
-
     passes = parse_passes(args.passes)
-    binds = _parse_binds(args.bind)
+    binds = parse_binds(args.bind)
     loaded = load_graph(args.graph, tags=args.saved_model_tags)
     growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
     result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds, **growth)
@@ -83,15 +78,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote  {args.output} ({format_bytes(written)}, {'text' if args.text else 'binary'})")
     return 0
 
-
-def optimize_frozen(result: FreezeResult, outputs: list[str]) -> None:
-    """``gs freeze --optimize``: runs the default passes on ``result.graph_def`` (made without deferred
-    values) and records it in ``result`` (graph, node count, a note). Initializer nodes are kept."""
-    from graphsurgeon.rewrite.optimize import optimize_graph
-
-    keep = list(outputs) + [n for n in result.initializer_nodes if n not in outputs]
-    optimized = optimize_graph(result.graph_def, keep)
-    result.notes.append("optimized for inference: " + ", ".join(
-        f"{name} {before}->{after}" for name, before, after in optimized.steps))
-    result.graph_def = optimized.graph_def
-    result.nodes_after = len(optimized.graph_def.node)

@@ -275,3 +275,49 @@ def save_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], text
     overwritten; the 2 GiB protobuf limit is checked (naming the largest nodes) before writing.
     """
     return protofile.save_message(graph_def, path, text=text, inputs=inputs)
+
+
+# --- facts about a loaded file --------------------------------------------------------------------
+
+#: the ops that call a library function by name (``f`` attr); ``graph.functions`` uses the same set.
+CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
+
+
+def as_loaded(graph: LoadedGraph | graph_pb2.GraphDef | str | os.PathLike[str],
+              tags: Iterable[str] | str | None = None) -> LoadedGraph:
+    """A LoadedGraph from a LoadedGraph, a GraphDef, or a path (``load_graph``): the one place that
+    accepts all three."""
+    if isinstance(graph, LoadedGraph):
+        return graph
+    if isinstance(graph, graph_pb2.GraphDef):
+        return LoadedGraph(graph_def=graph, path=pathlib.Path("<GraphDef>"), kind=GRAPH_DEF, text=False)
+    if isinstance(graph, (str, os.PathLike)):
+        return load_graph(graph, tags=tags)
+    raise TypeError(f"graph must be a LoadedGraph, a GraphDef or a path, not {type(graph).__name__}")
+
+
+def is_tf2_saved_model(loaded: LoadedGraph) -> bool:
+    """True for a TF2 SavedModel: an object graph with concrete functions that top-level calls run.
+
+    Such a graph's variables are ``VarHandleOp`` nodes captured by ``StatefulPartitionedCall``
+    nodes and read inside library functions, which TF1-style freezing does not reach.
+    """
+    meta = loaded.meta_graph_def
+    if loaded.kind != SAVED_MODEL or meta is None or not meta.HasField("object_graph_def"):
+        return False
+    concrete = meta.object_graph_def.concrete_functions
+    if not concrete:
+        return False
+    return any(n.attr["f"].func.name in concrete for n in meta.graph_def.node if n.op in CALL_OPS and "f" in n.attr)
+
+
+def default_checkpoint(loaded: LoadedGraph) -> str | None:
+    """The checkpoint that belongs to a graph when none is given (the one rule for the package): a
+    SavedModel's ``variables/variables``, or the prefix of a ``.meta`` file (``model.ckpt-10000.meta``
+    -> ``model.ckpt-10000``); ``None`` for anything else. Whether the files exist is not checked."""
+    if loaded.saved_model_dir is not None:
+        return str(pathlib.Path(loaded.saved_model_dir) / "variables" / "variables")
+    path = str(loaded.path)
+    if loaded.kind == META_GRAPH_DEF and path.endswith(".meta"):
+        return path[: -len(".meta")]
+    return None

@@ -21,7 +21,9 @@ See ``shared/docs/tf-formats.md`` section 5 for the layouts this relies on.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import json
 import logging
 import os
 import pathlib
@@ -47,8 +49,15 @@ from graphsurgeon.errors import (
     MismatchError,
     UnsupportedError,
 )
-from graphsurgeon.formats import tensors
-from graphsurgeon.formats.model import SAVED_MODEL, LoadedGraph, load_graph
+from graphsurgeon.formats import protofile, tensors
+from graphsurgeon.formats.model import (
+    SAVED_MODEL,
+    LoadedGraph,
+    as_loaded,
+    default_checkpoint,
+    is_tf2_saved_model,
+    save_graph,
+)
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import names
 from graphsurgeon.graph.check import check_graph
@@ -116,37 +125,40 @@ class SignatureFreezeResult:
         return {"signature": self.signature, "tags": list(self.tags),
                 "inputs": dict(self.inputs), "outputs": dict(self.outputs)}
 
+    def sidecar_text(self) -> str:
+        """``signature_json()`` as the sidecar file holds it."""
+        return json.dumps(self.signature_json(), indent=1) + "\n"
+
+    def write(self, path: str | os.PathLike[str], *, text: bool = False,
+              inputs: Iterable[str | os.PathLike[str]] = (), sidecar: str | os.PathLike[str] | None = None) -> int:
+        """Writes the graph to ``path`` and its signature mapping to ``sidecar`` (default
+        ``PATH.signature.json``), together: the sidecar is renamed into place only after the graph,
+        and if it cannot be, the graph is removed again. Returns the graph's size in bytes."""
+        sidecar = os.fspath(sidecar) if sidecar is not None else os.fspath(path) + ".signature.json"
+        inputs = list(inputs)
+        protofile.check_output_path(sidecar, inputs)
+        written = None
+        try:
+            with protofile.atomic_writer(sidecar, inputs) as handle:
+                handle.write(self.sidecar_text().encode("utf-8"))
+                written = save_graph(self.graph_def, path, text=text, inputs=inputs)
+        except BaseException:
+            if written is not None:  # the graph is in place but its sidecar could not be: leave neither
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            raise
+        return written
+
 
 # --- detection and loading ------------------------------------------------------------------------
 
-def _call_nodes(graph_def: graph_pb2.GraphDef) -> list[node_def_pb2.NodeDef]:
-    return [n for n in graph_def.node if n.op in fn.CALL_OPS]
-
-
-def is_tf2_saved_model(loaded: LoadedGraph) -> bool:
-    """True for a TF2 SavedModel: an object graph with concrete functions that top-level calls run.
-
-    Such a graph's variables are ``VarHandleOp`` nodes captured by ``StatefulPartitionedCall``
-    nodes and read inside library functions, which TF1-style freezing does not reach.
-    """
-    meta = loaded.meta_graph_def
-    if loaded.kind != SAVED_MODEL or meta is None or not meta.HasField("object_graph_def"):
-        return False
-    concrete = meta.object_graph_def.concrete_functions
-    if not concrete:
-        return False
-    return any(n.attr["f"].func.name in concrete for n in _call_nodes(meta.graph_def) if "f" in n.attr)
-
-
 def _load(saved_model_dir: str | os.PathLike[str] | LoadedGraph, tags: Iterable[str] | str | None) -> LoadedGraph:
-    if isinstance(saved_model_dir, LoadedGraph):
-        loaded = saved_model_dir
-    else:
+    if not isinstance(saved_model_dir, LoadedGraph):
         path = pathlib.Path(saved_model_dir)
         if not path.is_dir():
             raise FileFormatError(f"'{path}' is not a SavedModel directory"
                                   + ("" if path.exists() else " (it does not exist)"))
-        loaded = load_graph(path, tags=tags)
+    loaded = as_loaded(saved_model_dir, tags)
     if loaded.kind != SAVED_MODEL or loaded.meta_graph_def is None:
         raise FileFormatError(f"'{loaded.path}' is not a SavedModel; signatures need a SavedModel directory")
     return loaded
@@ -164,9 +176,8 @@ def _signature(meta: meta_graph_pb2.MetaGraphDef, signature: str, where: str) ->
 def _default_checkpoint(loaded: LoadedGraph) -> Mapping[str, np.ndarray]:
     from graphsurgeon.formats.checkpoint import load_checkpoint
 
-    assert loaded.saved_model_dir is not None
-    prefix = loaded.saved_model_dir / "variables" / "variables"
-    if not (loaded.saved_model_dir / "variables" / "variables.index").is_file():
+    prefix = default_checkpoint(loaded)
+    if prefix is None or not os.path.isfile(prefix + ".index"):
         raise CheckpointError(f"SavedModel '{loaded.saved_model_dir}' has no variables/variables.index; "
                               "give the checkpoint with --input_checkpoint")
     return load_checkpoint(prefix)

@@ -23,7 +23,9 @@ from graphsurgeon.formats.checkpoint import load_checkpoint
 from graphsurgeon.formats.model import load_graph
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.rewrite.freeze import bind_placeholders, freeze, parse_bind_value
+from graphsurgeon.rewrite.bind import bind_placeholders, parse_bind_value
+from graphsurgeon.rewrite.freeze import freeze
+from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
 MODELS = sorted(p.parent.name for p in (FIXTURES / "freeze").glob("*/spec.json"))
@@ -229,9 +231,17 @@ def test_already_frozen_graph_and_tf2_saved_model():
     assert sorted(n.name for n in again.graph_def.node) == sorted(n.name for n in frozen.node if n.name != "topk"
                                                                    and n.name != "topk/k")
     tf2 = FIXTURES / "tf2" / "module"
-    if (tf2 / "saved_model.pb").exists():
-        with pytest.raises(UnsupportedError, match="TF2 SavedModel.*freeze_signature"):
-            freeze(tf2, None, ["x"])
+    # freeze owns TF1 and TF2 alike: a TF2 SavedModel is frozen through its signature
+    result = freeze(tf2, None, ["total"], clear_devices=True)
+    want = freeze_signature(tf2, outputs=["total"])
+    assert isinstance(result, SignatureFreezeResult) and result.outputs == want.outputs
+    assert all(not n.device for n in result.graph_def.node)
+    for node in want.graph_def.node:
+        node.device = ""
+    assert result.graph_def.SerializeToString(deterministic=True) == \
+        want.graph_def.SerializeToString(deterministic=True)
+    with pytest.raises(UnsupportedError, match="TF2 SavedModel: bind apply only to TF1"):
+        freeze(tf2, None, ["total"], bind={"x": 1.0})
 
 
 @pytest.fixture(scope="module")
