@@ -33,6 +33,7 @@ from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
 from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependencyError, ValidationError
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
+from graphsurgeon.formats.checkpoint import is_checkpoint_path, resolve_checkpoint_prefix
 from graphsurgeon.formats.model import is_tf2_saved_model
 from graphsurgeon.graph import names
 from graphsurgeon.summary import summarize
@@ -564,46 +565,20 @@ def run_graph(graph: Any, feeds: Mapping[str, Any] | None = None, outputs: Seque
 # --- the original model, run the way its users run it ------------------------------------------
 
 def checkpoint_prefix(checkpoint: str | os.PathLike[str] | None, meta_path: pathlib.Path | None = None) -> str:
-    """A checkpoint prefix from a prefix, a directory (latest), a ``.index``/``.data-*`` file or a ``.meta`` beside it.
+    """A checkpoint prefix, by the package's one resolver (``formats.checkpoint.resolve_checkpoint_prefix``);
+    with no checkpoint, the graph's own (``formats.model.default_checkpoint``: a ``.meta`` file's prefix).
 
     Raises ``CheckpointError`` when nothing there looks like a checkpoint.
     """
     if checkpoint is None:
-        if meta_path is None or not meta_path.name.endswith(".meta"):
+        candidate = None if meta_path is None else _model.meta_checkpoint(meta_path)
+        if candidate is None:
             raise CheckpointError("no checkpoint given; pass --checkpoint PREFIX (e.g. model.ckpt-1000)")
-        candidate = str(meta_path)[: -len(".meta")]
-        if _is_prefix(candidate):
-            return candidate
-        raise CheckpointError(f"no checkpoint '{candidate}' next to '{meta_path}' (expected "
-                              f"'{candidate}.index'); pass --checkpoint PREFIX")
-    path = pathlib.Path(checkpoint)
-    if path.is_dir():
-        state = path / "checkpoint"
-        if state.is_file():
-            for line in state.read_text(errors="replace").splitlines():
-                if line.startswith("model_checkpoint_path:"):
-                    value = line.split(":", 1)[1].strip().strip('"')
-                    candidate = value if os.path.isabs(value) else str(path / value)
-                    if _is_prefix(candidate):
-                        return candidate
-        indexes = sorted(path.glob("*.index"), key=lambda p: p.stat().st_mtime)
-        if indexes:
-            return str(indexes[-1])[: -len(".index")]
-        raise CheckpointError(f"directory '{path}' holds no checkpoint (no *.index file)")
-    text = str(path)
-    if text.endswith(".index"):
-        text = text[: -len(".index")]
-    elif ".data-" in path.name:
-        text = text[: text.rindex(".data-")]
-    elif text.endswith(".meta"):
-        text = text[: -len(".meta")]
-    if _is_prefix(text):
-        return text
-    raise CheckpointError(f"checkpoint '{checkpoint}' not found (expected '{text}.index' or a V1 checkpoint file)")
-
-
-def _is_prefix(prefix: str) -> bool:
-    return os.path.isfile(prefix + ".index") or (os.path.isfile(prefix) and not prefix.endswith(".meta"))
+        if not is_checkpoint_path(candidate):
+            raise CheckpointError(f"no checkpoint '{candidate}' next to '{meta_path}' (expected "
+                                  f"'{candidate}.index'); pass --checkpoint PREFIX")
+        checkpoint = candidate
+    return resolve_checkpoint_prefix(checkpoint)
 
 
 def _saver_nodes(graph_def: graph_pb2.GraphDef) -> tuple[str, str] | None:

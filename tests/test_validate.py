@@ -239,10 +239,16 @@ def test_checkpoint_prefix_forms(tmp_path: pathlib.Path) -> None:
     assert gv.checkpoint_prefix(prefix) == prefix
     assert gv.checkpoint_prefix(prefix + ".index") == prefix
     assert gv.checkpoint_prefix(prefix + ".data-00000-of-00001") == prefix
-    assert gv.checkpoint_prefix(mlp) == prefix, "a directory gives its newest checkpoint"
-    with pytest.raises(CheckpointError, match="not found"):
+    assert gv.checkpoint_prefix(mlp) == prefix, "a directory gives its checkpoint"
+    with pytest.raises(CheckpointError, match="does not exist"):
         gv.checkpoint_prefix(tmp_path / "nothing")
-    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+    with pytest.raises(CheckpointError, match="no single checkpoint"):
+        gv.checkpoint_prefix(tmp_path)
+    # one resolver for the package: a folder with several checkpoints and no state file is refused
+    # (the freeze CLI always refused it; validate used to pick the newest by mtime)
+    for stem in ("a", "b"):
+        (tmp_path / f"{stem}.index").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="holds 2 .index files"):
         gv.checkpoint_prefix(tmp_path)
     with pytest.raises(CheckpointError, match="--checkpoint"):
         gv.checkpoint_prefix(None, tmp_path / "lonely.meta")

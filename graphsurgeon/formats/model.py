@@ -12,7 +12,7 @@ from google.protobuf import message as _message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2
-from graphsurgeon.errors import FileFormatError, InvalidGraphError, UnsupportedError
+from graphsurgeon.errors import FileFormatError, InvalidGraphError, OutputError, UnsupportedError
 from graphsurgeon.formats import protofile
 from graphsurgeon.formats.varint import decode_varint
 
@@ -274,7 +274,31 @@ def save_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], text
     The file is written to a temporary name and renamed into place; ``inputs`` are never
     overwritten; the 2 GiB protobuf limit is checked (naming the largest nodes) before writing.
     """
+    hollow = hollow_constants(graph_def)
+    if hollow:
+        raise OutputError(f"{len(hollow)} constant(s) have a shape but no values (e.g. '{hollow[0]}'): hollow "
+                          "constants from freeze(..., defer_values=True) can only be written by the streaming "
+                          "writer (FreezeResult.write, formats.stream.save_frozen)")
     return protofile.save_message(graph_def, path, text=text, inputs=inputs)
+
+
+def hollow_constants(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Names of the Consts that hold a dtype and a non-empty shape but no values at all: what
+    ``freeze(..., defer_values=True)`` leaves for the streaming writer to fill. TensorFlow itself
+    never writes such a constant (it would read it as zeros), so any other writer refuses them."""
+    out = []
+    for node in graph_def.node:
+        if node.op != "Const" or "value" not in node.attr:
+            continue
+        tensor = node.attr["value"].tensor
+        if not tensor.HasField("tensor_shape") or tensor.tensor_shape.unknown_rank:
+            continue
+        dims = [d.size for d in tensor.tensor_shape.dim]
+        if not dims or any(d <= 0 for d in dims):
+            continue  # a scalar's missing value and an empty tensor are written as they are
+        if {f.name for f, _ in tensor.ListFields()} <= {"dtype", "tensor_shape"}:
+            out.append(node.name)
+    return out
 
 
 # --- facts about a loaded file --------------------------------------------------------------------
@@ -317,7 +341,11 @@ def default_checkpoint(loaded: LoadedGraph) -> str | None:
     -> ``model.ckpt-10000``); ``None`` for anything else. Whether the files exist is not checked."""
     if loaded.saved_model_dir is not None:
         return str(pathlib.Path(loaded.saved_model_dir) / "variables" / "variables")
-    path = str(loaded.path)
-    if loaded.kind == META_GRAPH_DEF and path.endswith(".meta"):
-        return path[: -len(".meta")]
-    return None
+    return meta_checkpoint(loaded.path) if loaded.kind == META_GRAPH_DEF else None
+
+
+def meta_checkpoint(path: str | os.PathLike[str]) -> str | None:
+    """The checkpoint prefix a ``.meta`` file was saved beside (``model.ckpt-10000.meta`` ->
+    ``model.ckpt-10000``), or ``None`` when the name does not end in ``.meta``."""
+    text = os.fspath(path)
+    return text[: -len(".meta")] if text.endswith(".meta") else None

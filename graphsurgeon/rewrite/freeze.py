@@ -180,7 +180,7 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
             node.device = ""
     kept_names = {n.name for n in frozen.node}
     kept_variables = [n for n in converted.kept_variables if n in kept_names]
-    check_graph(frozen, allow_variables=kept_variables, source="frozen graph")
+    check_graph(frozen, allow_variables=kept_variables, allow_hollow=converted.deferred, source="frozen graph")
     result = FreezeResult(graph_def=frozen, outputs=output_names,
                           converted={k: v for k, v in converted.converted.items() if k in kept_names},
                           kept_variables=kept_variables, nodes_before=len(original.node),

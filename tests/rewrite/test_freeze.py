@@ -18,9 +18,16 @@ import numpy as np
 import pytest
 
 from graphsurgeon._proto import graph_pb2
-from graphsurgeon.errors import FileFormatError, MismatchError, NodeNotFoundError, UnsupportedError
+from graphsurgeon.errors import (
+    FileFormatError,
+    InvalidGraphError,
+    MismatchError,
+    NodeNotFoundError,
+    OutputError,
+    UnsupportedError,
+)
 from graphsurgeon.formats.checkpoint import load_checkpoint
-from graphsurgeon.formats.model import load_graph
+from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.rewrite.bind import bind_placeholders, parse_bind_value
@@ -283,3 +290,23 @@ def test_a_table_read_from_a_file_is_noted():
     graph_def.node.add(name="ids", op="LookupTableFindV2", input=["table", "words", "default"])
     result = freeze(graph_def, {}, ["ids"], initializer_nodes=["init"])
     assert any("'init' reads '/abs/vocab.txt' when run" in note for note in result.notes), result.notes
+
+
+def test_hollow_constants_only_reach_a_file_through_the_streaming_writer(tmp_path):
+    deferred = freeze_case("mlp", defer_values=True)
+    whole = freeze_case("mlp")
+    assert deferred.deferred, "the mlp's weights can be streamed"
+    hollow = [n.name for n in deferred.graph_def.node if n.name in deferred.deferred]
+    with pytest.raises(OutputError, match="hollow constants from freeze.*defer_values=True.*streaming writer"):
+        save_graph(deferred.graph_def, tmp_path / "bad.pb")
+    with pytest.raises(OutputError, match="only the binary streaming writer"):
+        deferred.write(tmp_path / "bad.pbtxt", text=True)
+    assert not list(tmp_path.iterdir()), "nothing may be written"
+    with pytest.raises(InvalidGraphError, match=f"'{hollow[0]}'.*shape but no values"):
+        check_graph(deferred.graph_def)
+    check_graph(deferred.graph_def, allow_hollow=hollow)
+    assert deferred.write(tmp_path / "f.pb") == whole.write(tmp_path / "g.pb")
+    assert (tmp_path / "f.pb").read_bytes() == (tmp_path / "g.pb").read_bytes() == \
+        whole.graph_def.SerializeToString(deterministic=True)
+    whole.write(tmp_path / "g.pbtxt", text=True)
+    assert load_graph(tmp_path / "g.pbtxt").graph_def == whole.graph_def
