@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from graphsurgeon._proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError
-from graphsurgeon.formats.tensors import array_to_tensor, from_numpy_dtype, shape_to_proto
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError, close_matches, not_found
+from graphsurgeon.formats.tensors import array_to_tensor, from_numpy_dtype, parse_dtype, shape_to_proto
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.graph.names import TensorRef, close_matches, format_input, not_found, parse_input, split_names
+from graphsurgeon.graph.names import TensorRef, format_input, parse_input, split_names
 from graphsurgeon.graph.view import GraphView, colocation_targets
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,6 @@ SWITCH_OPS = frozenset({"Switch", "RefSwitch", "_SwitchN"})
 def dtype_attr(dtype: object) -> attr_value_pb2.AttrValue:
     """An AttrValue of type ``type``: ``"float32"``, ``"DT_FLOAT"``, ``np.float32``, a numpy dtype or a
     DataType number."""
-    from graphsurgeon.rewrite.prune import parse_dtype
-
     return attr_value_pb2.AttrValue(type=parse_dtype(dtype, "dtype attr"))
 
 
@@ -88,8 +86,6 @@ def tensor_attr(value: object, dtype: object = None) -> attr_value_pb2.AttrValue
     writes it). ``dtype`` forces the element type (``"float32"``, a DataType ...)."""
     if isinstance(value, tensor_pb2.TensorProto):
         return attr_value_pb2.AttrValue(tensor=value)
-    from graphsurgeon.rewrite.prune import parse_dtype
-
     return attr_value_pb2.AttrValue(tensor=array_to_tensor(value, None if dtype is None else parse_dtype(dtype)))
 
 

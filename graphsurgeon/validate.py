@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
-from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependencyError, ValidationError
+from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependencyError, ValidationError, not_found
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.checkpoint import is_checkpoint_path, resolve_checkpoint_prefix
@@ -424,7 +424,7 @@ def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None
         except ValueError as err:
             raise MismatchError(f"input '{key}' is a control input, not a tensor") from err
         if names.node_name(name) not in known:
-            raise names.not_found("input", key, node_names, where=where)
+            raise not_found("input", key, node_names, where=where)
         spec = specs.get(name)
         out[name] = coerce_value(value, spec) if spec else np.asarray(value)
     if batch < 1:
@@ -459,7 +459,7 @@ def _check_outputs(graph_def: graph_pb2.GraphDef, outputs: Sequence[str], where:
         except ValueError as err:
             raise MismatchError(f"output '{name}' is a control input, not a tensor") from err
         if names.node_name(tensor) not in known:
-            raise names.not_found("output", name, node_names, where=where)
+            raise not_found("output", name, node_names, where=where)
         if tensor not in fetches:
             fetches.append(tensor)
     return fetches
@@ -488,7 +488,7 @@ def _run_ops(sess: Any, graph: Any, node_names: Sequence[str], what: str) -> Non
         try:
             ops.append(graph.get_operation_by_name(names.node_name(name)))
         except KeyError as err:
-            raise names.not_found("initializer node", name, [op.name for op in graph.get_operations()],
+            raise not_found("initializer node", name, [op.name for op in graph.get_operations()],
                                   where=what) from err
     logger.info("running initializers of %s: %s", what, ", ".join(op.name for op in ops))
     sess.run(ops)
@@ -815,7 +815,7 @@ def _signature_key(name: str, mapping: Mapping[str, str], kind: str, where: str)
     if node in mapping and tensor == f"{node}:0":  # "x:0", as parse_feeds spells the key "x"
         return node
     listing = ", ".join(f"{key} ({value})" for key, value in sorted(mapping.items()))
-    raise names.not_found(kind, name, list(mapping) + list(by_tensor), where=where,
+    raise not_found(kind, name, list(mapping) + list(by_tensor), where=where,
                           hint=f"the signature's {kind}s are: {listing}")
 
 
@@ -1184,7 +1184,7 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
                      if names.node_name(k) in original_placeholders and names.node_name(k) not in frozen_placeholders}
     for key in given:
         if names.node_name(key) not in frozen_nodes and names.node_name(key) not in original_placeholders:
-            raise names.not_found("input", key, sorted(frozen_placeholders | original_placeholders),
+            raise not_found("input", key, sorted(frozen_placeholders | original_placeholders),
                                   where=f"'{frozen_label}' or the original '{original_label}'")
     # Random values for what the frozen graph needs, then for what the original alone needs; both
     # get the same values for shared names.
@@ -1192,7 +1192,7 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
                           batch=batch, seed=seed, where=f"'{frozen_label}'", outputs=fetches)
     for name in feeds:
         if names.node_name(name) not in set(original_nodes):
-            raise names.not_found("input", name, original_nodes, where=f"the original '{original_label}'")
+            raise not_found("input", name, original_nodes, where=f"the original '{original_label}'")
     original_feeds = prepare_feeds(loaded.graph_def, {**feeds, **original_only}, random_inputs=True, batch=batch,
                                    seed=seed + 1, where=f"the original '{original_label}'", outputs=fetches)
     given_names = {names.tensor_name(k) for k in given}

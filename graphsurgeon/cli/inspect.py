@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.errors import GraphSurgeonError, not_found
 from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph import names
@@ -104,7 +104,7 @@ def _print_node(graph_def: Any, name: str, source: str, as_json: bool) -> int:
     by_name = {n.name: n for n in graph_def.node}
     node = by_name.get(wanted)
     if node is None:
-        raise names.not_found("node", wanted, by_name, where=f"'{source}'")
+        raise not_found("node", wanted, by_name, where=f"'{source}'")
     consumers = sorted({n.name for n in graph_def.node if any(names.node_name(i) == wanted for i in n.input)})
     data = {
         "name": node.name, "op": node.op, "device": node.device, "inputs": list(node.input),

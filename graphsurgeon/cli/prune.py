@@ -18,9 +18,9 @@ import argparse
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.formats.protofile import format_bytes
-from graphsurgeon.formats.tensors import dtype_name, shape_from_proto
+from graphsurgeon.formats.tensors import dtype_name, parse_dtype, shape_from_proto
 from graphsurgeon.graph.names import split_names
-from graphsurgeon.rewrite.prune import parse_dtype, prune_graph
+from graphsurgeon.rewrite.prune import prune_graph
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -33,12 +33,18 @@ from graphsurgeon._proto import (
     trackable_object_graph_pb2,
     types_pb2,
 )
-from graphsurgeon.errors import CheckpointError, ChecksumError, FileFormatError, UnsupportedError
+from graphsurgeon.errors import (
+    CheckpointError,
+    ChecksumError,
+    FileFormatError,
+    UnsupportedError,
+    close_matches,
+    not_found,
+)
 from graphsurgeon.formats import snappy
 from graphsurgeon.formats.protofile import format_bytes, parse_message
 from graphsurgeon.formats.tensors import NUMPY_DTYPES, dtype_name, shape_to_proto, tensor_to_array
 from graphsurgeon.formats.varint import decode_varint
-from graphsurgeon.graph.names import close_matches, not_found
 
 logger = logging.getLogger(__name__)
 

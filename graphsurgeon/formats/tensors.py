@@ -9,7 +9,7 @@ import ml_dtypes
 import numpy as np
 
 from graphsurgeon._proto import tensor_pb2, tensor_shape_pb2, types_pb2
-from graphsurgeon.errors import UnsupportedError
+from graphsurgeon.errors import GraphSurgeonError, UnsupportedError
 
 DT = types_pb2.DataType
 
@@ -248,3 +248,27 @@ def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> ten
     else:
         getattr(proto, field).extend(int(v) for v in flat)
     return proto
+
+
+def parse_dtype(value: object, what: str = "input") -> int:
+    """``"float32"``, ``"float"``, ``"DT_FLOAT"``, ``"tf.float32"``, a DataType number or a numpy
+    dtype -> DataType number. Raises ``GraphSurgeonError`` naming ``what`` otherwise."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        if int(value) in DT.values():
+            return int(value)
+    elif isinstance(value, str):
+        text = value.strip().removeprefix("tf.").lower()
+        try:
+            return DT.Value("DT_" + text.upper().removeprefix("DT_"))
+        except ValueError:
+            pass
+        try:
+            return from_numpy_dtype(np.dtype(text))
+        except (TypeError, UnsupportedError):
+            pass
+    else:
+        try:
+            return from_numpy_dtype(np.dtype(value))  # type: ignore[call-overload]
+        except (TypeError, UnsupportedError):
+            pass
+    raise GraphSurgeonError(f"'{value}' for '{what}' is not a dtype; use a name such as float32, int64, bool, string")

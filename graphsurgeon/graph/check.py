@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
-from graphsurgeon.errors import InvalidGraphError
+from graphsurgeon.errors import InvalidGraphError, close_matches
 from graphsurgeon.formats.model import hollow_constants
 from graphsurgeon.formats.tensors import is_ref_dtype
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import close_matches, parse_input
+from graphsurgeon.graph.names import parse_input
 
 DT = types_pb2.DataType
 

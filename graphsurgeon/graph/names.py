@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Container, Iterable, Sequence
 from typing import NamedTuple
-
-from graphsurgeon.errors import NodeNotFoundError
 
 
 class TensorRef(NamedTuple):
@@ -117,29 +114,6 @@ def split_names(value: str | Iterable[str] | None) -> list[str]:
     for item in items:
         out.extend(part.strip() for part in str(item).split(",") if part.strip())
     return out
-
-
-def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """Up to ``n`` candidates similar to ``name`` (difflib), best first."""
-    pool = list(candidates)
-    matches = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
-    if len(matches) < n:
-        # A name that is a suffix of a longer scope ("logits" vs "model/logits") is a good hint too.
-        tail = [c for c in pool if c.endswith("/" + name) and c not in matches]
-        matches.extend(sorted(tail, key=len)[: n - len(matches)])
-    return matches
-
-
-def not_found(kind: str, name: str, candidates: Iterable[str], where: str = "the graph",
-              hint: str = "run 'gs inspect' to list the graph's inputs and candidate outputs") -> NodeNotFoundError:
-    """A ``NodeNotFoundError`` saying what is missing, where, what is close, and where to look."""
-    matches = close_matches(name, candidates)
-    msg = f"{kind} '{name}' not found in {where}"
-    if matches:
-        msg += "; did you mean " + ", ".join(f"'{m}'" for m in matches) + "?"
-    if hint:
-        msg += f" ({hint})"
-    return NodeNotFoundError(msg)
 
 
 def unique_name(base: str, *taken: Container[str]) -> str:

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2, variable_pb2
-from graphsurgeon.errors import MismatchError
+from graphsurgeon.errors import MismatchError, close_matches
 from graphsurgeon.formats.tensors import base_dtype, dtype_name, tensor_to_array, to_numpy_dtype
-from graphsurgeon.graph.names import close_matches, parse_input
+from graphsurgeon.graph.names import parse_input
 
 log = logging.getLogger(__name__)
 

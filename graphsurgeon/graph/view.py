@@ -34,12 +34,10 @@ if TYPE_CHECKING:  # networkx is imported on first use: it is a third of `gs`'s 
     import networkx as nx
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
-from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, close_matches, not_found
 from graphsurgeon.graph.names import (
     TensorRef,
-    close_matches,
     input_nodes,
-    not_found,
     parse_input,
     parse_inputs,
 )

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
-from graphsurgeon.errors import GraphSurgeonError, MismatchError
+from graphsurgeon.errors import GraphSurgeonError, MismatchError, not_found
 from graphsurgeon.formats.tensors import array_to_tensor, dtype_name, to_numpy_dtype
-from graphsurgeon.graph.names import not_found, parse_input
+from graphsurgeon.graph.names import parse_input
 
 DT = types_pb2.DataType
 

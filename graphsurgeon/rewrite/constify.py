@@ -32,10 +32,10 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from graphsurgeon._proto import attr_value_pb2, graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
-from graphsurgeon.errors import InvalidGraphError, UnsupportedError
+from graphsurgeon.errors import InvalidGraphError, UnsupportedError, not_found
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name, is_ref_dtype, shape_to_proto
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import format_input, not_found, parse_input, split_names, unique_name
+from graphsurgeon.graph.names import format_input, parse_input, split_names, unique_name
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, saver_pb2
-from graphsurgeon.errors import FileFormatError, GraphSurgeonError, OutputError, UnsupportedError
+from graphsurgeon.errors import FileFormatError, GraphSurgeonError, OutputError, UnsupportedError, not_found
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats import stream
 from graphsurgeon.formats.checkpoint import load_checkpoint
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.graph.names import not_found, parse_input, split_names
+from graphsurgeon.graph.names import parse_input, split_names
 from graphsurgeon.rewrite import constify as constify_lib
 from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.prune import prune

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graphsurgeon._proto import graph_pb2
-from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.errors import GraphSurgeonError, close_matches
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.graph.names import close_matches, parse_input, split_names
+from graphsurgeon.graph.names import parse_input, split_names
 from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.fold_batch_norm import fold_batch_norm
 from graphsurgeon.rewrite.fold_constant_switches import fold_constant_switches

@@ -48,6 +48,8 @@ from graphsurgeon.errors import (
     InvalidGraphError,
     MismatchError,
     UnsupportedError,
+    close_matches,
+    not_found,
 )
 from graphsurgeon.formats import protofile, tensors
 from graphsurgeon.formats.model import (
@@ -169,7 +171,7 @@ def _signature(meta: meta_graph_pb2.MetaGraphDef, signature: str, where: str) ->
         return meta.signature_def[signature]
     available = sorted(k for k in meta.signature_def if k != INIT_OP_SIGNATURE)
     listing = ", ".join(available) if available else "none"
-    raise names.not_found("signature", signature, available, where=f"SavedModel '{where}'",
+    raise not_found("signature", signature, available, where=f"SavedModel '{where}'",
                           hint=f"available signatures: {listing}; choose one with --signature")
 
 
@@ -1012,7 +1014,7 @@ def _const_node(var_node: node_def_pb2.NodeDef, value: np.ndarray, dtype: int) -
 
 def _read_value(checkpoint: Mapping[str, Any], key: str, var_node: node_def_pb2.NodeDef, where: str) -> np.ndarray:
     if key not in checkpoint:
-        hint = names.close_matches(key, [k for k in checkpoint if k != OBJECT_GRAPH_KEY])
+        hint = close_matches(key, [k for k in checkpoint if k != OBJECT_GRAPH_KEY])
         raise CheckpointError(
             f"variable '{var_node.name}' (checkpoint key '{key}') is missing from the checkpoint {where}"
             + (f"; close keys: {', '.join(hint)}" if hint else "")
@@ -1091,7 +1093,7 @@ def _freeze_signature(loaded: LoadedGraph, signature: str, checkpoint: Mapping[s
     wanted = [_output_key(sig, name) for name in names.split_names(outputs)]
     for key in wanted:
         if key not in sig.outputs:
-            raise names.not_found("output", key, list(sig.outputs), where=f"signature '{signature}'",
+            raise not_found("output", key, list(sig.outputs), where=f"signature '{signature}'",
                                   hint="available outputs: " + ", ".join(sorted(sig.outputs)))
     graph_nodes = {n.name: n for n in meta.graph_def.node}
     tensor_infos = [("output", k, sig.outputs[k]) for k in (wanted or sorted(sig.outputs))]
