@@ -17,7 +17,7 @@ from graphsurgeon.errors import GraphSurgeonError, not_found
 from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph import names
-from graphsurgeon.rewrite.saved_model_v2 import saved_model_functions, saved_model_variables
+from graphsurgeon.graph.object_graph import saved_model_functions, saved_model_variables
 from graphsurgeon.summary import summarize
 
 # Function names are listed one per line up to this many (all of them with --all).

@@ -34,8 +34,11 @@ import numpy as np
 from graphsurgeon._proto import attr_value_pb2, graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
 from graphsurgeon.errors import InvalidGraphError, UnsupportedError, not_found
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name, is_ref_dtype, shape_to_proto
+from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.names import format_input, parse_input, split_names, unique_name
+from graphsurgeon.rewrite.specialize import FunctionFreezer
+from graphsurgeon.rewrite.specialize import VariableInfo as SpecializedVariable
 
 log = logging.getLogger(__name__)
 
@@ -257,11 +260,8 @@ def _rewrite_functional(out: graph_pb2.GraphDef, nodes: list[node_def_pb2.NodeDe
                         result: ConstifyResult, dropped: set[str]) -> list[node_def_pb2.NodeDef]:
     """Hands variables used inside functions to the TF2 freezer, which specializes the functions that
     take them (new names; the originals stay for other callers) and rewrites reads inside."""
-    from graphsurgeon.graph import functions as fn
-    from graphsurgeon.rewrite import saved_model_v2 as tf2
-
-    freezer = tf2._Freezer(fn.function_library(out))  # noqa: SLF001 - shared with the TF2 SavedModel freezer
-    frozen = {(name, None, 0): tf2.VariableInfo(name, info.key, info.dtype, tuple(values[name].shape))
+    freezer = FunctionFreezer(fn.function_library(out))
+    frozen = {(name, None, 0): SpecializedVariable(name, info.key, info.dtype, tuple(values[name].shape))
               for name, info in infos.items()}
     body = freezer.rewrite_body(nodes, frozen, parse_input, "the graph", in_function=False)
     for function in freezer.new_functions.values():
