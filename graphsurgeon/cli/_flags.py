@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphsurgeon.errors import GraphSurgeonError
-from graphsurgeon.rewrite.bind import parse_bind_value
+from graphsurgeon.values import parse_bind_value
 
 
 def parse_binds(items: list[str]) -> dict[str, object]:

@@ -27,12 +27,14 @@ from graphsurgeon.cli.run import add_input_arguments, parse_feeds
 from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.graph import names
 from graphsurgeon.validate import (
+    validate,
+)
+from graphsurgeon.values import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
     DEFAULT_SIGNATURE,
     graph_inputs,
     signature_inputs,
-    validate,
 )
 
 

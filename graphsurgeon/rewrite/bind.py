@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,18 +16,6 @@ from graphsurgeon.graph.names import parse_input
 DT = types_pb2.DataType
 
 _PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
-
-
-def parse_bind_value(text: str) -> Any:
-    """A ``--bind name=VALUE`` value: JSON (``1.0``, ``[1, 2]``, ``"s"``), ``true`` / ``false`` in any
-    case, else the text itself (for string placeholders)."""
-    stripped = text.strip()
-    if stripped.lower() in ("true", "false"):
-        return stripped.lower() == "true"
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        return text
 
 
 def _coerce(value: Any, dtype: int, shape: tuple[int, ...] | None, name: str) -> np.ndarray:

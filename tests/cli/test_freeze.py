@@ -217,3 +217,18 @@ def test_an_already_frozen_graph_is_pruned(tmp_path, capsys):
     assert code == 0, err
     assert "already frozen" in out and "converted:  0 variable(s)" in out, out
     assert "topk" not in {n.name for n in load_graph(second).graph_def.node}
+
+
+def test_bind_reads_values_as_gs_run_does(tmp_path, capsys):
+    """--bind and gs run --input share one value reader: nan, inf and Python-style lists work for both."""
+    out_path = tmp_path / "frozen.pb"
+    code, out, err = gs(capsys, "freeze", "--input_graph", MLP / "graph.pb", "--input_checkpoint", MLP / "model.ckpt",
+                        "--output_node_names", "probs", "--output_graph", out_path, "--bind", "x=[[nan, -inf, 1, 2]]")
+    assert code == 0, err
+    assert "bound:      x = [[nan, -inf, 1.0, 2.0]]" in out
+    x = next(n for n in load_graph(out_path).graph_def.node if n.name == "x")
+    assert x.op == "Const"
+    from graphsurgeon.formats.tensors import tensor_to_array
+
+    value = tensor_to_array(x.attr["value"].tensor)
+    assert np.isnan(value[0, 0]) and value[0, 1] == -np.inf and value[0, 2:].tolist() == [1.0, 2.0]

@@ -30,9 +30,10 @@ from graphsurgeon.formats.checkpoint import load_checkpoint
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.rewrite.bind import bind_placeholders, parse_bind_value
+from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.freeze import freeze
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
+from graphsurgeon.values import parse_bind_value
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
 MODELS = sorted(p.parent.name for p in (FIXTURES / "freeze").glob("*/spec.json"))
@@ -219,6 +220,9 @@ def test_bind_placeholders():
     assert parse_bind_value("false") is False and parse_bind_value("TRUE") is True
     assert parse_bind_value("1.0") == 1.0 and parse_bind_value("[1, 2]") == [1, 2]
     assert parse_bind_value("hello") == "hello"
+    # the same reader as gs run --input: special floats and Python-style booleans, in lists too
+    assert parse_bind_value("[True, False]") == [True, False] and parse_bind_value("-inf") == -np.inf
+    assert np.isnan(parse_bind_value("nan")) and parse_bind_value('["nan", "inf"]') == ["nan", "inf"]
 
 
 @pytest.mark.tf
