@@ -72,7 +72,7 @@ SWITCH_OPS = frozenset({"Switch", "RefSwitch", "_SwitchN"})
 def dtype_attr(dtype: object) -> attr_value_pb2.AttrValue:
     """An AttrValue of type ``type``: ``"float32"``, ``"DT_FLOAT"``, ``np.float32``, a numpy dtype or a
     DataType number."""
-    return attr_value_pb2.AttrValue(type=parse_dtype(dtype, "dtype attr"))
+    return attr_value_pb2.AttrValue(type=parse_dtype(dtype, "dtype attr"))  # type: ignore[arg-type]
 
 
 def shape_attr(shape: Sequence[int | None] | tensor_shape_pb2.TensorShapeProto | None) -> attr_value_pb2.AttrValue:
@@ -186,7 +186,7 @@ def attr_value(value: Any) -> attr_value_pb2.AttrValue:
     if isinstance(value, (np.ndarray, tensor_pb2.TensorProto)):
         return tensor_attr(value)
     if _is_dtype_like(value):
-        return attr_value_pb2.AttrValue(type=from_numpy_dtype(np.dtype(value)))
+        return attr_value_pb2.AttrValue(type=from_numpy_dtype(np.dtype(value)))  # type: ignore[arg-type]
     if isinstance(value, tensor_shape_pb2.TensorShapeProto):
         return attr_value_pb2.AttrValue(shape=value)
     if isinstance(value, attr_value_pb2.NameAttrList):
@@ -543,6 +543,8 @@ class GraphEditor:
         resolved: dict[str, str] = {}
         for src, dst in mapping.items():
             src_node = self._resolve(src)
+            if dst is None:
+                raise GraphSurgeonError(f"rename of '{src}' needs the new name")
             _check_new_name(dst)
             if src_node != dst:
                 resolved[src_node] = dst
@@ -799,7 +801,8 @@ class GraphEditor:
                 continue
             new = node_def_pb2.NodeDef()
             new.CopyFrom(node)
-            data, control = [], {}
+            data: list[str] = []
+            control: dict[str, None] = {}  # an ordered set
             for ref in map(parse_input, node.input):
                 if ref.node in inside:
                     if ref.is_control:

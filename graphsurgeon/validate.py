@@ -317,19 +317,20 @@ def _tf_meta_graph_def(tf: Any, meta: meta_graph_pb2.MetaGraphDef) -> Any:
 
 def _load_original(tf: Any, sess: Any, graph: Any, loaded: _model.LoadedGraph, prefix: str | None) -> list[str]:
     """Builds the original in ``graph`` and restores it; returns the initializer ops still to run."""
+    meta = loaded.meta_graph_def
     if loaded.kind == _model.SAVED_MODEL:
         # Restores the variables and runs main_op / legacy_init_op, as TF Serving does.
         tf.compat.v1.saved_model.loader.load(sess, list(loaded.tags), str(loaded.saved_model_dir),
                                              clear_devices=True)
-        if has_saved_model_init(loaded.meta_graph_def):
+        if meta is not None and has_saved_model_init(meta):
             return []
         return [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
     saver_def = None
     init: list[str] = []
-    if loaded.kind == _model.META_GRAPH_DEF:
-        tf.compat.v1.train.import_meta_graph(_tf_meta_graph_def(tf, loaded.meta_graph_def), clear_devices=True)
-        if loaded.meta_graph_def.HasField("saver_def"):
-            saver_def = loaded.meta_graph_def.saver_def
+    if loaded.kind == _model.META_GRAPH_DEF and meta is not None:  # a MetaGraphDef file always has one
+        tf.compat.v1.train.import_meta_graph(_tf_meta_graph_def(tf, meta), clear_devices=True)
+        if meta.HasField("saver_def"):
+            saver_def = meta.saver_def
         init = [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
     else:
         tf.compat.v1.import_graph_def(_tf_graph_def(tf, loaded.graph_def), name="")
@@ -565,12 +566,12 @@ def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: g
                           where=f"'{frozen_label}'", outputs=fetches)
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
 
-    def original(tf: Any, device: str) -> Mapping[str, np.ndarray]:
+    def original_values(tf: Any, device: str) -> Mapping[str, np.ndarray]:
         logger.info("calling signature '%s' of the original '%s' on %s", signature, original_label,
                     short_device(device))
         return _run_signature_once(tf, loaded, signature, values, device, f"'{original_label}'")
 
-    rows, run_on = _compare(original, keys, frozen_def, frozen_label, feeds, fetches, init, devices, rtol, atol,
+    rows, run_on = _compare(original_values, keys, frozen_def, frozen_label, feeds, fetches, init, devices, rtol, atol,
                             verbose)
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=None, rows=rows,
@@ -664,12 +665,12 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     given_names = {names.tensor_name(k) for k in given}
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
 
-    def original(tf: Any, device: str) -> Mapping[str, np.ndarray]:
+    def original_values(tf: Any, device: str) -> Mapping[str, np.ndarray]:
         logger.info("running the original '%s' on %s", original_label, short_device(device))
         return _run_original_once(tf, loaded, prefix, original_feeds, fetches, device, f"'{original_label}'")
 
-    rows, run_on = _compare(original, fetches, frozen_def, frozen_label, feeds, fetches, init, devices, rtol, atol,
-                            verbose)
+    rows, run_on = _compare(original_values, fetches, frozen_def, frozen_label, feeds, fetches, init, devices, rtol,
+                            atol, verbose)
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=prefix, rows=rows,
         inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in original_feeds.items()},

@@ -562,7 +562,7 @@ def compare_arrays(original: np.ndarray, frozen: np.ndarray, rtol: float = DEFAU
         x, y = a.astype(wide), b.astype(wide)
         same = (x == y) | (np.isnan(x) & np.isnan(y))
         diff = np.where(same, 0.0, np.abs(y - x))
-        max_abs = float(np.max(diff)) if not np.isnan(diff).all() else math.nan
+        max_abs: float | None = float(np.max(diff)) if not np.isnan(diff).all() else math.nan
         nonzero = np.abs(x) > 0
         rel = np.divide(diff, np.abs(x), out=np.zeros_like(diff, dtype=np.float64), where=nonzero)
         max_rel = float(np.max(rel))

@@ -38,6 +38,7 @@ from graphsurgeon.graph.names import split_names
 from graphsurgeon.rewrite.freeze import freeze
 from graphsurgeon.rewrite.optimize import optimize_frozen
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
+from graphsurgeon.values import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def _spellings(name: str) -> list[str]:
     return [f"--{name}"] + ([f"--{kebab}"] if kebab != name else [])
 
 
-def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool | None, help_text: str) -> None:
+def _bool_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, name: str, default: bool | None,
+               help_text: str) -> None:
     parser.add_argument(*_spellings(name), dest=name, nargs="?", const=True, default=default, type=parse_bool,
                         metavar="BOOL", help=help_text)
     parser.add_argument(*[f"--no{s[2:]}" for s in _spellings(name)] + [f"--no-{name.replace('_', '-')}"],
@@ -248,7 +250,7 @@ def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: st
         getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))
     report = validate(original, pathlib.Path(frozen_path), checkpoint=prefix, tags=tags, inputs=bound or None,
                       outputs=outputs, initializer_nodes=initializer_nodes or None,
-                      **({"signature": signature} if signature else {}))
+                      signature=signature or DEFAULT_SIGNATURE)
     print(report.format())
     if not report.ok:
         print(f"gs: error: the frozen graph does not match the original ({len(report.failures)} output/device "

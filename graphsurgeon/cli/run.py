@@ -260,7 +260,7 @@ def save_outputs(values: Mapping[str, np.ndarray], path: str | os.PathLike[str],
     """Writes the outputs to an .npz (keys: tensor names; strings as bytes, loadable without pickle)."""
     arrays = {name: (value.astype("S") if value.dtype.kind == "O" else value) for name, value in values.items()}
     with protofile.atomic_writer(path, inputs) as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as its own options
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import re
 import struct
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import google_crc32c
 import numpy as np
@@ -460,7 +461,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
     # -- loading and validation ----------------------------------------------------------
 
-    def _parse(self, cls: type, value: bytes, what: str):  # noqa: ANN202
+    def _parse(self, cls: Any, value: bytes, what: str):  # noqa: ANN202
         try:
             return cls.FromString(value)
         except (_message.DecodeError, RuntimeError, ValueError) as err:
@@ -770,7 +771,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
         for i, length in enumerate(lengths):
             array[i] = buf[offset:offset + length]
             offset += length
-        array = array.reshape(shape)
+        array = array.reshape(shape)  # type: ignore[assignment]
         array.flags.writeable = False
         return array
 
@@ -955,7 +956,7 @@ class V1Checkpoint(Checkpoint):
                 n //= 2
             if n != count:
                 raise CheckpointError(f"{what}: a slice holds {n} values for {count} elements; the file is corrupt")
-        proto.dtype = dtype
+        proto.dtype = dtype  # type: ignore[assignment]  # an int is a valid DataType value
         proto.tensor_shape.CopyFrom(shape_to_proto(shape))
         try:
             return tensor_to_array(proto, what)

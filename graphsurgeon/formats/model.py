@@ -167,7 +167,7 @@ def _parse_binary(data: bytes, source: str) -> tuple[str, _message.Message]:
     meta = _try_parse(data, meta_graph_pb2.MetaGraphDef)
     graph_ok = graph is not None and _plausible_graph(graph)
     meta_ok = meta is not None and _plausible_meta(meta)
-    if graph_ok and (not meta_ok or len(graph.node) > 0):
+    if graph is not None and graph_ok and (not meta_ok or len(graph.node) > 0):
         return GRAPH_DEF, graph
     if meta_ok:
         return META_GRAPH_DEF, meta

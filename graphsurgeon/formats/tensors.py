@@ -221,7 +221,7 @@ def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> ten
     else:
         arr = np.asarray(array) if dtype is None else np.asarray(array, dtype=to_numpy_dtype(dtype))
     dt = from_numpy_dtype(arr.dtype) if dtype is None else base_dtype(dtype)
-    proto = tensor_pb2.TensorProto(dtype=dt)
+    proto = tensor_pb2.TensorProto(dtype=dt)  # type: ignore[arg-type]  # an int is a valid DataType value
     proto.tensor_shape.CopyFrom(shape_to_proto(arr.shape))
     if not arr.size:
         return proto

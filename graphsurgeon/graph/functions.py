@@ -32,7 +32,7 @@ class FunctionInput(NamedTuple):
 
     node: str
     output: str | None = None
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # as TensorRef.index
     is_control: bool = False
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ class TensorRef(NamedTuple):
     """One reference to a node: a data input (``node:index``) or a control input (``^node``)."""
 
     node: str
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # TensorFlow's word; shadows tuple.index on purpose
     is_control: bool = False
 
     def __str__(self) -> str:
@@ -46,7 +46,7 @@ def parse_inputs(names: Iterable[str]) -> tuple[TensorRef, ...]:
     Building a view of a million-node graph parses millions of inputs; most are plain node
     names, which need no splitting.
     """
-    out = []
+    out: list[TensorRef] = []
     append = out.append
     # Same rules as parse_input, inlined: this runs once for every input of every node.
     for name in names:
@@ -72,7 +72,7 @@ def input_nodes(names: Sequence[str]) -> Sequence[str]:
     joined = "".join(names)
     if ":" not in joined and "^" not in joined:
         return names
-    out = []
+    out: list[str] = []
     append = out.append
     for name in names:  # parse_input's rules, keeping only the node
         if name[:1] == "^":

@@ -231,7 +231,7 @@ def saver_mapping(graph_def: graph_pb2.GraphDef, saver_def: saver_pb2.SaverDef |
 def _restore_targets(restore: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.NodeDef],
                      consumers: Mapping[str, list[node_def_pb2.NodeDef]]) -> Iterable[tuple[int, str | None]]:
     """(output index, variable) for each Assign / AssignVariableOp fed by a RestoreV2 output."""
-    stack = [(c, None) for c in consumers.get(restore.name, [])]
+    stack: list[tuple[node_def_pb2.NodeDef, int | None]] = [(c, None) for c in consumers.get(restore.name, [])]
     seen: set[str] = set()
     while stack:
         node, index = stack.pop()

@@ -28,6 +28,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.names import format_input, parse_input, split_names, unique_name
-from graphsurgeon.rewrite.specialize import FunctionFreezer
+from graphsurgeon.rewrite.specialize import FunctionFreezer, Key
 from graphsurgeon.rewrite.specialize import VariableInfo as SpecializedVariable
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
         deferred = {name: info.key for name, info in infos.items()
                     if info.slice is None and streamable(ckpt, info.key, info.dtype)}
     # a deferred value is a zero-size stand-in with the right shape (only its shape is used)
-    values = {name: np.broadcast_to(np.zeros((), np.uint8), ckpt.info(info.key).shape) if name in deferred
+    values = {name: np.broadcast_to(np.zeros((), np.uint8), cast(Any, ckpt).info(info.key).shape) if name in deferred
               else var_lib.read_value(info, ckpt, cache) for name, info in infos.items()}
     result = ConstifyResult(graph_def=out, kept_variables=kept, deferred=deferred)
     for name, info in infos.items():
@@ -261,8 +262,9 @@ def _rewrite_functional(out: graph_pb2.GraphDef, nodes: list[node_def_pb2.NodeDe
     """Hands variables used inside functions to the TF2 freezer, which specializes the functions that
     take them (new names; the originals stay for other callers) and rewrites reads inside."""
     freezer = FunctionFreezer(fn.function_library(out))
-    frozen = {(name, None, 0): SpecializedVariable(name, info.key, info.dtype, tuple(values[name].shape))
-              for name, info in infos.items()}
+    frozen: dict[Key, SpecializedVariable] = {
+        (name, None, 0): SpecializedVariable(name, info.key, info.dtype, tuple(values[name].shape))
+        for name, info in infos.items()}
     body = freezer.rewrite_body(nodes, frozen, parse_input, "the graph", in_function=False)
     for function in freezer.new_functions.values():
         out.library.function.add().CopyFrom(function)

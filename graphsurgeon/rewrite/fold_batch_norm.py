@@ -196,7 +196,8 @@ def _linear(ref: TensorRef, consumer: str, nodes: dict, view: GraphView, evaluat
     if bias is None:
         bias = np.zeros(channels, weights.dtype)
     elif bias.shape != (channels,):
-        raise _Skip(f"bias of '{bias_node.name}' has shape {list(bias.shape)}, expected [{channels}]")
+        where = bias_node.name if bias_node is not None else node.name
+        raise _Skip(f"bias of '{where}' has shape {list(bias.shape)}, expected [{channels}]")
     if bias_node is not None:
         fmt = bias_node.attr["data_format"].s if "data_format" in bias_node.attr else b"NHWC"
         if (fmt == b"NHWC") != channels_last:

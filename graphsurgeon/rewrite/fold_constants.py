@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class _Skip(Exception):
     """This node cannot be folded exactly; the message says why."""
 
 
-def _attr(node: node_def_pb2.NodeDef, key: str, default: object = None) -> object:
+def _attr(node: node_def_pb2.NodeDef, key: str, default: Any = None) -> Any:
     if key not in node.attr:
         return default
     value = node.attr[key]
@@ -194,7 +195,7 @@ def _strided_slice(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.nda
         raise _Skip("StridedSlice with ellipsis_mask or new_axis_mask")
     begin_mask, end_mask = int(_attr(node, "begin_mask", 0)), int(_attr(node, "end_mask", 0))
     shrink = int(_attr(node, "shrink_axis_mask", 0))
-    index: list[object] = []
+    index: list[Any] = []
     for i, (b, e, s) in enumerate(zip(begin.reshape(-1), end.reshape(-1), strides.reshape(-1))):
         if int(s) == 0:
             raise _Skip("StridedSlice with stride 0")

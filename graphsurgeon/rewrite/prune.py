@@ -369,7 +369,7 @@ def _placeholder(name: str, dtype: int, shape: Sequence[int] | None) -> node_def
 def _placeholder_type(producer: node_def_pb2.NodeDef, index: int, given: str,
                       spec: tuple[int | None, Sequence[int] | None] | None) -> tuple[int, Sequence[int] | None]:
     inferred = output_dtype(producer, index)
-    shape = output_shape(producer, index)
+    shape: Sequence[int] | None = output_shape(producer, index)
     if spec is not None:
         spec_dtype, spec_shape = spec
         if spec_dtype is not None and inferred is not None and base_dtype(inferred) != base_dtype(spec_dtype):

@@ -203,11 +203,11 @@ class FunctionFreezer:
             ref = fn.parse_function_input(fdef.ret[out.name]) if out.name in fdef.ret else None
             if ref is None:
                 continue
-            var = body.frozen.get((ref.node, ref.output, ref.index))
-            if var is not None:
-                out.type = var.dtype
+            ret_var = body.frozen.get((ref.node, ref.output, ref.index))
+            if ret_var is not None:
+                out.type = ret_var.dtype  # type: ignore[assignment]  # an int is a valid DataType value
                 out.ClearField("handle_data")
-                frozen_rets[k] = var
+                frozen_rets[k] = ret_var
         spec = _Spec(fdef.signature.name, frozen_rets, body.written)
         self.memo[memo_key] = spec
         self.new_functions[spec.name] = fdef
@@ -251,10 +251,10 @@ class FunctionFreezer:
                 users[node.name].add(var.node)
             op = node.op
             if op in READ_OPS:
-                var = hit.get(0)
-                if var is None:
+                read_var = hit.get(0)
+                if read_var is None:
                     raise UnsupportedError(f"{here} takes variable values at an unexpected input")
-                new = self._convert_read(node, var, in_function, existing, extra, here)
+                new = self._convert_read(node, read_var, in_function, existing, extra, here)
                 if op in READ_OUTPUT_ARGS:
                     renamed[(node.name, READ_OUTPUT_ARGS[op][0])] = READ_OUTPUT_ARGS[op][1]
             elif op == "Identity" and 0 in hit:
