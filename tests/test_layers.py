@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -159,3 +160,12 @@ def test_no_module_is_huge() -> None:
     assert not over, f"modules over {MAX_LINES} lines (split them by job):\n" + "\n".join(over)
     stale = sorted(name for name in OVERSIZED if sizes.get(name, 0) <= MAX_LINES)
     assert not stale, f"no longer over {MAX_LINES} lines, drop from OVERSIZED: {stale}"
+
+
+def test_cited_documents_are_in_the_repository() -> None:
+    """Comments and docstrings may cite only documents that ship with the repository."""
+    root = PACKAGE.parent
+    missing = sorted({f"{path.relative_to(root)}: {doc}" for path in PACKAGE.rglob("*.py")
+                      for doc in re.findall(r"[\w./-]*\b[\w-]+\.md\b", path.read_text())
+                      if not (root / doc).is_file()})
+    assert not missing, "documents cited but not in the repository:\n" + "\n".join(missing)

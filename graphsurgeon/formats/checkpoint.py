@@ -1,7 +1,7 @@
 """Tensor-bundle (checkpoint V2) reader: .index SSTable -> entries; lazy, memory-mapped data.
 
 ``load_checkpoint(path)`` parses the ``.index`` (a LevelDB-style SSTable of serialized
-``BundleEntryProto``s, see docs/tf-formats.md §1) up front and validates every entry against the
+``BundleEntryProto``s, see docs/formats.md §1) up front and validates every entry against the
 real sizes of the data shards, so names, dtypes, shapes and byte sizes are known without reading
 any tensor data. Tensor bytes are memory-mapped and become read-only numpy arrays without a
 copy where the layout allows (fixed-size dtypes in little-endian files); each tensor's crc32c is
@@ -84,7 +84,7 @@ def unmask_crc(masked: int) -> int:
     return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
 
 
-# --- slice keys (OrderedCode, tf-formats §2) --------------------------------------------------
+# --- slice keys (OrderedCode, docs/formats.md §2) --------------------------------------------------
 
 def _encode_unsigned(value: int) -> bytes:
     raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
@@ -236,7 +236,7 @@ def read_table(path: str, verify: bool = True) -> list[tuple[bytes, bytes]]:
 # --- paths -----------------------------------------------------------------------------------
 
 def _is_v1_file(path: str) -> bool:
-    """A legacy V1 checkpoint: one SSTable file named exactly ``<prefix>`` (tf-formats §6)."""
+    """A legacy V1 checkpoint: one SSTable file named exactly ``<prefix>`` (docs/formats.md §6)."""
     try:
         if not os.path.isfile(path) or os.path.getsize(path) < _FOOTER_SIZE:
             return False
@@ -875,7 +875,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
 
 class V1Checkpoint(Checkpoint):
-    """A legacy V1 checkpoint: one SSTable file of ``SavedTensorSlices`` (tf-formats §6).
+    """A legacy V1 checkpoint: one SSTable file of ``SavedTensorSlices`` (docs/formats.md §6).
 
     Same mapping interface as :class:`Checkpoint`. Values live inside the table as typed
     ``TensorProto`` fields, so reading parses protos (no memory mapping); integrity rests on the

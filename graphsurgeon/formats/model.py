@@ -103,7 +103,7 @@ _OP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_>.\-]*$")
 def _plausible_graph(graph: graph_pb2.GraphDef) -> bool:
     """Whether a binary parse really was a GraphDef: no unknown top-level fields, sane op names.
 
-    Binary protobuf parsers accept many byte strings (tf-formats §7), so "it parsed" is not
+    Binary protobuf parsers accept many byte strings (docs/formats.md §7), so "it parsed" is not
     enough: a MetaGraphDef read as a GraphDef yields a node whose op is a serialized OpList.
     """
     if len(UnknownFieldSet(graph)):

@@ -13,7 +13,7 @@ from graphsurgeon.errors import GraphSurgeonError, UnsupportedError
 
 DT = types_pb2.DataType
 
-#: DataType enum value -> numpy dtype (the in-memory element type; see tf-formats §1.5).
+#: DataType enum value -> numpy dtype (the in-memory element type; see docs/formats.md §1).
 NUMPY_DTYPES: dict[int, np.dtype] = {
     DT.DT_FLOAT: np.dtype(np.float32),
     DT.DT_DOUBLE: np.dtype(np.float64),

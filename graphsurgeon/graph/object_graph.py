@@ -3,7 +3,7 @@ what ``gs inspect`` lists (variables, functions).
 
 Route A follows ``concrete_functions[f].bound_inputs`` -> object path -> the checkpoint's own object
 graph; route B reads the restore function's ``RestoreV2`` tensor names; ``variable_keys`` uses A and
-checks it against B. ``docs/formats.md`` describes the layouts.
+checks it against B. ``docs/formats.md`` §5 describes the layouts.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _key_from_checkpoint_graph(path: list[str], node_id: int, same_ids: bool,
         key = _variable_attribute(ckpt_graph.nodes[current])
         if key:
             return key
-    # Same object ids in both graphs when the checkpoint is the SavedModel's own (tf-formats.md 5.3).
+    # Same object ids in both graphs when the checkpoint is the SavedModel's own (docs/formats.md §5).
     if same_ids and node_id < len(ckpt_graph.nodes):
         return _variable_attribute(ckpt_graph.nodes[node_id])
     return None

@@ -1,6 +1,6 @@
 """Which checkpoint tensor feeds which variable node, read from the graph's own Saver.
 
-The authoritative source is the Saver (tf-formats.md §4): every ``SaveV2`` / ``SaveSlices`` node
+The authoritative source is the Saver (docs/formats.md §4): every ``SaveV2`` / ``SaveSlices`` node
 names its checkpoint keys and slice specs in two string Consts, and its tensor inputs lead back
 (through ``Identity``, ``.../read`` and ``ReadVariableOp``) to the variable nodes. That handles
 Savers built with renamed variables (``Saver({"new/name": a})``) and partitioned variables (each

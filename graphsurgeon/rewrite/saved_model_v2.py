@@ -15,7 +15,7 @@ resources; all the computation lives in library functions that read variables th
 4. keeps the nodes the signature's outputs need and the functions they call.
 
 Tensor names do not change: ``serving_default_x:0`` in, ``StatefulPartitionedCall:0`` out.
-See ``shared/docs/tf-formats.md`` section 5 for the layouts this relies on.
+``docs/formats.md`` §5 describes the layouts this relies on.
 """
 
 from __future__ import annotations

@@ -313,7 +313,7 @@ def test_big_endian_bundle_is_byte_swapped(tmp_path: pathlib.Path) -> None:
     stored = bytes([2, 1]) + struct.pack(">I", mask_crc(length_crc)) + b"abc"
 
     def string_crc(name: str, entry: tensor_bundle_pb2.BundleEntryProto) -> None:
-        if name == "s":  # the entry crc runs over the uint32 lengths, not the varints (tf-formats §1.5)
+        if name == "s":  # the entry crc runs over the uint32 lengths, not the varints (docs/formats.md §1)
             entry.crc32c = mask_crc(google_crc32c.extend(length_crc, stored[2:]))
 
     write_bundle(tmp_path / "m", {"f": (types_pb2.DT_FLOAT, (2,), f32.astype(">f4").tobytes()),
