@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2, variable_pb2
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.model import LoadedGraph
@@ -183,8 +183,6 @@ def _trainable_names(loaded: LoadedGraph) -> set[str] | None:
     if meta is None:
         return None
     if "trainable_variables" in meta.collection_def:
-        from graphsurgeon._proto import variable_pb2
-
         names = set()
         for raw in meta.collection_def["trainable_variables"].bytes_list.value:
             var = variable_pb2.VariableDef()

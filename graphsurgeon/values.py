@@ -26,7 +26,7 @@ from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
 from graphsurgeon.errors import CheckpointError, MismatchError, ValidationError, not_found
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
-from graphsurgeon.formats.checkpoint import is_checkpoint_path, resolve_checkpoint_prefix
+from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path, resolve_checkpoint_prefix
 from graphsurgeon.graph import names
 from graphsurgeon.summary import summarize
 

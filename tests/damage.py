@@ -17,7 +17,7 @@ from collections.abc import Callable
 import google_crc32c
 
 from graphsurgeon._proto import tensor_bundle_pb2, types_pb2
-from graphsurgeon.formats.checkpoint import mask_crc, read_table
+from graphsurgeon.formats.sstable import mask_crc, read_table
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 TABLE_MAGIC = 0xDB4775248B80FB57

@@ -18,6 +18,7 @@ from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph.check import check_graph
+from graphsurgeon.rewrite.constify import convert_variables
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphsurgeon.rewrite.constify import convert_variables
-
     loaded = model_lib.load_graph(args.graph, tags=args.tags)
     checkpoint = args.checkpoint or model_lib.default_checkpoint(loaded)
     if checkpoint is None:

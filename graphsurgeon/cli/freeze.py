@@ -31,13 +31,14 @@ from graphsurgeon.cli._flags import parse_binds
 from graphsurgeon.errors import FileFormatError, GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats import protofile
-from graphsurgeon.formats.checkpoint import resolve_checkpoint_prefix
+from graphsurgeon.formats.checkpoint_paths import resolve_checkpoint_prefix
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.formats.stream import TerminalProgress
 from graphsurgeon.graph.names import split_names
 from graphsurgeon.rewrite.freeze import freeze
 from graphsurgeon.rewrite.optimize import optimize_frozen
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
+from graphsurgeon.validate import validate
 from graphsurgeon.values import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -243,8 +244,6 @@ def _report_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, result:
 
 def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: str, outputs: list[str],
               initializer_nodes: list[str], bound: dict, tags: str | None, signature: str | None = None) -> int:
-    from graphsurgeon.validate import validate
-
     original = str(loaded.saved_model_dir) if loaded.saved_model_dir is not None else str(loaded.path)
     prefix = None if loaded.saved_model_dir is not None else (
         getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))

@@ -23,7 +23,7 @@ import numpy as np
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2, variable_pb2
 from graphsurgeon.errors import MismatchError, close_matches
-from graphsurgeon.formats.tensors import base_dtype, dtype_name, tensor_to_array, to_numpy_dtype
+from graphsurgeon.formats.tensors import base_dtype, dtype_name, from_numpy_dtype, tensor_to_array, to_numpy_dtype
 from graphsurgeon.graph.names import parse_input
 
 log = logging.getLogger(__name__)
@@ -320,8 +320,6 @@ def _stored(checkpoint: Mapping[str, np.ndarray], key: str) -> tuple[int, tuple[
         except (AttributeError, NotImplementedError):
             pass
     value = np.asarray(checkpoint[key])
-    from graphsurgeon.formats.tensors import from_numpy_dtype
-
     return from_numpy_dtype(value.dtype), tuple(value.shape)
 
 

@@ -34,6 +34,8 @@ import numpy as np
 
 from graphsurgeon._proto import attr_value_pb2, graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
 from graphsurgeon.errors import InvalidGraphError, UnsupportedError, not_found
+from graphsurgeon.formats.checkpoint import load_checkpoint
+from graphsurgeon.formats.stream import streamable
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name, is_ref_dtype, shape_to_proto
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import variables as var_lib
@@ -81,8 +83,6 @@ class ConstifyResult:
 def open_checkpoint(checkpoint: Mapping[str, np.ndarray] | str | os.PathLike[str]) -> Mapping[str, np.ndarray]:
     """A checkpoint argument as a mapping: a path (prefix, .index, directory ...) is opened with ``load_checkpoint``."""
     if isinstance(checkpoint, (str, os.PathLike)):
-        from graphsurgeon.formats.checkpoint import load_checkpoint
-
         return load_checkpoint(checkpoint)
     if not isinstance(checkpoint, Mapping):
         raise TypeError(f"checkpoint must be a Checkpoint, a mapping or a path, not {type(checkpoint).__name__}")
@@ -164,8 +164,6 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
     cache: dict[str, np.ndarray] = {}
     deferred: dict[str, str] = {}
     if defer_values:
-        from graphsurgeon.formats.stream import streamable
-
         deferred = {name: info.key for name, info in infos.items()
                     if info.slice is None and streamable(ckpt, info.key, info.dtype)}
     # a deferred value is a zero-size stand-in with the right shape (only its shape is used)
