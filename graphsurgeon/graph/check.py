@@ -30,7 +30,7 @@ from graphsurgeon.errors import InvalidGraphError, close_matches
 from graphsurgeon.formats.model import hollow_constants
 from graphsurgeon.formats.tensors import is_ref_dtype
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import parse_input
+from graphsurgeon.graph.names import colocation_target, parse_input
 
 DT = types_pb2.DataType
 
@@ -166,8 +166,8 @@ def _check_colocation(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_p
     if "_class" not in node.attr:
         return
     for entry in node.attr["_class"].list.s:
-        if entry.startswith(b"loc:@"):
-            target = entry[5:].decode("utf-8", "replace")
+        target = colocation_target(entry)
+        if target is not None:
             if target not in nodes:
                 raise _fail(node.name, f"is colocated with '{target}' (_class loc:@{target}), which is not in the "
                             "graph", source)

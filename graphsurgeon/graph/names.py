@@ -126,3 +126,20 @@ def unique_name(base: str, *taken: Container[str]) -> str:
         name = f"{base}_{n}"
         n += 1
     return name
+
+
+# --- colocation: the one place that reads and writes ``_class: loc:@node`` entries ---------------------
+
+COLOCATION_PREFIX = b"loc:@"
+
+
+def colocation_target(entry: bytes) -> str | None:
+    """The node a ``_class`` entry colocates with (``b"loc:@x"`` -> ``"x"``), or ``None`` for another entry."""
+    if entry.startswith(COLOCATION_PREFIX):
+        return entry[len(COLOCATION_PREFIX):].decode("utf-8", "replace")
+    return None
+
+
+def colocation_entry(node: str) -> bytes:
+    """``"x"`` -> ``b"loc:@x"``."""
+    return COLOCATION_PREFIX + node.encode("utf-8")

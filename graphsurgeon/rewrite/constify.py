@@ -39,7 +39,7 @@ from graphsurgeon.formats.stream import streamable
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name, is_ref_dtype, shape_to_proto
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import format_input, parse_input, split_names, unique_name
+from graphsurgeon.graph.names import colocation_target, format_input, parse_input, split_names, unique_name
 from graphsurgeon.rewrite.specialize import FunctionFreezer, Key
 from graphsurgeon.rewrite.specialize import VariableInfo as SpecializedVariable
 
@@ -518,8 +518,7 @@ def _strip_references(node: node_def_pb2.NodeDef, dropped: set[str]) -> None:
         del node.input[:]
         node.input.extend(kept)
     if "_class" in node.attr:
-        locs = [s for s in node.attr["_class"].list.s if not (s.startswith(b"loc:@") and
-                                                              s[5:].decode("utf-8", "replace") in dropped)]
+        locs = [s for s in node.attr["_class"].list.s if colocation_target(s) not in dropped]
         if len(locs) != len(node.attr["_class"].list.s):
             if locs:
                 del node.attr["_class"].list.s[:]

@@ -29,10 +29,11 @@ from collections.abc import Iterable
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
+from graphsurgeon.graph.bypass import bypass_nodes
 from graphsurgeon.graph.names import TensorRef, format_input, parse_input, split_names, unique_name
+from graphsurgeon.graph.nodes import const_node
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
-from graphsurgeon.surgery import bypass_nodes, const_node
 
 log = logging.getLogger(__name__)
 

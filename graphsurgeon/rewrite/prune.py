@@ -33,6 +33,7 @@ from graphsurgeon.formats.tensors import (
 from graphsurgeon.graph.check import output_count
 from graphsurgeon.graph.names import (
     TensorRef,
+    colocation_entry,
     format_input,
     parse_input,
     split_names,
@@ -347,7 +348,7 @@ def _rewrite(node: node_def_pb2.NodeDef, rewire: bool, cuts: dict[str, dict[int,
         new.input.extend(new_inputs)
     targets = colocation_targets(new)
     if targets:
-        dead = {f"loc:@{t}".encode() for t in targets if not is_kept(t)}
+        dead = {colocation_entry(t) for t in targets if not is_kept(t)}
         entries = [e for e in new.attr["_class"].list.s if e not in dead]
         if entries:
             del new.attr["_class"].list.s[:]
