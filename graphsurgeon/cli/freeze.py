@@ -27,7 +27,7 @@ import pathlib
 import sys
 
 from graphsurgeon._proto import saver_pb2
-from graphsurgeon.cli._flags import parse_binds
+from graphsurgeon.cli import _flags as flags
 from graphsurgeon.errors import FileFormatError, GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats import protofile
@@ -63,56 +63,52 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
 
 
-def _spellings(name: str) -> list[str]:
-    kebab = name.replace("_", "-")
-    return [f"--{name}"] + ([f"--{kebab}"] if kebab != name else [])
-
-
 def _bool_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, name: str, default: bool | None,
                help_text: str) -> None:
-    parser.add_argument(*_spellings(name), dest=name, nargs="?", const=True, default=default, type=parse_bool,
+    parser.add_argument(*flags.spellings(name), dest=name, nargs="?", const=True, default=default, type=parse_bool,
                         metavar="BOOL", help=help_text)
-    parser.add_argument(*[f"--no{s[2:]}" for s in _spellings(name)] + [f"--no-{name.replace('_', '-')}"],
+    parser.add_argument(*[f"--no{s[2:]}" for s in flags.spellings(name)] + [f"--no-{name.replace('_', '-')}"],
                         dest=name, action="store_false", help=argparse.SUPPRESS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     tf_flags = parser.add_argument_group("TensorFlow freeze_graph flags")
-    tf_flags.add_argument(*_spellings("input_graph"), metavar="PATH",
+    tf_flags.add_argument(*flags.spellings("input_graph"), metavar="PATH",
                           help="graph to freeze: .pb, .pbtxt, .meta or a SavedModel directory (format detected)")
-    tf_flags.add_argument(*_spellings("input_saver"), metavar="PATH", help="a SaverDef file (binary or text) "
+    tf_flags.add_argument(*flags.spellings("input_saver"), metavar="PATH", help="a SaverDef file (binary or text) "
                           "naming the Saver whose keys map variables to the checkpoint")
-    tf_flags.add_argument(*_spellings("input_checkpoint"), metavar="PATH",
+    tf_flags.add_argument(*flags.spellings("input_checkpoint"), metavar="PATH",
                           help="checkpoint prefix (or its .index, a data file, its directory); alone, its .meta "
                                "file is the graph")
-    tf_flags.add_argument(*_spellings("output_node_names"), "--outputs", dest="output_node_names", metavar="NAMES",
+    tf_flags.add_argument(*flags.spellings("output_node_names"), "--outputs", dest="output_node_names", metavar="NAMES",
                           action="append", help="outputs to keep, comma-separated node or tensor names")
-    tf_flags.add_argument(*_spellings("output_graph"), "-o", "--output", dest="output_graph", metavar="PATH",
-                          help="where to write the frozen GraphDef (binary unless --output-text)")
+    tf_flags.add_argument(*flags.spellings("output_graph"), "-o", "--output", dest="output_graph", metavar="PATH",
+                          help="where to write the frozen GraphDef (.pbtxt means text, unless --binary)")
     _bool_flag(tf_flags, "clear_devices", True, "remove device placements (default true, as in freeze_graph)")
-    tf_flags.add_argument(*_spellings("initializer_nodes"), metavar="NAMES", action="append",
+    tf_flags.add_argument(*flags.spellings("initializer_nodes"), metavar="NAMES", action="append",
                           help="nodes to keep so they can be run once after import (e.g. init_all_tables)")
-    tf_flags.add_argument(*_spellings("variable_names_whitelist"), *_spellings("variable_names_allowlist"),
+    tf_flags.add_argument(*flags.spellings("variable_names_whitelist"), *flags.spellings("variable_names_allowlist"),
                           dest="variable_names_whitelist", metavar="NAMES",
                           help="convert only these variables to constants")
-    tf_flags.add_argument(*_spellings("variable_names_blacklist"), *_spellings("variable_names_denylist"),
+    tf_flags.add_argument(*flags.spellings("variable_names_blacklist"), *flags.spellings("variable_names_denylist"),
                           dest="variable_names_blacklist", metavar="NAMES",
                           help="variables to leave as variables")
-    tf_flags.add_argument(*_spellings("input_meta_graph"), metavar="PATH", help="a MetaGraphDef file (.meta)")
-    tf_flags.add_argument(*_spellings("input_saved_model_dir"), metavar="DIR",
+    tf_flags.add_argument(*flags.spellings("input_meta_graph"), metavar="PATH", help="a MetaGraphDef file (.meta)")
+    tf_flags.add_argument(*flags.spellings("input_saved_model_dir"), metavar="DIR",
                           help="a SavedModel directory (checkpoint default: DIR/variables/variables)")
-    tf_flags.add_argument(*_spellings("saved_model_tags"), metavar="TAGS", default=None,
+    tf_flags.add_argument(*flags.spellings("saved_model_tags"), metavar="TAGS", default=None,
                           help="tag set of the SavedModel meta graph, comma-separated (default serve)")
     _bool_flag(tf_flags, "input_binary", None, "deprecated: the format is detected")
-    tf_flags.add_argument(*_spellings("checkpoint_version"), type=int, metavar="N",
+    tf_flags.add_argument(*flags.spellings("checkpoint_version"), type=int, metavar="N",
                           help="deprecated: V1 and V2 checkpoints are detected")
-    tf_flags.add_argument(*_spellings("restore_op_name"), metavar="NAME", help="deprecated, unused")
-    tf_flags.add_argument(*_spellings("filename_tensor_name"), metavar="NAME", help="deprecated, unused")
+    tf_flags.add_argument(*flags.spellings("restore_op_name"), metavar="NAME", help="deprecated, unused")
+    tf_flags.add_argument(*flags.spellings("filename_tensor_name"), metavar="NAME", help="deprecated, unused")
     extra = parser.add_argument_group("graphsurgeon options")
-    extra.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
-                       help="turn a placeholder into a constant, e.g. is_training=false, keep_prob=1.0 (repeatable)")
-    extra.add_argument("--output-text", "--output_text", dest="output_text", action="store_true",
-                       help="write the frozen graph in protobuf text format")
+    flags.add_bind(extra)
+    extra.add_argument("--text", "--output-text", "--output_text", dest="text", action="store_const", const=True,
+                       default=None, help="write the frozen graph in protobuf text format, whatever the file name")
+    extra.add_argument("--binary", dest="text", action="store_const", const=False,
+                       help="write the binary format, whatever the file name (default unless it ends in .pbtxt)")
     extra.add_argument("--no-fsync", "--no_fsync", dest="fsync", action="store_false",
                        help="do not wait for the frozen graph to reach the disk before renaming it into place "
                             "(faster for large graphs; TensorFlow's freeze_graph never waits)")
@@ -177,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
     _note_deprecated(args)
     if not args.output_graph:
         raise GraphSurgeonError("no output file: pass --output_graph PATH (or -o PATH)")
+    args.output_text = flags.output_is_text(args.output_graph, args.text)
     loaded, checkpoint, inputs = _resolve_inputs(args)
-    binds = parse_binds(args.bind)
+    binds = flags.parse_binds(args.bind)
     optimize = bool(getattr(args, "optimize", False))
     if checkpoint is None and not model_lib.is_tf2_saved_model(loaded):
         default = model_lib.default_checkpoint(loaded)

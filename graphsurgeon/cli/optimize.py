@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from graphsurgeon.cli._flags import parse_binds
+from graphsurgeon.cli import _flags as flags
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph.names import split_names
@@ -26,18 +26,13 @@ from graphsurgeon.rewrite.optimize import optimize_graph, parse_passes
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", help="input graph: .pb, .pbtxt, .meta or SavedModel directory (usually frozen)")
-    parser.add_argument("--outputs", "--output", dest="outputs", action="append", required=True, metavar="NAMES",
-                        help="nodes or tensors to keep (comma-separated or repeated)")
-    parser.add_argument("-o", "--output-graph", "--output_graph", dest="output", required=True, metavar="OUT",
-                        help="where to write the optimized graph (never the input file)")
+    flags.add_outputs(parser, required=True)
+    flags.add_output(parser, what="the optimized graph")
     parser.add_argument("--passes", metavar="NAMES", default=None,
                         help="comma-separated passes to run, in order (default: the standard list above)")
-    parser.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
-                        help="turn a placeholder into a constant first, e.g. is_training=false (repeatable)")
+    flags.add_bind(parser)
     parser.add_argument("--max-growth", "--max_growth", dest="max_growth", type=_size, default=None, metavar="SIZE",
                         help="how much fold_constants may grow the graph: bytes, or with KiB/MiB/GiB (default 1MiB)")
-    parser.add_argument("--text", "--output-text", dest="text", action="store_true",
-                        help="write protobuf text format (.pbtxt)")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
                         help="SavedModel tag set, comma-separated (default: serve)")
 
@@ -61,8 +56,9 @@ def _size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.text = flags.output_is_text(args.output, args.text)
     passes = parse_passes(args.passes)
-    binds = parse_binds(args.bind)
+    binds = flags.parse_binds(args.bind)
     loaded = load_graph(args.graph, tags=args.saved_model_tags)
     growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
     result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds, **growth)

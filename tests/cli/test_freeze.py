@@ -232,3 +232,29 @@ def test_bind_reads_values_as_gs_run_does(tmp_path, capsys):
 
     value = tensor_to_array(x.attr["value"].tensor)
     assert np.isnan(value[0, 0]) and value[0, 1] == -np.inf and value[0, 2:].tolist() == [1.0, 2.0]
+
+
+def test_output_flags_are_spelled_alike_and_pbtxt_means_text(tmp_path, capsys):
+    """-o/--output, --text (--output-text) and --binary work for every command that writes a graph;
+    a .pbtxt name is written as text unless --binary says otherwise."""
+    graph, ckpt = MLP / "graph.pb", MLP / "model.ckpt"
+    runs = {
+        "freeze": ["freeze", "--input_graph", graph, "--input_checkpoint", ckpt, "--outputs", "probs"],
+        "constify": ["constify", graph, "--checkpoint", ckpt],
+        "prune": ["prune", graph, "--outputs", "probs"],
+        "optimize": ["optimize", MLP / "frozen_for_test.pb", "--outputs", "probs"],
+    }
+    code, _, err = gs(capsys, "freeze", "--input_graph", graph, "--input_checkpoint", ckpt,
+                      "--output_node_names", "probs", "--output_graph", tmp_path / "frozen.pb")
+    assert code == 0, err
+    runs["optimize"][1] = tmp_path / "frozen.pb"
+    for command, argv in runs.items():
+        for name, extra, text in [("a.pbtxt", [], True), ("b.pb", [], False), ("c.pb", ["--text"], True),
+                                  ("d.pb", ["--output-text"], True), ("e.pbtxt", ["--binary"], False)]:
+            out = tmp_path / f"{command}-{name}"
+            code, _, err = gs(capsys, *argv, "--output", out, *extra)
+            assert code == 0, (command, name, err)
+            loaded = load_graph(out)
+            assert loaded.text is text, (command, name)
+        code, _, err = gs(capsys, *argv, "-o", tmp_path / f"{command}-f.pb")
+        assert code == 0 and not load_graph(tmp_path / f"{command}-f.pb").text, (command, err)
