@@ -44,6 +44,7 @@ from graphsurgeon.graph.nodes import (
     const_node,
     dtype_attr,
     func_attr,
+    graph_like,
     list_attr,
     make_node,
     shape_attr,
@@ -517,11 +518,7 @@ class GraphEditor:
         out_index = {t: k for k, t in enumerate(output_list)}
         plugin = make_node(new_name, op, [_short(t) for t in input_list] + ["^" + c for c in ext_controls],
                            attrs, device=device)
-        out = graph_pb2.GraphDef()
-        if self._graph_def.HasField("versions"):
-            out.versions.CopyFrom(self._graph_def.versions)
-        if self._graph_def.HasField("library"):
-            out.library.CopyFrom(self._graph_def.library)
+        out = graph_like(self._graph_def)
         batch = []
         for i, node in enumerate(nodes):
             if i == position:

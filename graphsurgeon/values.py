@@ -28,6 +28,7 @@ from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path, resolve_checkpoint_prefix
 from graphsurgeon.graph import names
+from graphsurgeon.graph.variables import VARIABLE_OPS
 from graphsurgeon.summary import summarize
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ TABLE_INITIALIZER_OPS = frozenset({
     "InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2",
     "InitializeTableFromDataset", "LookupTableImport", "LookupTableImportV2",
 })
-VARIABLE_OPS = frozenset({"Variable", "VariableV2", "VarHandleOp"})
 # Ops whose unconsumed nodes are bookkeeping, not model outputs.
 _MACHINERY_OPS = frozenset({
     "NoOp", "Assert", "Const", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice",

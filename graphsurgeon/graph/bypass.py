@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError
 from graphsurgeon.graph.names import TensorRef, colocation_target, format_input, parse_input
+from graphsurgeon.graph.nodes import graph_like
 from graphsurgeon.graph.view import colocation_targets
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,7 @@ def bypass_nodes(graph_def: graph_pb2.GraphDef, forward: Mapping[str, Mapping[in
         memo[name] = list(out)
         return memo[name]
 
-    out = graph_pb2.GraphDef()
-    if graph_def.HasField("versions"):
-        out.versions.CopyFrom(graph_def.versions)
-    if graph_def.HasField("library"):
-        out.library.CopyFrom(graph_def.library)
+    out = graph_like(graph_def)
     kept: list[node_def_pb2.NodeDef] = []
     for node in graph_def.node:
         if node.name in removed:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from graphsurgeon._proto import attr_value_pb2, node_def_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+from graphsurgeon._proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.tensors import array_to_tensor, from_numpy_dtype, parse_dtype, shape_to_proto
 from graphsurgeon.graph.names import parse_input, split_names
@@ -178,3 +178,12 @@ def const_node(name: str, value: object, dtype: object = None, *, controls: Iter
     return node
 
 
+def graph_like(graph_def: graph_pb2.GraphDef) -> graph_pb2.GraphDef:
+    """A new GraphDef with ``graph_def``'s versions and function library and no nodes: where every
+    rewrite that rebuilds the node list starts."""
+    out = graph_pb2.GraphDef()
+    if graph_def.HasField("versions"):
+        out.versions.CopyFrom(graph_def.versions)
+    if graph_def.HasField("library"):
+        out.library.CopyFrom(graph_def.library)
+    return out

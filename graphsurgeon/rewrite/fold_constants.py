@@ -33,6 +33,7 @@ from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, tensor_to_array, to_numpy_dtype
 from graphsurgeon.graph.names import TensorRef, parse_input, split_names
+from graphsurgeon.graph.nodes import graph_like
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.prune import output_dtype, output_shape
 
@@ -463,11 +464,7 @@ def fold_constants(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] =
         out = graph_pb2.GraphDef()
         out.CopyFrom(graph_def)
         return out
-    out = graph_pb2.GraphDef()
-    if graph_def.HasField("versions"):
-        out.versions.CopyFrom(graph_def.versions)
-    if graph_def.HasField("library"):
-        out.library.CopyFrom(graph_def.library)
+    out = graph_like(graph_def)
     out.node.extend(folded.get(n.name, n) for n in nodes)
     log.info("fold_constants: folded %d node(s)", len(folded))
     return out
