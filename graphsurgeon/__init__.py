@@ -4,7 +4,7 @@
     loaded = gs.load_graph("model.ckpt-10000.meta")
     ckpt = gs.load_checkpoint("model.ckpt-10000")
     frozen = gs.freeze(loaded, ckpt, outputs=["logits"])
-    gs.save_graph(frozen, "frozen.pb")
+    gs.save_graph(frozen.graph_def, "frozen.pb")
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ from typing import IO, Any
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.errors import CheckpointError, ChecksumError, OutputError
 from graphsurgeon.formats import protofile
+from graphsurgeon.formats.checkpoint import Checkpoint
+from graphsurgeon.formats.sstable import unmask_crc
+from graphsurgeon.formats.tensors import _CONTENT_TYPES, NUMPY_DTYPES
 from graphsurgeon.formats.varint import decode_varint, encode_varint
 
 log = logging.getLogger(__name__)
@@ -61,8 +64,6 @@ def streamable(checkpoint: object, key: str, dtype: int) -> bool:
     than one element (scalars and one-element tensors use the typed ``*_val`` fields; strings,
     bool, complex, 4/2-bit types, partitions and big-endian files take the in-memory path).
     """
-    from graphsurgeon.formats.checkpoint import Checkpoint
-    from graphsurgeon.formats.tensors import _CONTENT_TYPES, NUMPY_DTYPES
 
     if not isinstance(checkpoint, Checkpoint) or getattr(checkpoint, "big_endian", True):
         return False
@@ -223,8 +224,6 @@ def _copy_content(checkpoint: Any, item: _Deferred, out: IO[bytes], files: dict[
                   chunk_size: int, on_bytes: Callable[[int], None]) -> None:
     """Copies one tensor's stored bytes to ``out`` in chunks, checking its crc32c."""
     import google_crc32c
-
-    from graphsurgeon.formats.checkpoint import unmask_crc
 
     entry = checkpoint.entry(item.key)
     path = checkpoint.data_paths[entry.shard_id]

@@ -19,6 +19,7 @@ graph must not contain (pain points 2, 3, 14, 15, 24 and 29):
   repeated;
 * no ``Const``, ``Placeholder`` or variable node has a data input;
 * ``_class: loc:@x`` colocation targets exist;
+* no hollow constant (a shape, no values) is left, except those named in ``allow_hollow``;
 * while-loop structure: every ``Enter`` names its frame, and a ``NextIteration`` feeds only ``Merge``;
 * with ``frozen=True`` (the default): no variable node, state update (Assign*, Apply*, Scatter*...),
   Ref* op, ref-typed attr or saver op is left, except those belonging to ``allow_variables``
@@ -38,11 +39,12 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from graphsurgeon._proto import attr_value_pb2, graph_pb2, node_def_pb2, op_def_pb2, types_pb2
-from graphsurgeon.errors import InvalidGraphError
+from graphsurgeon.errors import InvalidGraphError, close_matches
+from graphsurgeon.formats.model import hollow_constants
 from graphsurgeon.formats.tensors import dtype_name, is_ref_dtype
 from graphsurgeon.graph import op_registry
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import close_matches, parse_input
+from graphsurgeon.graph.names import colocation_target, parse_input
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def _fail(node: str, message: str, source: str) -> InvalidGraphError:
 
 
 def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_variables: Iterable[str] = (),
-                allow_saver: bool = False, source: str = "graph") -> list[str]:
+                allow_saver: bool = False, allow_hollow: Iterable[str] = (), source: str = "graph") -> list[str]:
     """Raises ``InvalidGraphError`` naming the first broken node; for a sound graph, returns its custom ops.
 
     Args:
@@ -66,6 +68,8 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
         frozen: also require that no variable state is left (see the module docstring).
         allow_variables: variable nodes that may stay (with their reads, assigns and ref edges).
         allow_saver: let save/restore ops stay (``gs constify`` keeps the Saver).
+        allow_hollow: hollow Consts (a shape, no values) that may stay: ``freeze(..., defer_values=True)``'s,
+            which only the streaming writer fills.
         source: how to name the graph in messages (a file name, ``"frozen graph"``).
 
     Returns:
@@ -102,6 +106,11 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
             else:
                 _check_node(node, op_def, node.op in functions, functions, where)
     _check_loops(graph_def, nodes, source)
+    allowed_hollow = set(allow_hollow)
+    for name in hollow_constants(graph_def):
+        if name not in allowed_hollow:
+            raise _fail(name, "is a constant with a shape but no values (a hollow constant of "
+                        "freeze(..., defer_values=True), which only the streaming writer can fill)", source)
     if frozen:
         _check_frozen(graph_def, nodes, set(allow_variables), allow_saver, source)
     for op, names in custom.items():
@@ -313,8 +322,8 @@ def _check_colocation(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_p
     if "_class" not in node.attr:
         return
     for entry in node.attr["_class"].list.s:
-        if entry.startswith(b"loc:@"):
-            target = entry[5:].decode("utf-8", "replace")
+        target = colocation_target(entry)
+        if target is not None:
             if target not in nodes:
                 raise _fail(node.name, f"is colocated with '{target}' (_class loc:@{target}), which is not in the "
                             "graph", source)
