@@ -49,3 +49,8 @@ class ValidationError(GraphSurgeonError):
 
 class MissingDependencyError(GraphSurgeonError):
     """An optional dependency (TensorFlow) is needed but not installed."""
+
+
+class UsageError(GraphSurgeonError):
+    """A Python API was called with an argument of the wrong kind (a number where a node was needed,
+    a malformed regular expression, ...)."""
