@@ -22,7 +22,6 @@ import numpy as np
 
 from graphsurgeon.errors import UnsupportedError, UsageError
 from graphsurgeon.formats.tensors import array_to_tensor, from_numpy_dtype, tensor_to_array
-from graphsurgeon.graph.names import node_name
 from graphsurgeon.nvidia import _messages
 
 __all__ = ["create_node", "create_plugin_node", "extract_numpy_array", "select_node_namespaces", "shape",
@@ -76,6 +75,9 @@ def _plugin_key(key: str, suffix: str, trt_plugin: bool) -> str:
 
 
 def _set_list(node: Any, key: str, items: Sequence[object], trt_plugin: bool) -> None:
+    for old in {key, _plugin_key(key, "ilist", trt_plugin), _plugin_key(key, "flist", trt_plugin)}:
+        if old in node.attr:  # update_node replaces a list, it does not extend it
+            del node.attr[old]
     if all(isinstance(v, bool | np.bool_) for v in items) and items:
         if trt_plugin:  # the UFF parser has no bool lists; NVIDIA's package wrote them as ints
             node.attr[_plugin_key(key, "ilist", True)].list.i.extend(int(bool(v)) for v in items)
@@ -193,4 +195,4 @@ def select_node_namespaces(dynamic_graph: Any, namespaces: str | Iterable[str]) 
     wanted = [ns.rstrip("/") for ns in _messages.as_items(namespaces) if isinstance(ns, str)]
     if len(wanted) != len(_messages.as_items(namespaces)) or not all(wanted):
         raise UsageError(f"select_node_namespaces: namespaces must be non-empty strings, got {namespaces!r:.120}")
-    return [node for node in dynamic_graph if any(_in_namespace(node_name(node.name), ns) for ns in wanted)]
+    return [node for node in dynamic_graph if any(_in_namespace(node.name, ns) for ns in wanted)]

@@ -76,6 +76,7 @@ class StaticGraph:
         self.node_outputs: defaultdict[str, list[Any]] = defaultdict(list)
         self.graph_outputs: list[Any] = []
         self.graph_inputs: list[Any] = []
+        self._sources: list[pathlib.Path] = []  # files read: write() never overwrites them
         if graphdef is None:
             pass
         elif isinstance(graphdef, str | os.PathLike):
@@ -83,6 +84,7 @@ class StaticGraph:
             return
         elif isinstance(graphdef, StaticGraph):
             self._internal_graphdef = graphdef._internal_graphdef
+            self._sources = list(graphdef._sources)
         elif _messages.is_graph_def(graphdef):
             self._internal_graphdef = graphdef
         elif callable(getattr(graphdef, "as_graph_def", None)) and not hasattr(graphdef, "SerializeToString"):
@@ -135,11 +137,13 @@ class StaticGraph:
         """Replaces this graph's nodes with a GraphDef file's (binary or text; a .meta's graph also works)."""
         loaded = load_graph(filename).graph_def
         _messages.assign(self._internal_graphdef, loaded)
+        self._sources.append(pathlib.Path(filename))
         self._initialize_analysis_data()
 
     def write(self, filename: str | os.PathLike[str]) -> None:
-        """Writes the GraphDef as a binary .pb (to a temporary name, renamed into place)."""
-        save_message(self._internal_graphdef, filename)
+        """Writes the GraphDef as a binary .pb (to a temporary name, renamed into place). The file the
+        graph was read from is never overwritten (``OutputError``)."""
+        save_message(self._internal_graphdef, filename, inputs=self._sources)
 
     def write_tensorboard(self, logdir: str | os.PathLike[str]) -> pathlib.Path:
         """Writes the graph as a TensorBoard event file in ``logdir`` (``tensorboard --logdir`` shows it,

@@ -11,7 +11,7 @@ import pytest
 
 import graphsurgeon as gs
 from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
-from graphsurgeon.errors import FileFormatError, NodeNotFoundError, UnsupportedError, UsageError
+from graphsurgeon.errors import FileFormatError, NodeNotFoundError, OutputError, UnsupportedError, UsageError
 from graphsurgeon.formats.events import read_events
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -94,8 +94,10 @@ def test_plugin_string_lists_are_refused():
 
 def test_update_node_changes_an_existing_node():
     node = gs.create_node("a", op="Placeholder", shape=[1, 2])
-    gs.update_node(node, op="Const", shape=[3], inputs=["x"])
+    gs.update_node(node, op="Const", shape=[3], inputs=["x"], sizes=[1, 2])
+    gs.update_node(node, sizes=[3])
     assert node.op == "Const" and gs.shape(node) == (3,) and list(node.input) == ["x"]
+    assert sorted(node.attr) == ["shape", "sizes"] and list(node.attr["sizes"].list.i) == [3]
 
 
 # ----------------------------------------------------------------------------------- search
@@ -229,3 +231,7 @@ def test_write_and_write_tensorboard(tmp_path):
     assert graph_pb2.GraphDef.FromString(events[1].graph_def) == graph.as_graph_def()
     with pytest.raises(NodeNotFoundError):
         graph.remove("FeatureExtractor/conv1/weights/read")  # forwarded above
+    with pytest.raises(OutputError, match="input"):
+        graph.write(SSD)  # the file it was read from
+    with pytest.raises(OutputError):
+        gs.StaticGraph(graph).write(tmp_path / "missing" / "dir" / "out.pb")
