@@ -53,7 +53,7 @@ def _control_last(inputs: list[str]) -> list[str]:
 
 class DynamicGraph(StaticGraph):
     """A StaticGraph that can be edited: ``remove``, ``forward_inputs``, ``collapse_namespaces``,
-    ``append``/``extend``/``add``, ``connect``/``disconnect``."""
+    ``append``/``extend``/``add``, ``connect``/``disconnect``, ``sort``."""
 
     # ------------------------------------------------------------------------------- helpers
     def _resolve(self, nodes: object, what: str) -> list[str]:
@@ -311,4 +311,22 @@ class DynamicGraph(StaticGraph):
                 raise InvalidGraphError(f"disconnect: '{source[0]}' is not an input of '{target[0]}'")
             return
         _set_inputs(node, kept)
+        self._initialize_analysis_data()
+
+    def sort(self, name: Any, inputs: object, error_if_not_found: bool = True) -> None:
+        """Moves ``inputs`` (nodes or names) to the front of node ``name``'s inputs, in the order given;
+        its other inputs follow in their order. An input that ``name`` does not have is an error,
+        unless ``error_if_not_found=False`` (then it is skipped)."""
+        (target,) = self._resolve([name], "sort")
+        node = self.node_map[target]
+        wanted = [_messages.node_name_of(item, "sort: inputs") for item in _messages.as_items(inputs)]
+        missing = [w for w in wanted if w not in node.input]
+        if missing and error_if_not_found:
+            raise InvalidGraphError(f"sort: '{missing[0]}' is not an input of '{target}' (its inputs: "
+                                    f"{', '.join(node.input) or 'none'})")
+        front = [w for w in wanted if w in node.input]
+        rest = list(node.input)
+        for item in front:
+            rest.remove(item)
+        _set_inputs(node, _control_last(front + rest))
         self._initialize_analysis_data()

@@ -11,7 +11,14 @@ import pytest
 
 import graphsurgeon as gs
 from graphsurgeon._proto import node_def_pb2, types_pb2
-from graphsurgeon.errors import FileFormatError, NodeNotFoundError, OutputError, UnsupportedError, UsageError
+from graphsurgeon.errors import (
+    FileFormatError,
+    InvalidGraphError,
+    NodeNotFoundError,
+    OutputError,
+    UnsupportedError,
+    UsageError,
+)
 from graphsurgeon.formats.events import read_events
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -220,6 +227,14 @@ def test_append_extend_add_connect_disconnect():
     graph.disconnect("d", "e")
     assert list(graph["e"].input) == ["a"]
     assert [n.name for n in graph.node_outputs["a"]] == ["b", "e"]
+    graph.connect("b", "e")
+    graph.connect("c", "e")
+    graph.sort("e", ["c", graph["b"]])
+    assert list(graph["e"].input) == ["c", "b", "a"]
+    with pytest.raises(InvalidGraphError, match="sort: 'd' is not an input of 'e'"):
+        graph.sort("e", ["d"])
+    graph.sort("e", ["d", "a"], error_if_not_found=False)
+    assert list(graph["e"].input) == ["a", "c", "b"]
 
 
 def test_write_and_write_tensorboard(tmp_path):
