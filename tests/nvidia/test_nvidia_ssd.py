@@ -338,3 +338,20 @@ def test_namespaces_that_match_nothing_are_fine(caplog):
     graph.collapse_namespaces(plugin_map())
     assert "no node is in namespace(s) Cast" in caplog.text
     assert graph["Input"].op == "Placeholder"
+
+
+def test_jetson_demo_style_edits():
+    """Edits Jetson demo scripts make around the collapse: ops renamed in place with update_node, a
+    Const made from a numpy array and appended, a plugin input inserted by hand."""
+    graph = gs.DynamicGraph(str(SSD))
+    for node in graph.find_nodes_by_op("AddV2"):
+        gs.update_node(node, op="Add")
+    graph.collapse_namespaces(plugin_map())
+    anchor_input = gs.create_node("AnchorInput", "Const", value=np.array([1, 1], dtype=np.float32))
+    graph.append(anchor_input)
+    graph.find_nodes_by_op("GridAnchor_TRT")[0].input.insert(0, "AnchorInput")
+    assert list(graph["GridAnchor"].input) == ["AnchorInput", "FeatureExtractor/conv1/Relu",
+                                               "FeatureExtractor/conv2/Relu"]
+    assert graph["AnchorInput"].attr["dtype"].type == 1
+    assert gs.extract_numpy_array(graph["AnchorInput"]).tolist() == [1.0, 1.0]
+    assert not graph.find_nodes_by_op("AddV2") and not graph.find_nodes_by_op("Add")  # collapsed into NMS
