@@ -58,20 +58,23 @@ class DynamicGraph(StaticGraph):
     # ------------------------------------------------------------------------------- helpers
     def _resolve(self, nodes: object, what: str) -> list[str]:
         """Node names for ``nodes`` (one node or name, or an iterable of them); each must be in the graph."""
-        names = []
+        names: dict[str, None] = {}  # ordered, each name once
         for item in _messages.as_items(nodes):
             name = _messages.node_name_of(item, what)
             if name not in self.node_map:
                 raise not_found(f"{what}: node", name, self.node_map, hint="")
-            if name not in names:
-                names.append(name)
-        return names
+            names[name] = None
+        return list(names)
 
     def _delete_nodes(self, names: set[str]) -> None:
+        # A stable sort moves the doomed nodes to the end without copying any node (the nodes a
+        # script holds stay the graph's), then one slice goes: O(n log n), where deleting one
+        # index at a time is O(n) each.
         nodes = self._internal_graphdef.node
-        for index in range(len(nodes) - 1, -1, -1):
-            if nodes[index].name in names:
-                del nodes[index]
+        count = sum(1 for node in nodes if node.name in names)
+        if count:
+            nodes.sort(key=lambda node: node.name in names)
+            del nodes[len(nodes) - count:]
 
     def _new_node(self, node: object, what: str) -> Any:
         if not _messages.is_node_def(node):
@@ -226,6 +229,7 @@ class DynamicGraph(StaticGraph):
 
         node_cls = _messages.node_class_of(self._internal_graphdef)
         work = {name: _messages.convert(plugin, node_cls) for name, plugin in plugins.items()}
+        has_input = {name: set(plugin.input) for name, plugin in work.items()}
         for node in nodes:
             plugin_name = owner(node.name)
             if plugin_name is not None:
@@ -235,8 +239,9 @@ class DynamicGraph(StaticGraph):
                     if source_plugin == plugin_name:
                         continue  # an edge inside the plugin
                     ref = source_plugin if source_plugin is not None else inp
-                    if not unique_inputs or ref not in plugin.input:
+                    if not unique_inputs or ref not in has_input[plugin_name]:
                         plugin.input.append(ref)
+                        has_input[plugin_name].add(ref)
             elif any(owner(node_name(inp)) is not None for inp in node.input):
                 new: list[str] = []
                 for inp in node.input:
