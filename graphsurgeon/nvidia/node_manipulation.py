@@ -147,15 +147,18 @@ def update_node(node: Any, name: str | None = None, op: str | None = None, trt_p
         raise UsageError(f"{what}: name must be a string, got {type(name).__name__}")
     if op is not None and not isinstance(op, str):
         raise UsageError(f"{what}: op must be a string, got {type(op).__name__}")
-    node.name = name or node.name
-    if not node.name:
+    work = type(node)()  # edited on a copy, so a bad keyword leaves the node as it was
+    work.CopyFrom(node)
+    work.name = name or work.name
+    if not work.name:
         raise UsageError(f"{what}: a node needs a name")
-    node.op = op or node.op or node.name
+    work.op = op or work.op or work.name
     for key, value in kwargs.items():
         if key == "inputs":
-            _add_inputs(node, value, what)
+            _add_inputs(work, value, what)
         else:
-            _set_attr(node, key, value, trt_plugin, what)
+            _set_attr(work, key, value, trt_plugin, what)
+    node.CopyFrom(work)
     return node
 
 

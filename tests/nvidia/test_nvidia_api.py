@@ -108,6 +108,9 @@ def test_update_node_changes_an_existing_node():
     gs.update_node(node, sizes=[3])
     assert node.op == "Const" and gs.shape(node) == (3,) and list(node.input) == ["x"]
     assert sorted(node.attr) == ["shape", "sizes"] and list(node.attr["sizes"].list.i) == [3]
+    with pytest.raises(UsageError, match="has type dict"):
+        gs.update_node(node, op="Other", ok=1, bad={})
+    assert node.op == "Const" and "ok" not in node.attr  # a failed call changes nothing
 
 
 # ----------------------------------------------------------------------------------- search
