@@ -16,7 +16,8 @@ Semantics (NVIDIA's documentation; where its code differed, the documented behav
 - ``collapse_namespaces(map)`` replaces every node in a namespace (``ns`` itself or ``ns/...``; the
   longest namespace wins, so nested namespaces go to their own plugin) by the namespace's plugin
   node. The plugin gets the inputs its members take from outside it (other plugins by name),
-  without duplicates unless ``unique_inputs=False``; control inputs come after data inputs.
+  without duplicates unless ``unique_inputs=False``; control edges stay control edges (dropped
+  where a data edge from the same node exists) and come after the data inputs.
   Consumers refer to the plugin instead (once). Every plugin node of the map is then appended, once
   per name, in the map's order, and the plugin node objects passed in get the same inputs.
 """
@@ -230,18 +231,35 @@ class DynamicGraph(StaticGraph):
         node_cls = _messages.node_class_of(self._internal_graphdef)
         work = {name: _messages.convert(plugin, node_cls) for name, plugin in plugins.items()}
         has_input = {name: set(plugin.input) for name, plugin in work.items()}
+        data_sources = {name: {node_name(i) for i in plugin.input if not _is_control(i)} for name, plugin in
+                        work.items()}
+
+        def add_input(plugin_name: str, ref: str, control: bool) -> None:
+            # Data inputs once (or every time, with unique_inputs=False); a control input only when
+            # the plugin does not already depend on that node.
+            plugin, seen, sources = work[plugin_name], has_input[plugin_name], data_sources[plugin_name]
+            source = node_name(ref)
+            if control:
+                if source in sources or "^" + source in seen:
+                    return
+                ref = "^" + source
+            else:
+                if unique_inputs and ref in seen:
+                    return
+                if "^" + source in seen:  # a data edge makes the control edge redundant
+                    plugin.input.remove("^" + source)
+                    seen.discard("^" + source)
+                sources.add(source)
+            plugin.input.append(ref)
+            seen.add(ref)
+
         for node in nodes:
             plugin_name = owner(node.name)
             if plugin_name is not None:
-                plugin = work[plugin_name]
                 for inp in node.input:
                     source_plugin = owner(node_name(inp))
-                    if source_plugin == plugin_name:
-                        continue  # an edge inside the plugin
-                    ref = source_plugin if source_plugin is not None else inp
-                    if not unique_inputs or ref not in has_input[plugin_name]:
-                        plugin.input.append(ref)
-                        has_input[plugin_name].add(ref)
+                    if source_plugin != plugin_name:  # else an edge inside the plugin
+                        add_input(plugin_name, inp if source_plugin is None else source_plugin, _is_control(inp))
             elif any(owner(node_name(inp)) is not None for inp in node.input):
                 new: list[str] = []
                 for inp in node.input:

@@ -204,17 +204,20 @@ def test_collapse_nested_namespaces_and_control_edges():
     graph = gs.DynamicGraph(make_graph(
         ("x", "Const", []), ("gate", "NoOp", []),
         ("ns/a", "Neg", ["x", "^gate"]), ("ns/inner/b", "Neg", ["ns/a"]), ("ns/c", "Neg", ["ns/inner/b:0"]),
+        ("ns/d", "NoOp", ["^ns/inner/b", "^x"]),
+        ("solo/e", "NoOp", ["^ns/a"]),
         ("out", "Add", ["ns/c", "ns/inner/b", "^ns/a"]),
         ("late", "NoOp", ["^ns/c"]),
     ))
     outer, inner = gs.create_plugin_node("Outer", op="O"), gs.create_plugin_node("Inner", op="I")
-    graph.collapse_namespaces({"ns": outer, "ns/inner": inner})
+    graph.collapse_namespaces({"ns": outer, "ns/inner": inner, "solo": gs.create_plugin_node("Solo")})
     assert structure(graph) == [
         ("x", []), ("gate", []),
         ("out", ["Outer", "Inner"]),       # the control edge to ns/a is covered by the data edge
         ("late", ["^Outer"]),
-        ("Outer", ["x", "Inner", "^gate"]),  # control inputs last
+        ("Outer", ["x", "Inner", "^gate"]),  # control inputs last; ^Inner and ^x are covered by data edges
         ("Inner", ["Outer"]),
+        ("Solo", ["^Outer"]),               # a control edge stays one
     ]
 
 
