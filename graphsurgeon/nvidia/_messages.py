@@ -60,7 +60,12 @@ def default_node_class() -> type[Any]:
 
 def node_class_of(graph_def: Any) -> type[Any]:
     """The NodeDef class whose messages ``graph_def.node`` holds."""
-    return message_factory.GetMessageClass(graph_def.DESCRIPTOR.fields_by_name["node"].message_type)
+    if type(graph_def) is graph_pb2.GraphDef:
+        return node_def_pb2.NodeDef
+    get_class = getattr(message_factory, "GetMessageClass", None)  # protobuf >= 4.22
+    if get_class is not None:
+        return get_class(graph_def.DESCRIPTOR.fields_by_name["node"].message_type)  # type: ignore[no-any-return]
+    return sys.modules[_TF_NODE_MODULE].NodeDef  # type: ignore[no-any-return]  # a TF GraphDef: TF is loaded
 
 
 def convert(msg: Any, cls: type[Any]) -> Any:
