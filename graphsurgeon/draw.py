@@ -49,6 +49,8 @@ MAX_EDGES = 3000
 #: ``depth="auto"`` draws the deepest namespace level with at most this many boxes, so a picture is
 #: readable at a glance (Inception v3: its 20 blocks at depth 2).
 AUTO_BOXES = 60
+#: ... unless that level has fewer boxes than this (a graph under one or two top-level scopes).
+MIN_AUTO_BOXES = 8
 
 #: Op kind -> (fill colour, ops). The first kind that lists an op wins; everything else is "other".
 OP_KINDS: dict[str, tuple[str, frozenset[str]]] = {
@@ -134,43 +136,47 @@ class Drawing:
 # --- choosing what to draw -----------------------------------------------------------------------
 
 
-def _const_detail(node: node_def_pb2.NodeDef) -> tuple[str, int]:
+def _const_detail(node: node_def_pb2.NodeDef, with_text: bool = True) -> tuple[str, int]:
     """``"float32 [3,3,1,8] 288 B"`` and the byte count of a Const's value, without decoding it."""
     if "value" not in node.attr:
         return "", 0
     tensor = node.attr["value"].tensor
+    content = tensor.tensor_content
+    if content and not with_text:
+        return "", len(content)
     dims = [d.size for d in tensor.tensor_shape.dim]
     elements = math.prod(dims) if not tensor.tensor_shape.unknown_rank else 0
     np_dtype = NUMPY_DTYPES.get(tensor.dtype)
-    if tensor.tensor_content:
-        size = len(tensor.tensor_content)
+    if content:
+        size = len(content)
     elif np_dtype is not None and np_dtype.kind != "O":
         size = elements * np_dtype.itemsize
     else:
         size = sum(len(s) for s in tensor.string_val)
+    if not with_text:
+        return "", size
     shape = "[" + ",".join(str(d) for d in dims) + "]"
     return f"{dtype_name(tensor.dtype)} {shape} {format_bytes(size)}", size
 
 
-def _selected(view: GraphView, graph_def: graph_pb2.GraphDef, outputs: Sequence[str], around: str | None,
+def _selected(view: GraphView, names: Sequence[str], outputs: Sequence[str], around: str | None,
               radius: int, why: str | None) -> tuple[list[int], dict[str, str], list[str], set[tuple[str, str]]]:
     """Positions of the nodes to draw, highlights by name, notes, and the --why chain's edges."""
-    n = len(graph_def.node)
-    keep = list(range(n))
+    keep = list(range(len(names)))
     highlight: dict[str, str] = {}
     notes: list[str] = []
     why_edges: set[tuple[str, str]] = set()
     if outputs:
         wanted = view.ancestors(outputs)
-        keep = [i for i in keep if graph_def.node[i].name in wanted]
+        keep = [i for i in keep if names[i] in wanted]
         for name in outputs:
             highlight[view.resolve(name, "output")] = "output"
-        notes.append(f"the {len(keep)} of {n} nodes that the outputs need (what prune keeps)")
+        notes.append(f"the {len(keep)} of {len(names)} nodes that the outputs need (what prune keeps)")
     if around is not None:
         center = view.resolve(around)
         if radius < 0:
             raise GraphSurgeonError(f"--radius must be 0 or more, not {radius}")
-        allowed = {graph_def.node[i].name for i in keep}
+        allowed = {names[i] for i in keep}
         if center not in allowed:
             raise GraphSurgeonError(f"node '{center}' is not among the nodes drawn (the outputs do not need it)")
         seen = {center: 0}
@@ -183,7 +189,7 @@ def _selected(view: GraphView, graph_def: graph_pb2.GraphDef, outputs: Sequence[
                 if other in allowed and other not in seen:
                     seen[other] = seen[current] + 1
                     queue.append(other)
-        keep = [i for i in keep if graph_def.node[i].name in seen]
+        keep = [i for i in keep if names[i] in seen]
         highlight[center] = "focus"
         notes.append(f"the {len(keep)} nodes within {radius} edge{'s' if radius != 1 else ''} of '{center}'")
     if why is not None:
@@ -197,16 +203,19 @@ def _selected(view: GraphView, graph_def: graph_pb2.GraphDef, outputs: Sequence[
     return keep, highlight, notes, why_edges
 
 
-def _prefix(name: str, depth: int) -> str:
-    parts = name.split("/")
-    return "/".join(parts[:depth]) if len(parts) > depth else name
+def _keys(names: Sequence[str], depth: int | None) -> list[str]:
+    """Each name's box at ``depth``: its namespace ``depth`` levels deep, or itself when not that deep.
 
-
-def _box_count(names: Sequence[str], depth: int | None) -> int:
+    A node named like a namespace (``a/b`` beside ``a/b/c``) lands in that namespace's box.
+    """
     if depth is None:
-        return len(names)
-    keys = {_prefix(n, depth) for n in names}
-    return len(keys)
+        return list(names)
+    out: list[str] = []
+    append = out.append
+    for name in names:
+        parts = name.split("/", depth)
+        append(name[:len(name) - len(parts[-1]) - 1] if len(parts) > depth else name)
+    return out
 
 
 def choose_depth(names: Sequence[str], depth: int | str | None, max_boxes: int = MAX_BOXES,
@@ -214,22 +223,31 @@ def choose_depth(names: Sequence[str], depth: int | str | None, max_boxes: int =
     """The namespace level to collapse at (``None``: none), and a note when it is not the one asked.
 
     ``depth`` is a level (1 = top-level namespaces), ``None``/``"all"`` for every node, or
-    ``"auto"``: the deepest level with at most ``auto_boxes`` boxes. A level that would draw more
-    than ``max_boxes`` is collapsed further; ``UnsupportedError`` when even level 1 is too many.
+    ``"auto"``: the deepest level with at most ``auto_boxes`` boxes (one level deeper when that
+    gives fewer than ``MIN_AUTO_BOXES`` and the next level fits the page). A level that would draw
+    more than ``max_boxes`` is collapsed further; ``UnsupportedError`` when even level 1 is too many.
     """
     notes: list[str] = []
     deepest = max((n.count("/") + 1 for n in names), default=1)
+    counts: dict[int | None, int] = {}
+
+    def count(d: int | None) -> int:
+        if d not in counts:
+            counts[d] = len(set(_keys(names, d))) if d is not None and d < deepest else len(names)
+        return counts[d]
+
     if depth == "all":
         depth = None
     if depth == "auto":
         if len(names) <= auto_boxes:
             return None, notes
         chosen = 1
-        for d in range(1, deepest):
-            if _box_count(names, d) <= auto_boxes:
-                chosen = d
-            else:
+        for d in range(2, deepest):
+            if count(d) > auto_boxes:
                 break
+            chosen = d
+        if count(chosen) < MIN_AUTO_BOXES and chosen + 1 < deepest and count(chosen + 1) <= max_boxes // 2:
+            chosen += 1
         depth = chosen
     if depth is not None and not isinstance(depth, int):
         raise GraphSurgeonError(f"depth must be a number, 'auto' or 'all', not {depth!r}")
@@ -237,18 +255,15 @@ def choose_depth(names: Sequence[str], depth: int | str | None, max_boxes: int =
         raise GraphSurgeonError(f"--depth must be 1 or more (or 'auto', 'all'), not {depth}")
     if depth is not None and depth >= deepest:
         depth = None
-    count = _box_count(names, depth)
-    if count <= max_boxes:
+    if count(depth) <= max_boxes:
         return depth, notes
-    start = depth if depth is not None else deepest
-    for d in range(start - 1, 0, -1):
-        smaller = _box_count(names, d)
-        if smaller <= max_boxes:
-            notes.append(f"{'every node' if depth is None else f'depth {depth}'} would draw {count} boxes, more "
-                         f"than a page lays out in reasonable time ({max_boxes}); drawn at depth {d} instead")
+    for d in range((depth if depth is not None else deepest) - 1, 0, -1):
+        if count(d) <= max_boxes:
+            notes.append(f"{'every node' if depth is None else f'depth {depth}'} would draw {count(depth)} boxes, "
+                         f"more than a page lays out in reasonable time ({max_boxes}); drawn at depth {d} instead")
             return d, notes
     raise UnsupportedError(
-        f"too large to draw: {len(names)} nodes make {_box_count(names, 1)} boxes even with every top-level "
+        f"too large to draw: {len(names)} nodes make {count(1)} boxes even with every top-level "
         f"namespace collapsed, more than a page lays out in reasonable time ({max_boxes}); draw part of it "
         "with --outputs NAMES, --around NODE --radius K, or --why NODE")
 
@@ -264,54 +279,59 @@ def build_drawing(graph_def: graph_pb2.GraphDef, *, depth: int | str | None = "a
     picture would be too large to lay out even collapsed.
     """
     outputs = list(outputs)
-    view = GraphView(graph_def, allow_dangling=True)
-    keep, highlight, notes, why_edges = _selected(view, graph_def, outputs, around, radius, why)
-    nodes = graph_def.node
-    names = [nodes[i].name for i in keep]
+    nodes = list(graph_def.node)   # one pass over the protobuf; indexing it again is slow
+    all_names = [n.name for n in nodes]
+    if outputs or around is not None or why is not None:
+        view = GraphView(graph_def, allow_dangling=True)
+        keep, highlight, notes, why_edges = _selected(view, all_names, outputs, around, radius, why)
+        nodes = [nodes[i] for i in keep]
+    else:
+        highlight, notes, why_edges = {}, [], set()
+    names = [n.name for n in nodes] if len(nodes) != len(all_names) else all_names
     chosen, depth_notes = choose_depth(names, depth, max_boxes=max_boxes)
     notes.extend(depth_notes)
-    members: dict[str, list[int]] = {}
-    box_of: dict[str, str] = {}
-    for i, name in zip(keep, names):
-        # A node named like a namespace ("a/b" beside "a/b/c") joins that namespace's box.
-        key = _prefix(name, chosen) if chosen is not None else name
-        members.setdefault(key, []).append(i)
-        box_of[name] = key
+    keys = _keys(names, chosen)
+    members: dict[str, list[node_def_pb2.NodeDef]] = {}
+    for node, key in zip(nodes, keys):
+        members.setdefault(key, []).append(node)
+    box_of = dict(zip(names, keys))
     boxes: list[Box] = []
     ids: dict[str, str] = {}
-    for number, (key, idx) in enumerate(members.items()):
+    for number, (key, group) in enumerate(members.items()):
         box_id = f"b{number}"
         ids[key] = box_id
-        ops = Counter(nodes[i].op for i in idx)
-        single = len(idx) == 1 and nodes[idx[0]].name == key
+        ops = Counter(n.op for n in group)
+        single = len(group) == 1 and group[0].name == key
         const_bytes, detail = 0, ""
-        for i in idx:
-            if nodes[i].op in ("Const", "HostConst"):
-                text, size = _const_detail(nodes[i])
-                const_bytes += size
-                if single:
+        if ops["Const"] or ops["HostConst"]:
+            for n in group:
+                if n.op in ("Const", "HostConst"):
+                    text, size = _const_detail(n, with_text=single)
+                    const_bytes += size
                     detail = text
         if single:
-            kind = op_kind(nodes[idx[0]].op)
+            kind = op_kind(group[0].op)
         else:
-            kinds = Counter(op_kind(op) for op in ops.elements())
+            kinds: Counter[str] = Counter()
+            for op, count in ops.items():
+                kinds[op_kind(op)] += count
             kind = next((k for k in ("conv", "matmul", "control flow", "variable", "placeholder") if kinds[k]),
-                        "constant" if kinds["constant"] == len(idx) else "other")
-        box = Box(id=box_id, name=key, namespace=not single, count=len(idx), ops=ops, kind=kind,
-                  const_bytes=const_bytes, detail=detail)
-        marks = [highlight[nodes[i].name] for i in idx if nodes[i].name in highlight]
-        if marks:
-            box.highlight = "why" if "why" in marks else marks[0]
+                        "constant" if kinds["constant"] == len(group) else "other")
+        box = Box(id=box_id, name=key, namespace=not single, count=len(group), ops=ops, kind=kind,
+                  const_bytes=const_bytes, detail=detail if single else "")
+        if highlight:
+            marks = [highlight[n.name] for n in group if n.name in highlight]
+            if marks:
+                box.highlight = "why" if "why" in marks else marks[0]
         if states is not None:
-            box.states = Counter(states.get(nodes[i].name, "same") for i in idx)
+            box.states = Counter(states.get(n.name, "same") for n in group)
             box.state = next(s for s in _STATE_ORDER if box.states[s])
             if box.state in ("added", "removed") and len(box.states) > 1:
                 box.state = "changed"
         boxes.append(box)
     edges: dict[tuple[str, str], Edge] = {}
-    for i, name in zip(keep, names):
-        dst = box_of[name]
-        for raw in nodes[i].input:
+    for node, dst in zip(nodes, keys):
+        for raw in node.input:
             control = raw[:1] == "^"
             src_node = raw[1:] if control else raw.rsplit(":", 1)[0] if ":" in raw else raw
             src = box_of.get(src_node)
@@ -323,7 +343,7 @@ def build_drawing(graph_def: graph_pb2.GraphDef, *, depth: int | str | None = "a
             else:
                 edge.control = edge.control and control
             edge.count += 1
-            if (src_node, name) in why_edges:
+            if why_edges and (src_node, node.name) in why_edges:
                 edge.highlight = True
     if len(edges) > max_edges:
         raise UnsupportedError(
@@ -332,10 +352,10 @@ def build_drawing(graph_def: graph_pb2.GraphDef, *, depth: int | str | None = "a
             "--outputs NAMES or --around NODE --radius K")
     if chosen is not None:
         collapsed = sum(1 for b in boxes if b.namespace)
-        notes.append(f"namespaces below depth {chosen} collapsed: {collapsed} boxes hold {len(keep)} nodes "
-                     "(--depth N to choose, --depth all for every node)")
-    return Drawing(boxes=boxes, edges=list(edges.values()), title=title, depth=chosen, nodes_drawn=len(keep),
-                   graph_nodes=len(nodes), notes=notes, diff=states is not None)
+        notes.append(f"namespaces below depth {chosen} collapsed into {collapsed} boxes; {len(boxes)} boxes hold "
+                     f"{len(nodes)} nodes (--depth N to choose, --depth all for every node)")
+    return Drawing(boxes=boxes, edges=list(edges.values()), title=title, depth=chosen, nodes_drawn=len(nodes),
+                   graph_nodes=len(all_names), notes=notes, diff=states is not None)
 
 
 # --- DOT -----------------------------------------------------------------------------------------
