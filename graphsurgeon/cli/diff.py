@@ -24,8 +24,8 @@ from graphsurgeon.cli.draw import add_drawing_arguments
 from graphsurgeon.diff import diff_graphs
 from graphsurgeon.draw import build_drawing, format_for, write_drawing
 from graphsurgeon.formats.model import load_graph
-from graphsurgeon.graph.view import GraphView
 from graphsurgeon.graph.names import split_names
+from graphsurgeon.graph.view import GraphView
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
