@@ -27,8 +27,9 @@ import numpy as np
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2, tensor_pb2
 from graphsurgeon.errors import GraphSurgeonError
-from graphsurgeon.formats.tensors import dtype_name, tensor_to_array
+from graphsurgeon.formats.tensors import tensor_to_array
 from graphsurgeon.graph.view import GraphView
+from graphsurgeon.summary import _dtype_str  # numpy names (float32), as gs inspect prints them
 
 CONST_OPS = frozenset({"Const", "HostConst"})
 
@@ -241,7 +242,8 @@ def _dims(tensor: tensor_pb2.TensorProto) -> list[int] | None:
 
 
 def _constant_change(name: str, a: tensor_pb2.TensorProto, b: tensor_pb2.TensorProto) -> ConstantChange:
-    change = ConstantChange(name=name, dtype=(dtype_name(a.dtype), dtype_name(b.dtype)), shape=(_dims(a), _dims(b)))
+    change = ConstantChange(name=name, dtype=(str(_dtype_str(a.dtype)), str(_dtype_str(b.dtype))),
+                            shape=(_dims(a), _dims(b)))
     if a.dtype != b.dtype or change.shape[0] != change.shape[1]:
         return change
     try:

@@ -21,6 +21,7 @@ Typical use::
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import html
 import importlib.resources
 import json
@@ -34,8 +35,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.errors import GraphSurgeonError, MissingDependencyError, UnsupportedError
 from graphsurgeon.formats.protofile import atomic_writer, format_bytes
-from graphsurgeon.formats.tensors import NUMPY_DTYPES, dtype_name
+from graphsurgeon.formats.tensors import NUMPY_DTYPES
 from graphsurgeon.graph.view import GraphView
+from graphsurgeon.summary import _dtype_str  # numpy names (float32), as gs inspect prints them
 
 #: The most boxes (and edges) a page is asked to lay out. Graphviz's ``dot`` runs in the page's main
 #: thread and its time grows faster than linearly: measured with the vendored Viz.js on a shared
@@ -122,7 +124,7 @@ class Drawing:
     boxes: list[Box]
     edges: list[Edge]
     title: str
-    depth: int | None            # namespace level collapsed (None: nothing collapsed)
+    depth: int | str | None      # namespace level collapsed; "auto": opened by size; None: nothing collapsed
     nodes_drawn: int             # graph nodes inside the boxes
     graph_nodes: int             # nodes in the whole graph
     notes: list[str]
@@ -156,7 +158,7 @@ def _const_detail(node: node_def_pb2.NodeDef, with_text: bool = True) -> tuple[s
     if not with_text:
         return "", size
     shape = "[" + ",".join(str(d) for d in dims) + "]"
-    return f"{dtype_name(tensor.dtype)} {shape} {format_bytes(size)}", size
+    return f"{_dtype_str(tensor.dtype)} {shape} {format_bytes(size)}", size
 
 
 def _selected(view: GraphView, names: Sequence[str], outputs: Sequence[str], around: str | None,
@@ -218,14 +220,75 @@ def _keys(names: Sequence[str], depth: int | None) -> list[str]:
     return out
 
 
+def auto_cut(names: Sequence[str], ops: Sequence[str], budget: int = AUTO_BOXES,
+             max_boxes: int = MAX_BOXES) -> list[str] | None:
+    """Each name's box for ``depth="auto"``, or ``None`` when every node fits in ``budget`` boxes.
+
+    Starts from the top-level namespaces and opens the box holding the most computation (nodes
+    other than constants, variables and Identity) into its sub-namespaces, while that box holds
+    more than a fifth of the graph's computation and the total stays within ``budget`` (once more
+    when the picture would otherwise have fewer than ``MIN_AUTO_BOXES`` boxes and the opened one
+    still fits the page). So the namespaces that hold most of the work are shown in detail, and
+    weights stay one box each: TF-Slim's InceptionV3 keeps its weights under
+    ``InceptionV3/Mixed_5b`` but its ops under ``InceptionV3/InceptionV3/Mixed_5b``, so one
+    uniform depth would draw every op as one box.
+    """
+    if len(names) <= budget:
+        return None
+    work = [0 if op == "Identity" or op_kind(op) in ("constant", "variable") else 1 for op in ops]
+    threshold = max(sum(work), 1) / 5
+    keys = _keys(names, 1)
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    level = dict.fromkeys(groups, 1)
+
+    def entry(key: str) -> tuple[int, int, str]:
+        members = groups[key]
+        return (-sum(work[i] for i in members), -len(members), key)
+
+    heap = [entry(key) for key, members in groups.items() if len(members) > 1]
+    heapq.heapify(heap)
+    while heap:
+        weight, _, key = heapq.heappop(heap)
+        members = groups[key]
+        if -weight <= threshold and len(groups) >= MIN_AUTO_BOXES:
+            break
+        depth = level[key] + 1
+        children: dict[str, list[int]] = {}
+        for i, child in zip(members, _keys([names[i] for i in members], depth)):
+            children.setdefault(child, []).append(i)
+        if len(children) <= 1:
+            only = next(iter(children))
+            if only != key:  # one sub-namespace only: look one level further down
+                del groups[key], level[key]
+                groups[only], level[only] = members, depth
+                heapq.heappush(heap, entry(only))
+            continue
+        total = len(groups) - 1 + len(children)
+        if total > budget and not (len(groups) < MIN_AUTO_BOXES and total <= max_boxes // 2):
+            break
+        del groups[key], level[key]
+        for child, child_members in children.items():
+            groups[child], level[child] = child_members, depth
+            if len(child_members) > 1:
+                heapq.heappush(heap, entry(child))
+    out = [""] * len(names)
+    for key, members in groups.items():
+        for i in members:
+            out[i] = key
+    return out
+
+
 def choose_depth(names: Sequence[str], depth: int | str | None, max_boxes: int = MAX_BOXES,
-                 auto_boxes: int = AUTO_BOXES) -> tuple[int | None, list[str]]:
-    """The namespace level to collapse at (``None``: none), and a note when it is not the one asked.
+                 auto_boxes: int = AUTO_BOXES,
+                 ops: Sequence[str] | None = None) -> tuple[int | str | None, list[str], list[str]]:
+    """The namespace level to collapse at, each name's box, and a note when the level is not the one asked.
 
     ``depth`` is a level (1 = top-level namespaces), ``None``/``"all"`` for every node, or
-    ``"auto"``: the deepest level with at most ``auto_boxes`` boxes (one level deeper when that
-    gives fewer than ``MIN_AUTO_BOXES`` and the next level fits the page). A level that would draw
-    more than ``max_boxes`` is collapsed further; ``UnsupportedError`` when even level 1 is too many.
+    ``"auto"`` (see ``auto_cut``; the level returned is then ``"auto"``, or ``None`` when nothing
+    is collapsed). A level that would draw more than ``max_boxes`` is collapsed further;
+    ``UnsupportedError`` when even level 1 is too many.
     """
     notes: list[str] = []
     deepest = max((n.count("/") + 1 for n in names), default=1)
@@ -239,16 +302,10 @@ def choose_depth(names: Sequence[str], depth: int | str | None, max_boxes: int =
     if depth == "all":
         depth = None
     if depth == "auto":
-        if len(names) <= auto_boxes:
-            return None, notes
-        chosen = 1
-        for d in range(2, deepest):
-            if count(d) > auto_boxes:
-                break
-            chosen = d
-        if count(chosen) < MIN_AUTO_BOXES and chosen + 1 < deepest and count(chosen + 1) <= max_boxes // 2:
-            chosen += 1
-        depth = chosen
+        if count(1) <= max_boxes:
+            cut = auto_cut(names, ops if ops is not None else [""] * len(names), auto_boxes, max_boxes)
+            return (None, list(names), notes) if cut is None else ("auto", cut, notes)
+        depth = 1
     if depth is not None and not isinstance(depth, int):
         raise GraphSurgeonError(f"depth must be a number, 'auto' or 'all', not {depth!r}")
     if depth is not None and depth < 1:
@@ -256,12 +313,12 @@ def choose_depth(names: Sequence[str], depth: int | str | None, max_boxes: int =
     if depth is not None and depth >= deepest:
         depth = None
     if count(depth) <= max_boxes:
-        return depth, notes
+        return depth, _keys(names, depth), notes
     for d in range((depth if depth is not None else deepest) - 1, 0, -1):
         if count(d) <= max_boxes:
             notes.append(f"{'every node' if depth is None else f'depth {depth}'} would draw {count(depth)} boxes, "
                          f"more than a page lays out in reasonable time ({max_boxes}); drawn at depth {d} instead")
-            return d, notes
+            return d, _keys(names, d), notes
     raise UnsupportedError(
         f"too large to draw: {len(names)} nodes make {count(1)} boxes even with every top-level "
         f"namespace collapsed, more than a page lays out in reasonable time ({max_boxes}); draw part of it "
@@ -288,9 +345,8 @@ def build_drawing(graph_def: graph_pb2.GraphDef, *, depth: int | str | None = "a
     else:
         highlight, notes, why_edges = {}, [], set()
     names = [n.name for n in nodes] if len(nodes) != len(all_names) else all_names
-    chosen, depth_notes = choose_depth(names, depth, max_boxes=max_boxes)
+    chosen, keys, depth_notes = choose_depth(names, depth, max_boxes=max_boxes, ops=[n.op for n in nodes])
     notes.extend(depth_notes)
-    keys = _keys(names, chosen)
     members: dict[str, list[node_def_pb2.NodeDef]] = {}
     for node, key in zip(nodes, keys):
         members.setdefault(key, []).append(node)
@@ -352,8 +408,10 @@ def build_drawing(graph_def: graph_pb2.GraphDef, *, depth: int | str | None = "a
             "--outputs NAMES or --around NODE --radius K")
     if chosen is not None:
         collapsed = sum(1 for b in boxes if b.namespace)
-        notes.append(f"namespaces below depth {chosen} collapsed into {collapsed} boxes; {len(boxes)} boxes hold "
-                     f"{len(nodes)} nodes (--depth N to choose, --depth all for every node)")
+        how = ("namespaces collapsed, those holding most of the ops opened (--depth auto)" if chosen == "auto"
+               else f"namespaces below depth {chosen} collapsed")
+        notes.append(f"{how}: {collapsed} of the {len(boxes)} boxes are namespaces, {len(nodes)} nodes in all "
+                     "(--depth N to choose, --depth all for every node)")
     return Drawing(boxes=boxes, edges=list(edges.values()), title=title, depth=chosen, nodes_drawn=len(nodes),
                    graph_nodes=len(all_names), notes=notes, diff=states is not None)
 
@@ -398,8 +456,8 @@ def to_dot(drawing: Drawing) -> str:
     for box in drawing.boxes:
         fill = DIFF_COLOURS[box.state] if drawing.diff and box.state else kind_colour(box.kind)
         attrs = [f"label={_quote(_box_label(box))}", f'fillcolor="{fill}"', f"tooltip={_quote(_tooltip(box))}",
-                 f'class="{"ns" if box.namespace else "op"} kind-{box.kind.replace(" ", "-")}'
-                 + (f" {box.state}" if box.state else "") + (f" hl-{box.highlight}" if box.highlight else "") + '"']
+                 f'class="{"ns" if box.namespace else "op"} kind_{box.kind.replace(" ", "_")}'
+                 + (f" {box.state}" if box.state else "") + (f" hl_{box.highlight}" if box.highlight else "") + '"']
         if box.namespace:
             attrs.append('style="filled,bold"')
             attrs.append(f'color="{NAMESPACE_BORDER}"')
