@@ -9,8 +9,9 @@ An event file (``events.out.tfevents.<time>.<host>``) is a TFRecord file: each r
 "brain.Event:2"``, then one whose ``graph_def`` holds the serialized GraphDef.
 
 The Event message is encoded and decoded here by hand in protobuf's wire format rather than
-through a generated class: only four of its fields are used (``wall_time`` = 1, a double;
-``step`` = 2, an int64; ``file_version`` = 3, a string; ``graph_def`` = 4, bytes), and the rest of
+through a generated class: only five of its fields are used (``wall_time`` = 1, a double;
+``step`` = 2, an int64; ``file_version`` = 3, a string; ``graph_def`` = 4, bytes;
+``source_metadata`` = 10, a message whose field 1 is the writer's name), and the rest of
 its schema (summaries, logs, session logs) would pull a dozen more TensorFlow .proto files into
 ``proto/``. Readers skip fields they do not use, as protobuf does.
 """
@@ -39,6 +40,12 @@ _WALL_TIME = (1 << 3) | 1     # double, fixed64
 _STEP = (2 << 3) | 0          # int64, varint
 _FILE_VERSION = (3 << 3) | 2  # string
 _GRAPH_DEF = (4 << 3) | 2     # bytes
+_SOURCE_METADATA = (10 << 3) | 2  # SourceMetadata {string writer = 1;}
+_WRITER = (1 << 3) | 2
+
+#: Who wrote the file, in the first event's source_metadata (TensorFlow's own events writer puts
+#: "tensorflow.core.util.events_writer" there).
+WRITER = "graphsurgeon"
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -87,8 +94,9 @@ def looks_like_records(data: bytes) -> bool:
 
 
 def encode_event(wall_time: float, step: int = 0, file_version: str | None = None,
-                 graph_def: bytes | None = None) -> bytes:
-    """A serialized ``tensorflow.Event`` with the given fields (see the module docstring)."""
+                 graph_def: bytes | None = None, writer: str | None = None) -> bytes:
+    """A serialized ``tensorflow.Event`` with the given fields (see the module docstring), in field
+    order, as TensorFlow's own writer serializes it."""
     out = bytearray()
     out += encode_varint(_WALL_TIME) + struct.pack("<d", wall_time)
     if step:
@@ -97,11 +105,15 @@ def encode_event(wall_time: float, step: int = 0, file_version: str | None = Non
                        (_GRAPH_DEF, graph_def)):
         if value is not None:
             out += encode_varint(key) + encode_varint(len(value)) + value
+    if writer is not None:
+        name = writer.encode("utf-8")
+        metadata = encode_varint(_WRITER) + encode_varint(len(name)) + name
+        out += encode_varint(_SOURCE_METADATA) + encode_varint(len(metadata)) + metadata
     return bytes(out)
 
 
 def decode_event(data: bytes, source: str = "<bytes>") -> dict[str, object]:
-    """``{"wall_time", "step", "file_version", "graph_def"}`` of a serialized Event (absent: missing)."""
+    """``{"wall_time", "step", "file_version", "graph_def", "writer"}`` of a serialized Event (absent: missing)."""
     out: dict[str, object] = {}
     pos = 0
     try:
@@ -127,6 +139,11 @@ def decode_event(data: bytes, source: str = "<bytes>") -> dict[str, object]:
                     out["file_version"] = data[pos:pos + length].decode("utf-8", "replace")
                 elif key == _GRAPH_DEF:
                     out["graph_def"] = data[pos:pos + length]
+                elif key == _SOURCE_METADATA:
+                    inner = data[pos:pos + length]
+                    if inner[:1] == bytes([_WRITER]):
+                        size, start = decode_varint(inner, 1)
+                        out["writer"] = inner[start:start + size].decode("utf-8", "replace")
                 pos += length
             else:
                 raise ValueError(f"wire type {wire}")
@@ -150,7 +167,7 @@ def graph_event_bytes(graph_def: graph_pb2.GraphDef, wall_time: float | None = N
     """The whole event file: the file_version event, then the graph event."""
     wall_time = time.time() if wall_time is None else wall_time
     graph = protofile.serialize_message(graph_def)
-    return (encode_record(encode_event(wall_time, file_version=FILE_VERSION))
+    return (encode_record(encode_event(wall_time, file_version=FILE_VERSION, writer=WRITER))
             + encode_record(encode_event(wall_time, graph_def=graph)))
 
 
