@@ -235,7 +235,7 @@ def auto_cut(names: Sequence[str], ops: Sequence[str], budget: int = AUTO_BOXES,
     """
     if len(names) <= budget:
         return None
-    work = [0 if op == "Identity" or op_kind(op) in ("constant", "variable") else 1 for op in ops]
+    work = [0 if _is_plumbing(op) else 1 for op in ops]
     threshold = max(sum(work), 1) / 5
     keys = _keys(names, 1)
     groups: dict[str, list[int]] = {}
@@ -423,6 +423,10 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def _is_plumbing(op: str) -> bool:
+    return op in ("Identity", "NoOp") or op_kind(op) in ("constant", "variable")
+
+
 def _box_label(box: Box) -> str:
     if not box.namespace:
         op = next(iter(box.ops))
@@ -430,9 +434,14 @@ def _box_label(box: Box) -> str:
         if box.detail:
             lines[1] = f"{op} {box.detail}"
     else:
-        top = ", ".join(f"{count} {op}" for op, count in box.ops.most_common(3))
+        # the ops of the box's own kind first (VariableV2 for variables, Conv2D for a conv block), then
+        # the ops that do the work, then constants and variable plumbing
+        ranked = sorted(box.ops.items(), key=lambda item: (op_kind(item[0]) != box.kind, _is_plumbing(item[0]),
+                                                           -item[1], item[0]))
+        top = ", ".join(f"{count} {op}" for op, count in ranked[:3])
         more = len(box.ops) - 3
-        lines = [f"{box.name}/", f"{box.count} nodes: {top}" + (f", +{more} ops" if more > 0 else "")]
+        noun = "node" if box.count == 1 else "nodes"
+        lines = [f"{box.name}/", f"{box.count} {noun}: {top}" + (f", +{more} ops" if more > 0 else "")]
         if box.const_bytes:
             lines.append(f"constants {format_bytes(box.const_bytes)}")
     if box.state and box.namespace and box.state != "same":
