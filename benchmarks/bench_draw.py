@@ -1,8 +1,8 @@
 """Benchmark: `gs draw` and `gs diff` on large graphs, and how long the page's layout takes.
 
 The graph looks like a real model: ``blocks`` namespaces of ``layers`` layers, each layer a
-weight constant (1 KiB), a Conv2D, a BiasAdd (with its bias constant) and a Relu, chained, so a
-100k-node graph has 5 levels of namespaces. Measured, wall seconds of the whole command in a fresh
+weight constant (1 KiB), a Conv2D, a BiasAdd (with its bias constant) and a Relu, chained (names
+``model/block_B/layer_L/op``: three levels of namespaces, 400 blocks at 100k nodes). Measured, wall seconds of the whole command in a fresh
 process (start-up, reading the file, drawing or comparing, writing), best of ``--repeat``:
 
 - ``gs draw g.pb -o g.html`` (default depth: auto) and, when Graphviz is installed, ``-o g.svg``;
@@ -175,13 +175,14 @@ def main() -> int:
     if args.write:
         table = ["| command | wall s |", "|---|---:|"] + [f"| `{name}` | {s:.2f} |" for name, s in rows]
         text = (f"`python benchmarks/bench_draw.py --layout --write`: a {len(g.node):,}-node graph "
-                f"({size / 2**20:.1f} MiB; 5 levels of namespaces, a Conv2D layer every 5 nodes) drawn and compared, "
+                f"({size / 2**20:.1f} MiB; names model/block_B/layer_L/op, a Conv2D layer every 5 nodes, 400 blocks) "
+                "drawn (default --depth auto: one box a block) and compared, "
                 "wall seconds of the whole command in a fresh process (start-up included), best of "
                 f"{args.repeat}. Python {platform.python_version()}, {platform.machine()} with {os.cpu_count()} "
                 "CPUs shared with other jobs.\n\n" + "\n".join(table))
         if layout:
             text += ("\n\nLayout in the page (the vendored Viz.js run by node, the same WebAssembly), flat random "
-                     "DAGs; `graphsurgeon.draw.MAX_BOXES` is set from this:\n\n| boxes | edges | layout s |\n"
+                     "DAGs (the first row includes compiling the WebAssembly); `graphsurgeon.draw.MAX_BOXES` is set from this:\n\n| boxes | edges | layout s |\n"
                      "|---:|---:|---:|\n" + "\n".join(f"| {b:,} | {e:,} | {s:.2f} |" for b, e, s in layout))
         results.write_section("## Drawing and diffing", text)
     return 0

@@ -41,10 +41,11 @@ from graphsurgeon.summary import _dtype_str  # numpy names (float32), as gs insp
 
 #: The most boxes (and edges) a page is asked to lay out. Graphviz's ``dot`` runs in the page's main
 #: thread and its time grows faster than linearly: measured with the vendored Viz.js on a shared
-#: 2-core machine (benchmarks/bench_draw.py), 1,000 boxes with 1,500 edges take about 1.4 s, 2,000
-#: boxes with 3,000 edges 3.3 s, 3,000 boxes 7 s and 4,000 boxes 9 s, and a page that stalls for
-#: more than a few seconds looks hung. Above the limit ``build_drawing`` collapses namespaces
-#: further, and refuses when even the top-level namespaces are too many (naming --outputs/--around).
+#: 2-core machine (benchmarks/bench_draw.py --layout, in benchmarks/RESULTS.md), 1,500 boxes with
+#: 2,200 edges take about 1.2 s, 2,000 boxes 2.6 s, 3,000 boxes 6 s and 4,000 boxes 11 s, and a
+#: page that stalls for more than a few seconds looks hung (a slower laptop takes longer still).
+#: Above the limit ``build_drawing`` collapses namespaces further, and refuses when even the
+#: top-level namespaces are too many (naming --outputs/--around).
 MAX_BOXES = 1500
 MAX_EDGES = 3000
 
