@@ -2,8 +2,9 @@
 
 The graph looks like a real model: ``blocks`` namespaces of ``layers`` layers, each layer a
 weight constant (1 KiB), a Conv2D, a BiasAdd (with its bias constant) and a Relu, chained (names
-``model/block_B/layer_L/op``: three levels of namespaces, 400 blocks at 100k nodes). Measured, wall seconds of the whole command in a fresh
-process (start-up, reading the file, drawing or comparing, writing), best of ``--repeat``:
+``model/block_B/layer_L/op``: three levels of namespaces, 400 blocks at 100k nodes). Measured,
+wall seconds of the whole command in a fresh process (start-up, reading the file, drawing or
+comparing, writing), best of ``--repeat``:
 
 - ``gs draw g.pb -o g.html`` (default depth: auto) and, when Graphviz is installed, ``-o g.svg``;
 - ``gs diff g.pb g2.pb`` where g2 changes 1% of the constants, removes 1% of the layers' Relus
@@ -182,7 +183,8 @@ def main() -> int:
                 "CPUs shared with other jobs.\n\n" + "\n".join(table))
         if layout:
             text += ("\n\nLayout in the page (the vendored Viz.js run by node, the same WebAssembly), flat random "
-                     "DAGs (the first row includes compiling the WebAssembly); `graphsurgeon.draw.MAX_BOXES` is set from this:\n\n| boxes | edges | layout s |\n"
+                     "DAGs (the first row includes compiling the WebAssembly); `graphsurgeon.draw.MAX_BOXES` "
+                     "is set from this:\n\n| boxes | edges | layout s |\n"
                      "|---:|---:|---:|\n" + "\n".join(f"| {b:,} | {e:,} | {s:.2f} |" for b, e, s in layout))
         results.write_section("## Drawing and diffing", text)
     return 0

@@ -16,11 +16,14 @@ FIXTURES = ROOT / "tests" / "fixtures"
 GRAPHS = FIXTURES / "graphs"
 
 
+_NOT_GRAPHS = ("saved_model.pb", "saved_model.pbtxt", "fingerprint.pb")
+
+
 def graph_files() -> list[pathlib.Path]:
     """Every committed GraphDef or MetaGraphDef fixture (SavedModels are tested on their own)."""
     out = []
     for path in sorted(FIXTURES.rglob("*")):
-        if path.suffix in (".pb", ".pbtxt", ".meta") and path.name not in ("saved_model.pb", "saved_model.pbtxt", "fingerprint.pb"):
+        if path.suffix in (".pb", ".pbtxt", ".meta") and path.name not in _NOT_GRAPHS:
             out.append(path)
     return out
 
