@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2, tensor_pb2
-from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError
 from graphsurgeon.formats.tensors import tensor_to_array
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.summary import _dtype_str  # numpy names (float32), as gs inspect prints them
@@ -209,7 +209,7 @@ def _by_name(nodes: list[node_def_pb2.NodeDef], which: str) -> dict[str, node_de
     out = {n.name: n for n in nodes}
     if len(out) != len(nodes):
         dup = next(name for name, count in Counter(n.name for n in nodes).items() if count > 1)
-        raise GraphSurgeonError(f"the {which} graph has duplicate node names (e.g. '{dup}'); "
+        raise InvalidGraphError(f"the {which} graph has duplicate node names (e.g. '{dup}'); "
                                 "names must be unique to compare graphs node by node")
     return out
 

@@ -3,12 +3,17 @@ and the page in a real headless Chromium (marked ``browser``; skipped when chrom
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import json
+import os
 import pathlib
 import re
+import select
 import shutil
 import subprocess
+import time
 from collections import Counter
 
 import numpy as np
@@ -258,72 +263,178 @@ def test_cli_draw(tmp_path, capsys):
 
 
 # --- in a real browser -------------------------------------------------------------------------
+#
+# Chromium is driven through the DevTools protocol over --remote-debugging-pipe (JSON messages ending
+# in a NUL byte on file descriptors 3 and 4), in real time: the test waits until the page's status
+# element leaves "loading", rather than guessing with --virtual-time-budget (which can run out
+# before the WebAssembly compiled off the main thread is ready).
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 browser = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
-
-def chromium(tmp_path: pathlib.Path, page: pathlib.Path, *args: str,
-             budget_ms: int = 30000) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", f"--virtual-time-budget={budget_ms}",
-            *args, page.resolve().as_uri()]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+_STATUS = ("(() => { const s = document.getElementById('gs-status');"
+           " return s ? Object.assign({text: s.textContent}, s.dataset) : null; })()")
 
 
-def load_page(tmp_path: pathlib.Path, page: pathlib.Path) -> tuple[dict[str, str], str, str]:
-    """The status element's attributes and text after the page ran, and Chromium's log."""
-    for attempt in range(3):  # under heavy load the WebAssembly start-up can outlast the virtual time budget
-        done = chromium(tmp_path, page, "--dump-dom", budget_ms=30000 * 2 ** attempt)
-        match = re.search(r'<span id="gs-status"([^>]*)>([^<]*)<', done.stdout)
-        assert match, done.stdout[-2000:]
-        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', match.group(1)))
-        if attrs.get("data-state") != "loading":
-            break
-    return attrs, match.group(2), done.stderr
+class Chromium:
+    """One headless Chromium with a fresh profile, one page, its console messages and exceptions."""
+
+    def __init__(self, profile: pathlib.Path, width: int = 1000, height: int = 800) -> None:
+        to_chrome, self._send = os.pipe()
+        self._recv, from_chrome = os.pipe()
+
+        def child() -> None:  # Chromium reads commands on fd 3 and writes answers on fd 4
+            os.dup2(to_chrome, 3)
+            os.dup2(from_chrome, 4)
+
+        self._log = open(profile.parent / f"{profile.name}.log", "w+b")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, preexec_fn=child, pass_fds=(3, 4))
+        os.close(to_chrome)
+        os.close(from_chrome)
+        self._buffer = b""
+        self._next_id = 0
+        self.console: list[str] = []
+        targets = self.call("Target.getTargets")["targetInfos"]
+        page = next(t["targetId"] for t in targets if t["type"] == "page")
+        self._session = self.call("Target.attachToTarget", targetId=page, flatten=True)["sessionId"]
+        for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
+            self.call(domain, session=True)
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+
+    def call(self, method: str, session: bool = False, timeout: float = 60, **params: object) -> dict:
+        self._next_id += 1
+        message: dict[str, object] = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self._session
+        os.write(self._send, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read(deadline - time.monotonic(), method)
+            if reply.get("id") == self._next_id:
+                assert "error" not in reply, (method, reply["error"])
+                return reply["result"]
+            self._event(reply)
+
+    def _read(self, timeout: float, method: str) -> dict:
+        while b"\0" not in self._buffer:
+            ready, _, _ = select.select([self._recv], [], [], max(timeout, 0))
+            assert ready, f"Chromium did not answer {method} in time"
+            chunk = os.read(self._recv, 1 << 20)
+            assert chunk, f"Chromium exited: {self.log()[-2000:]}"
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def _event(self, event: dict) -> None:
+        params = event.get("params", {})
+        if event.get("method") == "Runtime.consoleAPICalled":
+            self.console.append(f"console.{params['type']}: " + " ".join(
+                str(a.get("value", a.get("description"))) for a in params["args"]))
+        elif event.get("method") == "Runtime.exceptionThrown":
+            self.console.append("exception: " + params["exceptionDetails"].get("text", ""))
+        elif event.get("method") == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
+            self.console.append(f"log {params['entry']['level']}: {params['entry']['text']}")
+
+    def load(self, page: pathlib.Path, timeout: float = 90) -> dict[str, str]:
+        """Opens ``page`` and waits for its status element to leave "loading"; returns its data."""
+        self.call("Page.navigate", session=True, url=page.resolve().as_uri())
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.call("Runtime.evaluate", session=True, expression=_STATUS,
+                               returnByValue=True)["result"].get("value")
+            if status and status.get("state") != "loading":
+                return status
+            assert time.monotonic() < deadline, f"the page is still {status} after {timeout} s"
+            time.sleep(0.2)
+
+    def screenshot(self) -> bytes:
+        return base64.b64decode(self.call("Page.captureScreenshot", session=True, format="png")["data"])
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError, OSError):
+            self.call("Browser.close", timeout=10)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._send)
+        os.close(self._recv)
+        self._log.close()
+
+
+@pytest.fixture
+def chromium(tmp_path):  # noqa: ANN201
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    instance = Chromium(tmp_path / "profile")
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 @pytest.mark.browser
 @browser
-def test_page_loads_and_draws_every_box(tmp_path, capsys):
+def test_page_loads_and_draws_every_box(tmp_path, capsys, chromium):
     page = tmp_path / "inception.html"
     assert main(["draw", str(INCEPTION), "-o", str(page)]) == 0
     expected = build_drawing(graph(INCEPTION))
-    attrs, text, log = load_page(tmp_path, page)
-    console = [line for line in log.splitlines() if ":CONSOLE" in line]
-    assert attrs["data-state"] == "ok", (text, console)
-    assert int(attrs["data-boxes"]) == len(expected.boxes) == 37  # 18 blocks: weights and ops, and the input
-    assert int(attrs["data-edges"]) == len(expected.edges)
-    assert not console, console
+    status = chromium.load(page)
+    assert status["state"] == "ok", (status, chromium.console)
+    assert int(status["boxes"]) == len(expected.boxes) == 37  # 18 blocks: weights and ops, and the input
+    assert int(status["edges"]) == len(expected.edges)
+    assert not chromium.console, chromium.console
 
 
 @pytest.mark.browser
 @browser
-def test_page_of_every_node_and_of_a_diff(tmp_path, capsys):
+def test_page_of_every_node_and_of_a_diff(tmp_path, capsys, chromium):
     page = tmp_path / "all.html"
     assert main(["draw", str(CNN), "-o", str(page), "--depth", "all"]) == 0
-    attrs, text, log = load_page(tmp_path, page)
-    assert attrs["data-state"] == "ok" and int(attrs["data-boxes"]) == len(graph(CNN).node), text
+    status = chromium.load(page)
+    assert status["state"] == "ok" and int(status["boxes"]) == len(graph(CNN).node), status
     pruned = tmp_path / "pruned.pb"
     assert main(["prune", str(CNN), "--outputs", "probs", "-o", str(pruned)]) == 0
     diff_page = tmp_path / "diff.html"
     assert main(["diff", str(CNN), str(pruned), "--draw", str(diff_page), "--depth", "all"]) == 1
-    attrs, text, log = load_page(tmp_path, diff_page)
-    assert attrs["data-state"] == "ok" and int(attrs["data-boxes"]) == len(graph(CNN).node), text
-    assert not [line for line in log.splitlines() if ":CONSOLE" in line]
+    status = chromium.load(diff_page)
+    assert status["state"] == "ok" and int(status["boxes"]) == len(graph(CNN).node), status
+    assert not chromium.console, chromium.console
 
 
 @pytest.mark.browser
 @browser
-def test_page_screenshot_is_not_blank(tmp_path, capsys):
+def test_page_reports_errors(tmp_path, capsys, chromium):
+    """A page whose script fails says so in its status element (what the tests above rely on)."""
+    page = tmp_path / "broken.html"
+    text = to_html(build_drawing(graph(CNN))).replace("var DOT = ", "var DOT = 'digraph { a -> ' + ", 1)
+    page.write_text(text.replace("</body>", "<script>console.error('boom'); nowhere();</script></body>"))
+    status = chromium.load(page)
+    assert status["state"] == "error" and status["text"].startswith("error: "), status
+    # and the console messages the other tests require to be absent are seen
+    assert "console.error: boom" in chromium.console
+    assert any(line.startswith("exception: ") for line in chromium.console), chromium.console
+
+
+@pytest.mark.browser
+@browser
+def test_page_screenshot_is_not_blank(tmp_path, capsys, chromium):
     cv2 = pytest.importorskip("cv2")
     page = tmp_path / "inception.html"
     assert main(["draw", str(INCEPTION), "-o", str(page)]) == 0
-    shot = tmp_path / "shot.png"
-    chromium(tmp_path, page, f"--screenshot={shot}", "--window-size=1000,800", "--hide-scrollbars")
-    image = cv2.imread(str(shot))
+    assert chromium.load(page)["state"] == "ok"
+    png = chromium.screenshot()
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None and image.shape[:2] == (800, 1000)
     graph_area = image[200:, :]  # below the legend bar
     non_white = np.any(graph_area < 235, axis=2).mean()
