@@ -137,7 +137,8 @@ def test_graph_events_damage_and_no_graph(tmp_path):
     path = tmp_path / "events.out.tfevents.1.x"
     version_only = event_pb2.Event(wall_time=1.0, file_version=events.FILE_VERSION)
     no_graph = encode_record(version_only.SerializeToString())
-    for damaged, message in [(data[:-3], "says .* bytes but the file ends first"), (data[:7], "ends inside the header of record 0"),
+    for damaged, message in [(data[:-3], "says .* bytes but the file ends first"),
+                             (data[:7], "ends inside the header of record 0"),
                              (data[:30] + bytes([data[30] ^ 1]) + data[31:], "fails its data checksum"),
                              (no_graph, "holds no graph")]:
         path.write_bytes(damaged)
