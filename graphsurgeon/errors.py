@@ -54,6 +54,11 @@ class MissingDependencyError(GraphSurgeonError):
     """An optional dependency (TensorFlow) is needed but not installed."""
 
 
+class UsageError(GraphSurgeonError):
+    """A Python API was called with an argument of the wrong kind (a number where a node was needed,
+    a malformed regular expression, ...)."""
+
+
 # --- "did you mean": shared by every layer, so it lives at the bottom with the errors it builds
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

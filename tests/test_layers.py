@@ -1,6 +1,6 @@
 """The package's import graph: no cycle, no import from a lower layer to a higher one, no huge module.
 
-Layers, top to bottom: ``cli`` -> ``rewrite`` / ``surgery`` / ``summary`` / ``validate`` -> ``graph``
+Layers, top to bottom: ``cli`` -> ``rewrite`` / ``surgery`` / ``summary`` / ``validate`` / ``nvidia`` -> ``graph``
 -> ``formats`` -> ``_proto`` / ``errors``. A module may import its own layer or any layer below.
 Imports are read with ``ast`` (module level and inside functions, ``TYPE_CHECKING`` blocks too), so
 a function-level import cannot hide a cycle. Lazy imports of third-party modules are not looked at.
@@ -21,7 +21,7 @@ LAYERS = {
     "_proto": 0, "errors": 0,
     "formats": 1,
     "graph": 2,
-    "rewrite": 3, "surgery": 3, "summary": 3, "validate": 3, "values": 3,
+    "rewrite": 3, "surgery": 3, "summary": 3, "validate": 3, "values": 3, "nvidia": 3,
     "cli": 4, "__main__": 4,
     "__init__": 5,  # the package's public API re-exports every layer
 }
