@@ -17,7 +17,6 @@ from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.model import load_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph import names
-from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model, saved_model_functions, saved_model_variables
 from graphsurgeon.summary import summarize
 
 # Function names are listed one per line up to this many (all of them with --all).
@@ -49,10 +48,14 @@ def run(args: argparse.Namespace) -> int:
     if args.tensor is not None:
         return _print_node(loaded.graph_def, args.tensor, str(loaded.path), as_json=args.json)
     data = summarize(loaded)
-    if data.get("saved_model") is not None and is_tf2_saved_model(loaded):
-        # TF2: which functions each signature runs, and each variable's checkpoint key.
-        data["saved_model"]["variables"] = saved_model_variables(loaded)
-        data["saved_model"]["functions"] = saved_model_functions(loaded)
+    if data.get("saved_model") is not None:
+        # Imported here: only SavedModels need it, and it is a large module.
+        from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model, saved_model_functions, saved_model_variables
+
+        if is_tf2_saved_model(loaded):
+            # TF2: which functions each signature runs, and each variable's checkpoint key.
+            data["saved_model"]["variables"] = saved_model_variables(loaded)
+            data["saved_model"]["functions"] = saved_model_functions(loaded)
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")

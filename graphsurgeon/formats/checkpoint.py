@@ -20,7 +20,6 @@ import struct
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-import google_crc32c
 import numpy as np
 from google.protobuf import message as _message
 
@@ -119,6 +118,7 @@ def _read_block(data: bytes, offset: int, size: int, path: str, what: str, verif
     block = data[offset:offset + size]
     kind = data[offset + size]
     if verify:
+        import google_crc32c  # here, so that a command reading no checkpoint never loads it
         stored = int.from_bytes(data[offset + size + 1:offset + size + 5], "little")
         actual = google_crc32c.extend(google_crc32c.value(block), bytes([kind]))
         if unmask_crc(stored) != actual:
@@ -695,6 +695,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
                 "this checkpoint was written by a newer TensorFlow or is corrupt")
         raw = self._stored_bytes(entry)
         if verify:
+            import google_crc32c  # here, so that a command reading no checkpoint never loads it
             self._populate(entry)
             crc = 0
             for start in range(0, len(raw), _CHUNK):
@@ -748,6 +749,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
         else:
             length_bytes = b"".join(struct.pack(f"{order}Q" if n > 0xFFFFFFFF else f"{order}I", n) for n in lengths)
         if verify:
+            import google_crc32c  # here, so that a command reading no checkpoint never loads it
             crc = google_crc32c.value(length_bytes)
             stored = int.from_bytes(buf[pos:start], "big" if self.big_endian else "little")
             if mask_crc(crc) != stored:
@@ -857,6 +859,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
             raise ValueError("chunk_size must be positive")
         verify = self.verify if verify is None else verify
         raw = self._stored_bytes(entry)
+        import google_crc32c  # here, so that a command reading no checkpoint never loads it
         crc = 0
         for start in range(0, len(raw), chunk_size):
             chunk = raw[start:start + chunk_size].tobytes()
