@@ -32,7 +32,7 @@ FULL = {
     "prune": ["bench_prune.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
 }
 QUICK = {
-    "freeze": ["bench_freeze.py", "--sizes", "10,100", "--runs", "2"],
+    "freeze": ["bench_freeze.py", "--sizes", "10,100", "--real-runs", "1", "--runs", "2"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "0.05", "--repeat", "2"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000", "--repeat", "1"],
 }
