@@ -161,15 +161,16 @@ def make_real(directory: pathlib.Path, name: str) -> dict:
             model = tf_keras.applications.ResNet50(weights=None)
             output = model.output.op.name
         saver = tf.compat.v1.train.Saver()
+        keras = not name.startswith("TF-Slim")  # resource variables: freeze_graph needs the .meta's Saver
         with tf.compat.v1.Session(graph=graph) as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             prefix = str(directory / "model.ckpt")
-            saver.save(sess, prefix, write_meta_graph=False)
+            saver.save(sess, prefix, write_meta_graph=keras)
         tf.io.write_graph(graph.as_graph_def(), str(directory), "graph.pb", as_text=False)
         variables = len(tf.compat.v1.global_variables())
     data = sum(os.path.getsize(p) for p in directory.glob("model.ckpt.data-*"))
-    info = {"prefix": prefix, "graph": str(directory / "graph.pb"), "output": output, "data_bytes": data,
-            "variables": variables, "nodes": len(graph.as_graph_def().node), "tf": tf.__version__,
+    info = {"prefix": prefix, "graph": prefix + ".meta" if keras else str(directory / "graph.pb"), "output": output,
+            "data_bytes": data, "variables": variables, "nodes": len(graph.as_graph_def().node), "tf": tf.__version__,
             "np": np.__version__}
     (directory / "model.json").write_text(json.dumps(info))
     return info
@@ -473,8 +474,9 @@ def report(rows: list[dict], over: dict | None, startup: dict | None, real: list
             lines.append(f"| {size} | {row['runs']} | {name} | {fmt_s(t[name])} | {row['rss'][name]:.0f} | {vs_tf} "
                          f"| {vs_floor} |")
     if real:
-        lines += ["", "Real networks, built with random weights at benchmark time (inference graphs as `graph.pb` + "
-                  "V2 checkpoint, except where named), whole processes, alternating, medians:", "",
+        lines += ["", "Real networks, built with random weights at benchmark time (inference graphs; TF-Slim as "
+                  "`graph.pb` + V2 checkpoint, tf_keras as `.meta` + checkpoint since TensorFlow's freeze_graph "
+                  "needs the meta graph's Saver for resource variables), whole processes, alternating, medians:", "",
                   "| model | variables MiB | frozen MiB | runs | gs freeze s | TF freeze_graph s | vs TF "
                   "| gs peak RSS MiB | TF peak RSS MiB |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
