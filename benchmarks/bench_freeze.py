@@ -433,9 +433,13 @@ def package_versions() -> str:
 
     out = []
     for name in PACKAGES:
-        try:
-            out.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
+        for dist in (name, name + "-cpu"):  # tensorflow may be installed as tensorflow-cpu
+            try:
+                out.append(f"{dist} {metadata.version(dist)}")
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        else:
             out.append(f"{name} -")
     return ", ".join(out)
 
