@@ -444,12 +444,6 @@ def package_versions() -> str:
     return ", ".join(out)
 
 
-def relative(text: str) -> str:
-    """Paths in printed results: relative to the repository, the Python library as ``lib/``."""
-    text = text.replace(str(ROOT.parent) + os.sep, "")
-    return re.sub(r"/\S*/lib/python3\.\d+/", "lib/", text)
-
-
 def fmt_s(value: float) -> str:
     return f"{value:.2f}"
 
@@ -513,7 +507,7 @@ def report(rows: list[dict], over: dict | None, startup: dict | None, real: list
         if row.get("profile"):
             lines += ["", f"### Profile: `gs freeze`, {row['data_bytes'] / MIB:,.0f} MiB (default, fsync)", "",
                       "```", row["profile"], "```"]
-    return relative("\n".join(lines))
+    return results.relative_paths("\n".join(lines))
 
 
 def goals(rows: list[dict], over: dict | None, real: list[dict], startup: dict | None) -> list[str]:
