@@ -35,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import results  # benchmarks/results.py, beside this script
 
 from graphsurgeon._proto import graph_pb2  # noqa: E402
-from graphsurgeon.graph.view import GraphView, _bulk_digraph  # noqa: E402
+from graphsurgeon.graph.view import GraphView, _bulk_digraph, _gc_paused  # noqa: E402
 from graphsurgeon.rewrite.prune import prune, prune_graph  # noqa: E402
 
 
@@ -44,6 +44,12 @@ def prune_with_networkx(graph_def: graph_pb2.GraphDef, output: str) -> graph_pb2
     view = GraphView(graph_def, allow_dangling=True)
     assert view.graph.number_of_nodes() == len(graph_def.node)
     return prune_graph(graph_def, [output], view=view).graph_def
+
+
+def digraph_alone(view: GraphView) -> object:
+    """The DiGraph alone, from a built view, as ``view.graph`` builds it (collector paused)."""
+    with _gc_paused():
+        return _bulk_digraph(view)
 
 
 def read_fields(graph_def: graph_pb2.GraphDef) -> list[tuple[str, tuple[str, ...]]]:
@@ -112,7 +118,7 @@ def measure(kind: str, n: int, repeat: int) -> dict[str, object]:
         runs["tf"].append(timed(lambda: tf.compat.v1.graph_util.extract_sub_graph(tf_graph_def, [output])))
         runs["ours_nx"].append(timed(lambda: prune_with_networkx(graph_def, output)))
         built = GraphView(graph_def, allow_dangling=True)
-        runs["nx"].append(timed(functools.partial(_bulk_digraph, built)))  # the DiGraph alone, from a built view
+        runs["nx"].append(timed(functools.partial(digraph_alone, built)))
         del built
         runs["read"].append(timed(lambda: read_fields(graph_def)))
     best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in runs.items()}
