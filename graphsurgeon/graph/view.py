@@ -435,7 +435,7 @@ def _bulk_digraph(view: GraphView) -> nx.DiGraph:
     data, control = _EDGE_ATTRS[DATA], _EDGE_ATTRS[CONTROL]
     for name, srcs, raw in zip(names, view._sources, view._raw):
         if srcs is raw or "^" not in "".join(raw):  # no control inputs: all data edges
-            node_pred = dict.fromkeys(srcs, data)  # made in C, once per producer
+            node_pred: dict[str, Mapping[str, str]] = dict.fromkeys(srcs, data)  # made in C, once per producer
             try:
                 for src in node_pred:
                     succ[src][name] = data
