@@ -9,7 +9,9 @@ Benchmarks (each can also be run alone, see its docstring):
 - bench_freeze.py: ``gs freeze`` vs TensorFlow's freeze_graph vs a plain copy, 10 MiB .. 1.8 GiB,
   and the failure above 2 GiB ("## Freezing");
 - bench_checkpoint.py: reading / listing a 1 GiB checkpoint vs TensorFlow ("## Checkpoint reading");
-- bench_prune.py: pruning 10k .. 1M nodes vs extract_sub_graph ("## Pruning").
+- bench_prune.py: pruning 10k .. 1M nodes vs extract_sub_graph ("## Pruning");
+- bench_nvidia.py: the README's TensorRT SSD config.py steps through gs.DynamicGraph, 10k .. 1M nodes
+  ("## NVIDIA graphsurgeon API").
 
 Work files go to benchmarks/work/ (gitignored) and are deleted afterwards.
 """
@@ -30,11 +32,13 @@ FULL = {
     "freeze": ["bench_freeze.py", "--sizes", "10,100,1024,1843", "--runs", "5,3,3,3", "--over-limit", "2250"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "1", "--repeat", "5"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
+    "nvidia": ["bench_nvidia.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
 }
 QUICK = {
     "freeze": ["bench_freeze.py", "--sizes", "10,100", "--real-runs", "1", "--runs", "2"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "0.05", "--repeat", "2"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000", "--repeat", "1"],
+    "nvidia": ["bench_nvidia.py", "--sizes", "10000,100000", "--repeat", "1"],
 }
 
 

@@ -4,7 +4,10 @@
     loaded = gs.load_graph("model.ckpt-10000.meta")
     ckpt = gs.load_checkpoint("model.ckpt-10000")
     frozen = gs.freeze(loaded, ckpt, outputs=["logits"])
-    gs.save_graph(frozen, "frozen.pb")
+    gs.save_graph(frozen.graph_def, "frozen.pb")
+
+NVIDIA graphsurgeon's API (``StaticGraph``, ``DynamicGraph``, ``create_plugin_node``, ...) is here
+too, so TensorRT/UFF preprocessing scripts run unchanged (``graphsurgeon.nvidia``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ _LAZY = {
     "TensorRef": "graphsurgeon.graph.names",
     "parse_input": "graphsurgeon.graph.names",
     "GraphView": "graphsurgeon.graph.view",
+    "DynamicGraph": "graphsurgeon.nvidia",
+    "StaticGraph": "graphsurgeon.nvidia",
+    "create_node": "graphsurgeon.nvidia",
+    "create_plugin_node": "graphsurgeon.nvidia",
+    "extract_numpy_array": "graphsurgeon.nvidia",
+    "extras": "graphsurgeon.nvidia",
+    "select_node_namespaces": "graphsurgeon.nvidia",
+    "shape": "graphsurgeon.nvidia",
+    "update_node": "graphsurgeon.nvidia",
     "constify": "graphsurgeon.rewrite.constify",
     "FreezeResult": "graphsurgeon.rewrite.freeze",
     "freeze": "graphsurgeon.rewrite.freeze",
@@ -51,6 +63,17 @@ if TYPE_CHECKING:
     from graphsurgeon.graph.check import check_graph
     from graphsurgeon.graph.names import TensorRef, parse_input
     from graphsurgeon.graph.view import GraphView
+    from graphsurgeon.nvidia import (
+        DynamicGraph,
+        StaticGraph,
+        create_node,
+        create_plugin_node,
+        extract_numpy_array,
+        extras,
+        select_node_namespaces,
+        shape,
+        update_node,
+    )
     from graphsurgeon.rewrite.constify import constify
     from graphsurgeon.rewrite.freeze import FreezeResult, freeze
     from graphsurgeon.rewrite.optimize import optimize
@@ -78,18 +101,24 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Checkpoint",
+    "DynamicGraph",
     "FreezeResult",
     "GraphEditor",
     "GraphSurgeonError",
     "GraphView",
     "LoadedGraph",
     "SignatureFreezeResult",
+    "StaticGraph",
     "TensorInfo",
     "TensorRef",
     "array_to_tensor",
     "check_graph",
     "constify",
+    "create_node",
+    "create_plugin_node",
     "errors",
+    "extract_numpy_array",
+    "extras",
     "freeze",
     "freeze_signature",
     "load_checkpoint",
@@ -98,7 +127,10 @@ __all__ = [
     "parse_input",
     "prune",
     "save_graph",
+    "select_node_namespaces",
+    "shape",
     "summarize",
     "summarize_checkpoint",
     "tensor_to_array",
+    "update_node",
 ]

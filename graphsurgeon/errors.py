@@ -6,6 +6,9 @@ Bugs stay ordinary Python exceptions. The CLI prints ``gs: error: <message>`` fo
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class GraphSurgeonError(Exception):
     """Base class of every user-facing error."""
@@ -49,3 +52,33 @@ class ValidationError(GraphSurgeonError):
 
 class MissingDependencyError(GraphSurgeonError):
     """An optional dependency (TensorFlow) is needed but not installed."""
+
+
+class UsageError(GraphSurgeonError):
+    """A Python API was called with an argument of the wrong kind (a number where a node was needed,
+    a malformed regular expression, ...)."""
+
+
+# --- "did you mean": shared by every layer, so it lives at the bottom with the errors it builds
+
+def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` candidates similar to ``name`` (difflib), best first."""
+    pool = list(candidates)
+    matches = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
+    if len(matches) < n:
+        # A name that is a suffix of a longer scope ("logits" vs "model/logits") is a good hint too.
+        tail = [c for c in pool if c.endswith("/" + name) and c not in matches]
+        matches.extend(sorted(tail, key=len)[: n - len(matches)])
+    return matches
+
+
+def not_found(kind: str, name: str, candidates: Iterable[str], where: str = "the graph",
+              hint: str = "run 'gs inspect' to list the graph's inputs and candidate outputs") -> NodeNotFoundError:
+    """A ``NodeNotFoundError`` saying what is missing, where, what is close, and where to look."""
+    matches = close_matches(name, candidates)
+    msg = f"{kind} '{name}' not found in {where}"
+    if matches:
+        msg += "; did you mean " + ", ".join(f"'{m}'" for m in matches) + "?"
+    if hint:
+        msg += f" ({hint})"
+    return NodeNotFoundError(msg)

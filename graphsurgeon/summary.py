@@ -9,16 +9,18 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2, variable_pb2
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.model import LoadedGraph
+from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.names import parse_input
 
 # --- graphs (foundation issue) ---------------------------------------------------------------
 
 PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
-VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp", "AutoReloadVariable"})
+# what freezing converts, plus AutoReloadVariable, which inspect lists as a variable but freeze leaves alone
+VARIABLE_OPS = var_lib.VARIABLE_OPS | {"AutoReloadVariable"}
 _CONST_LIKE_OPS = frozenset({"Const", "HostConst", "Shape", "ShapeN", "Size", "Rank"})
 _INIT_OPS = frozenset({"IsVariableInitialized", "VarIsInitializedOp", "ReportUninitializedVariables"})
 _SAVER_OPS = frozenset({"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice",
@@ -183,8 +185,6 @@ def _trainable_names(loaded: LoadedGraph) -> set[str] | None:
     if meta is None:
         return None
     if "trainable_variables" in meta.collection_def:
-        from graphsurgeon._proto import variable_pb2
-
         names = set()
         for raw in meta.collection_def["trainable_variables"].bytes_list.value:
             var = variable_pb2.VariableDef()

@@ -21,9 +21,10 @@ Typical plugin-node workflow (what the old TensorFlow graphsurgeon's ``collapse_
 Names follow TensorFlow: ``node`` is a node name, ``node:1`` a tensor, ``^node`` a control input.
 Unknown names raise ``NodeNotFoundError`` with close matches; nothing here asserts.
 
-Module-level helpers make nodes and typed attr values: ``make_node``, ``const_node``,
-``attr_value`` (bool/int/float/str/bytes/ndarray/dtype/shape/list), ``dtype_attr``,
-``shape_attr``, ``tensor_attr``, ``list_attr``, ``func_attr``.
+The helpers that make nodes and typed attr values (``make_node``, ``const_node``, ``attr_value``,
+``dtype_attr``, ``shape_attr``, ``tensor_attr``, ``list_attr``, ``func_attr``; defined in
+``graphsurgeon.graph.nodes``) and ``bypass_nodes`` (``graphsurgeon.graph.bypass``) are importable
+from here too.
 """
 
 from __future__ import annotations
@@ -33,13 +34,22 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from graphsurgeon._proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError
-from graphsurgeon.formats.tensors import array_to_tensor, from_numpy_dtype, shape_to_proto
+from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError, close_matches, not_found
+from graphsurgeon.graph.bypass import bypass_nodes, data_inputs
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.graph.names import TensorRef, close_matches, format_input, not_found, parse_input, split_names
+from graphsurgeon.graph.names import TensorRef, colocation_entry, colocation_target, format_input, parse_input
+from graphsurgeon.graph.nodes import (
+    attr_value,
+    const_node,
+    dtype_attr,
+    func_attr,
+    graph_like,
+    list_attr,
+    make_node,
+    shape_attr,
+    tensor_attr,
+)
 from graphsurgeon.graph.view import GraphView, colocation_targets
 
 log = logging.getLogger(__name__)
@@ -61,171 +71,8 @@ __all__ = [
     "tensor_attr",
 ]
 
-_LOC = "loc:@"
 #: Ops whose outputs are dead in the branch not taken: a control edge on the node is not one on an output.
 SWITCH_OPS = frozenset({"Switch", "RefSwitch", "_SwitchN"})
-
-
-# ------------------------------------------------------------------------------------------ attrs
-
-
-def dtype_attr(dtype: object) -> attr_value_pb2.AttrValue:
-    """An AttrValue of type ``type``: ``"float32"``, ``"DT_FLOAT"``, ``np.float32``, a numpy dtype or a
-    DataType number."""
-    from graphsurgeon.rewrite.prune import parse_dtype
-
-    return attr_value_pb2.AttrValue(type=parse_dtype(dtype, "dtype attr"))
-
-
-def shape_attr(shape: Sequence[int | None] | tensor_shape_pb2.TensorShapeProto | None) -> attr_value_pb2.AttrValue:
-    """An AttrValue of type ``shape``: ``[None, 224, 224, 3]`` (None or -1 = unknown size); ``None`` = unknown rank."""
-    proto = shape if isinstance(shape, tensor_shape_pb2.TensorShapeProto) else shape_to_proto(shape)
-    return attr_value_pb2.AttrValue(shape=proto)
-
-
-def tensor_attr(value: object, dtype: object = None) -> attr_value_pb2.AttrValue:
-    """An AttrValue holding a TensorProto (numpy array, nested list or scalar; written as ``tf.make_tensor_proto``
-    writes it). ``dtype`` forces the element type (``"float32"``, a DataType ...)."""
-    if isinstance(value, tensor_pb2.TensorProto):
-        return attr_value_pb2.AttrValue(tensor=value)
-    from graphsurgeon.rewrite.prune import parse_dtype
-
-    return attr_value_pb2.AttrValue(tensor=array_to_tensor(value, None if dtype is None else parse_dtype(dtype)))
-
-
-def func_attr(name: str, attrs: Mapping[str, Any] | None = None) -> attr_value_pb2.AttrValue:
-    """An AttrValue naming a function (``func``), with its own attrs (converted by ``attr_value``)."""
-    value = attr_value_pb2.AttrValue()
-    value.func.name = name
-    for key, item in (attrs or {}).items():
-        value.func.attr[key].CopyFrom(attr_value(item))
-    return value
-
-
-def _is_dtype_like(value: object) -> bool:
-    return isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic))
-
-
-def list_attr(values: Iterable[Any], kind: str | None = None) -> attr_value_pb2.AttrValue:
-    """An AttrValue of type ``list(...)``.
-
-    ``kind`` is one of ``s``, ``i``, ``f``, ``b``, ``type``, ``shape``, ``tensor``, ``func``; without it the
-    kind is taken from the items (bools -> b, ints -> i, numbers -> f, str/bytes -> s, numpy dtypes -> type,
-    TensorShapeProto -> shape, arrays/TensorProto -> tensor). An empty list is an empty ``list {}``.
-    """
-    items = list(values)
-    value = attr_value_pb2.AttrValue()
-    value.list.SetInParent()
-    if not items:
-        return value
-    if kind is None:
-        kind = _list_kind(items)
-    target = value.list
-    if kind == "s":
-        target.s.extend(v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in items)
-    elif kind == "i":
-        target.i.extend(int(v) for v in items)
-    elif kind == "f":
-        target.f.extend(float(v) for v in items)
-    elif kind == "b":
-        target.b.extend(bool(v) for v in items)
-    elif kind == "type":
-        target.type.extend(dtype_attr(v).type for v in items)
-    elif kind == "shape":
-        target.shape.extend(shape_attr(v).shape for v in items)
-    elif kind == "tensor":
-        target.tensor.extend(tensor_attr(v).tensor for v in items)
-    elif kind == "func":
-        for v in items:
-            target.func.add().CopyFrom(v if isinstance(v, attr_value_pb2.NameAttrList) else func_attr(v).func)
-    else:
-        raise GraphSurgeonError(f"unknown list attr kind '{kind}'; use s, i, f, b, type, shape, tensor or func")
-    return value
-
-
-def _list_kind(items: list[Any]) -> str:
-    if all(isinstance(v, (bool, np.bool_)) for v in items):
-        return "b"
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in items):
-        return "i"
-    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in items):
-        return "f"
-    if all(isinstance(v, (str, bytes)) for v in items):
-        return "s"
-    if all(_is_dtype_like(v) for v in items):
-        return "type"
-    if all(isinstance(v, tensor_shape_pb2.TensorShapeProto) for v in items):
-        return "shape"
-    if all(isinstance(v, (np.ndarray, tensor_pb2.TensorProto)) for v in items):
-        return "tensor"
-    if all(isinstance(v, attr_value_pb2.NameAttrList) for v in items):
-        return "func"
-    kinds = sorted({type(v).__name__ for v in items})
-    raise GraphSurgeonError(f"cannot tell the kind of list attr from items of type(s) {', '.join(kinds)}; use "
-                            "list_attr(values, kind=...) (kind: s, i, f, b, type, shape, tensor, func)")
-
-
-def attr_value(value: Any) -> attr_value_pb2.AttrValue:
-    """A Python value -> AttrValue.
-
-    bool -> ``b``; int -> ``i``; float -> ``f``; str/bytes -> ``s``; numpy array or TensorProto -> ``tensor``;
-    numpy dtype or scalar type (``np.float32``) -> ``type``; TensorShapeProto -> ``shape``; NameAttrList ->
-    ``func``; list/tuple -> ``list(...)`` (see ``list_attr``); an AttrValue is copied. A DataType number is
-    an int here: use ``dtype_attr`` for it, and ``shape_attr`` for a shape given as a list.
-    """
-    if isinstance(value, attr_value_pb2.AttrValue):
-        out = attr_value_pb2.AttrValue()
-        out.CopyFrom(value)
-        return out
-    if isinstance(value, (bool, np.bool_)):
-        return attr_value_pb2.AttrValue(b=bool(value))
-    if isinstance(value, (int, np.integer)):
-        return attr_value_pb2.AttrValue(i=int(value))
-    if isinstance(value, (float, np.floating)):
-        return attr_value_pb2.AttrValue(f=float(value))
-    if isinstance(value, str):
-        return attr_value_pb2.AttrValue(s=value.encode("utf-8"))
-    if isinstance(value, bytes):
-        return attr_value_pb2.AttrValue(s=value)
-    if isinstance(value, (np.ndarray, tensor_pb2.TensorProto)):
-        return tensor_attr(value)
-    if _is_dtype_like(value):
-        return attr_value_pb2.AttrValue(type=from_numpy_dtype(np.dtype(value)))
-    if isinstance(value, tensor_shape_pb2.TensorShapeProto):
-        return attr_value_pb2.AttrValue(shape=value)
-    if isinstance(value, attr_value_pb2.NameAttrList):
-        out = attr_value_pb2.AttrValue()
-        out.func.CopyFrom(value)
-        return out
-    if isinstance(value, (list, tuple)):
-        return list_attr(value)
-    raise GraphSurgeonError(f"cannot make an attr value from {type(value).__name__} {value!r}; use dtype_attr, "
-                            "shape_attr, tensor_attr, list_attr or func_attr")
-
-
-def make_node(name: str, op: str, inputs: str | Iterable[str] = (), attrs: Mapping[str, Any] | None = None, *,
-              device: str = "") -> node_def_pb2.NodeDef:
-    """A new NodeDef. ``inputs`` are input strings (``a``, ``a:1``, ``^a``; control inputs are moved last);
-    ``attrs`` values go through ``attr_value``."""
-    if not name or not op:
-        raise GraphSurgeonError(f"a node needs a name and an op (got name={name!r}, op={op!r})")
-    given = split_names(inputs) if isinstance(inputs, str) else list(inputs)
-    data = [i for i in given if not i.startswith("^")]
-    control = list(dict.fromkeys(i for i in given if i.startswith("^")))
-    node = node_def_pb2.NodeDef(name=name, op=op, input=data + control, device=device)
-    for key, value in (attrs or {}).items():
-        node.attr[key].CopyFrom(attr_value(value))
-    return node
-
-
-def const_node(name: str, value: object, dtype: object = None, *, controls: Iterable[str] = ()) -> node_def_pb2.NodeDef:
-    """A ``Const`` node holding ``value`` (array, list or scalar), optionally with control inputs."""
-    tensor = tensor_attr(value, dtype).tensor
-    node = node_def_pb2.NodeDef(name=name, op="Const")
-    node.input.extend("^" + parse_input(c).node for c in controls)
-    node.attr["dtype"].type = tensor.dtype
-    node.attr["value"].tensor.CopyFrom(tensor)
-    return node
 
 
 # ------------------------------------------------------------------------------------- selection
@@ -236,123 +83,6 @@ def namespace_nodes(names: Iterable[str], namespace: str) -> list[str]:
     scope = namespace.rstrip("/")
     prefix = scope + "/"
     return [n for n in names if n == scope or n.startswith(prefix)]
-
-
-# ---------------------------------------------------------------------------- bulk bypass (remove)
-
-
-def _data_inputs(node: node_def_pb2.NodeDef) -> list[TensorRef]:
-    return [r for r in map(parse_input, node.input) if not r.is_control]
-
-
-def bypass_nodes(graph_def: graph_pb2.GraphDef, forward: Mapping[str, Mapping[int, TensorRef | None]],
-                 *, what: str = "remove") -> graph_pb2.GraphDef:
-    """Returns a new GraphDef without the nodes in ``forward``, their consumers rewired; the input is not modified.
-
-    ``forward[node][k]`` is the tensor that takes the place of ``node:k`` for its consumers (``None``
-    or a missing ``k``: nothing may still use ``node:k``). Chains of removed nodes are followed. The
-    removed node's control inputs (and, for a consumer that had ``^node``, the producers of its data
-    inputs) become control inputs of each consumer, so nothing runs earlier than before. A control
-    input on a node that is also a data input of the same consumer is dropped (it is implied).
-    ``_class: loc:@node`` entries naming removed nodes are dropped.
-
-    Raises:
-        GraphSurgeonError: a kept node still uses an output that is not forwarded (names both nodes).
-    """
-    nodes = {n.name: n for n in graph_def.node}
-    removed = set(forward)
-    controls_of: dict[str, list[str]] = {}
-    for name in removed:
-        node = nodes[name]
-        controls_of[name] = [r.node for r in map(parse_input, node.input) if r.is_control]
-
-    def resolve_tensor(ref: TensorRef, consumer: str, extra: dict[str, None]) -> TensorRef:
-        seen = 0
-        while ref.node in removed:
-            seen += 1
-            if seen > len(removed) + 1:
-                raise InvalidGraphError(f"removing nodes around '{ref.node}' would leave a cycle of forwarded inputs")
-            target = forward[ref.node].get(ref.index)
-            if target is None:
-                producer = nodes[ref.node]
-                raise GraphSurgeonError(
-                    f"cannot {what} node '{ref.node}' ({producer.op}): node '{consumer}' uses its output "
-                    f"'{format_input(ref)}' and nothing can take its place (forwarding passes the single data "
-                    f"input of a pass-through node such as Identity); remove '{consumer}' too, or rewire it first")
-            for c in controls_of[ref.node]:
-                extra[c] = None
-            ref = target
-        return ref
-
-    memo: dict[str, list[str]] = {}
-
-    def resolve_control(name: str, consumer: str, depth: int = 0) -> list[str]:
-        if name not in removed:
-            return [name]
-        if name in memo:
-            return memo[name]
-        if depth > len(removed) + 1:
-            raise InvalidGraphError(f"removing nodes around '{name}' would leave a cycle of control inputs")
-        out: dict[str, None] = {}
-        node = nodes[name]
-        for ref in map(parse_input, node.input):
-            producer = nodes.get(ref.node)
-            if not ref.is_control and ref.node not in removed and producer is not None and producer.op in SWITCH_OPS:
-                # A control input on the Switch node fires in both branches; '^name' fired in one only.
-                raise GraphSurgeonError(
-                    f"cannot {what} node '{name}' ({node.op}): node '{consumer}' waits on it ('^{name}') and it reads "
-                    f"{producer.op} output '{format_input(ref)}', so the control edge decides whether '{consumer}' "
-                    "runs in that branch; keep the node, or resolve the Switch first (fold_constant_switches)")
-            for n in resolve_control(ref.node, consumer, depth + 1):
-                out[n] = None
-        memo[name] = list(out)
-        return memo[name]
-
-    out = graph_pb2.GraphDef()
-    if graph_def.HasField("versions"):
-        out.versions.CopyFrom(graph_def.versions)
-    if graph_def.HasField("library"):
-        out.library.CopyFrom(graph_def.library)
-    kept: list[node_def_pb2.NodeDef] = []
-    for node in graph_def.node:
-        if node.name in removed:
-            continue
-        refs = [parse_input(i) for i in node.input]
-        touches_inputs = any(r.node in removed for r in refs)
-        targets = colocation_targets(node)
-        touches_coloc = any(t in removed for t in targets)
-        if not touches_inputs and not touches_coloc:
-            kept.append(node)
-            continue
-        new = node_def_pb2.NodeDef()
-        new.CopyFrom(node)
-        if touches_inputs:
-            data: list[str] = []
-            control: dict[str, None] = {}
-            for ref in refs:
-                if ref.is_control:
-                    for n in resolve_control(ref.node, node.name):
-                        control[n] = None
-                else:
-                    extra: dict[str, None] = {}
-                    data.append(format_input(resolve_tensor(ref, node.name, extra)))
-                    for c in extra:
-                        for n in resolve_control(c, node.name):
-                            control[n] = None
-            data_nodes = {parse_input(d).node for d in data}
-            del new.input[:]
-            new.input.extend(data + ["^" + c for c in control if c not in data_nodes and c != node.name])
-        if touches_coloc:
-            entries = [e for e in new.attr["_class"].list.s
-                       if not (e.startswith(_LOC.encode()) and e[len(_LOC):].decode("utf-8", "replace") in removed)]
-            if entries:
-                del new.attr["_class"].list.s[:]
-                new.attr["_class"].list.s.extend(entries)
-            else:
-                del new.attr["_class"]
-        kept.append(new)
-    out.node.extend(kept)
-    return out
 
 
 # ------------------------------------------------------------------------------------------ editor
@@ -523,7 +253,7 @@ class GraphEditor:
         plan: dict[str, dict[int, TensorRef | None]] = {}
         for name in names:
             node = self.node(name)
-            data = _data_inputs(node)
+            data = data_inputs(node)
             if not forward:
                 plan[name] = {}
             elif node.op == "IdentityN":
@@ -547,6 +277,8 @@ class GraphEditor:
         resolved: dict[str, str] = {}
         for src, dst in mapping.items():
             src_node = self._resolve(src)
+            if dst is None:
+                raise GraphSurgeonError(f"rename of '{src}' needs the new name")
             _check_new_name(dst)
             if src_node != dst:
                 resolved[src_node] = dst
@@ -786,11 +518,7 @@ class GraphEditor:
         out_index = {t: k for k, t in enumerate(output_list)}
         plugin = make_node(new_name, op, [_short(t) for t in input_list] + ["^" + c for c in ext_controls],
                            attrs, device=device)
-        out = graph_pb2.GraphDef()
-        if self._graph_def.HasField("versions"):
-            out.versions.CopyFrom(self._graph_def.versions)
-        if self._graph_def.HasField("library"):
-            out.library.CopyFrom(self._graph_def.library)
+        out = graph_like(self._graph_def)
         batch = []
         for i, node in enumerate(nodes):
             if i == position:
@@ -803,7 +531,8 @@ class GraphEditor:
                 continue
             new = node_def_pb2.NodeDef()
             new.CopyFrom(node)
-            data, control = [], {}
+            data: list[str] = []
+            control: dict[str, None] = {}  # an ordered set
             for ref in map(parse_input, node.input):
                 if ref.node in inside:
                     if ref.is_control:
@@ -819,8 +548,7 @@ class GraphEditor:
             new.input.extend(data + ["^" + c for c in control if c not in data_nodes])
             if "_class" in new.attr:
                 entries = list(dict.fromkeys(
-                    (_LOC + new_name).encode() if e.startswith(_LOC.encode())
-                    and e[len(_LOC):].decode("utf-8", "replace") in inside else e
+                    colocation_entry(new_name) if colocation_target(e) in inside else e
                     for e in new.attr["_class"].list.s))
                 del new.attr["_class"].list.s[:]
                 new.attr["_class"].list.s.extend(entries)
@@ -915,10 +643,9 @@ def _rename_refs(node: node_def_pb2.NodeDef, mapping: Mapping[str, str], rename_
     if "_class" in node.attr:
         entries = []
         for e in node.attr["_class"].list.s:
-            if e.startswith(_LOC.encode()):
-                target = e[len(_LOC):].decode("utf-8", "replace")
-                if target in mapping:
-                    e = (_LOC + mapping[target]).encode()
+            target = colocation_target(e)
+            if target is not None and target in mapping:
+                e = colocation_entry(mapping[target])
             entries.append(e)
         del node.attr["_class"].list.s[:]
         node.attr["_class"].list.s.extend(entries)

@@ -2,9 +2,9 @@
 
 This is the only module of graphsurgeon that imports TensorFlow, and it does so lazily, inside
 the functions that need it: ``import graphsurgeon.validate`` never loads TensorFlow. Without
-TensorFlow those functions raise ``MissingDependencyError`` with the install hint. The helpers
-that only read a GraphDef (``graph_inputs``, ``candidate_outputs``, ``initializer_nodes_of``,
-``prepare_feeds``, ``compare_arrays``) work without TensorFlow.
+TensorFlow those functions raise ``MissingDependencyError`` with the install hint. What needs no
+TensorFlow (a graph's inputs and outputs, input values, the comparison and its report) lives in
+``graphsurgeon.values``.
 
 Graphs are imported with ``name=""`` (no ``import/`` prefix) and with their device fields
 cleared, then run in a ``tf.compat.v1.Session`` under ``tf.device(<device>)`` with soft placement,
@@ -16,57 +16,56 @@ its signature called eagerly under ``tf.device``, as its users run it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
-import math
 import os
-import pathlib
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
-from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependencyError, ValidationError
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2
+from graphsurgeon.errors import MismatchError, MissingDependencyError, ValidationError, not_found
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
+from graphsurgeon.formats.model import is_tf2_saved_model
 from graphsurgeon.graph import names
-from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
-from graphsurgeon.summary import summarize
+from graphsurgeon.values import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    DEFAULT_SIGNATURE,
+    PLACEHOLDER_OPS,
+    VARIABLE_OPS,
+    InputSpec,
+    ValidationReport,
+    ValidationRow,
+    as_graph_def,
+    candidate_outputs,
+    check_outputs,
+    coerce_value,
+    compare_arrays,
+    dense_tensor,
+    dtype_label,
+    has_saved_model_init,
+    initializer_nodes_of,
+    normalize_device,
+    prepare_feeds,
+    prepare_original,
+    random_value,
+    saver_nodes,
+    short_device,
+    signature_def,
+    signature_inputs,
+    signature_key,
+    string_pool,
+    tensor_order,
+)
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'pip install "tf-graphsurgeon[tf]"'
-
-#: Default tolerances: |frozen - original| <= atol + rtol * |original| (numpy.allclose).
-DEFAULT_RTOL = 1e-4
-DEFAULT_ATOL = 1e-5
-#: The signature of a TF2 SavedModel that is validated unless another is named.
-DEFAULT_SIGNATURE = "serving_default"
-
-PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
-TABLE_INITIALIZER_OPS = frozenset({
-    "InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2",
-    "InitializeTableFromDataset", "LookupTableImport", "LookupTableImportV2",
-})
-VARIABLE_OPS = frozenset({"Variable", "VariableV2", "VarHandleOp"})
-# Ops whose unconsumed nodes are bookkeeping, not model outputs.
-_MACHINERY_OPS = frozenset({
-    "NoOp", "Assert", "Const", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice",
-    "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec", "StringJoin", "Assign", "AssignAdd",
-    "AssignSub", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "ReadVariableOp",
-    "VarIsInitializedOp", "IsVariableInitialized", "DisableCopyOnRead", "Print", "PrintV2", "WriteFile",
-    "ScalarSummary", "HistogramSummary", "ImageSummary", "AudioSummary", "AudioSummaryV2", "TensorSummary",
-    "TensorSummaryV2", "MergeSummary", "HashTable", "HashTableV2", "MutableHashTable", "MutableHashTableV2",
-    "MutableHashTableOfTensors", "MutableHashTableOfTensorsV2", "MutableDenseHashTable",
-    "MutableDenseHashTableV2", "ApplyGradientDescent", "ResourceApplyGradientDescent",
-}) | PLACEHOLDER_OPS | TABLE_INITIALIZER_OPS | VARIABLE_OPS
-_MACHINERY_SCOPES = ("save", "init", "report_uninitialized_variables")
-# Keys under which a SavedModel keeps its init op (TF1 builder, TF2 loader).
-_SAVED_MODEL_INIT_KEYS = ("saved_model_main_op", "legacy_init_op", "saved_model_init_op")
 
 
 # --- TensorFlow, lazily and quietly ------------------------------------------------------------
@@ -160,21 +159,6 @@ def available_devices(verbose: bool = False) -> list[str]:
     return out or ["/device:CPU:0"]
 
 
-def normalize_device(device: str) -> str:
-    """``cpu``, ``gpu:1``, ``GPU:0``, ``/gpu:0`` or ``/device:GPU:0`` -> ``/device:GPU:0`` form."""
-    text = device.strip()
-    body = text.split("device:", 1)[1] if "device:" in text else text.lstrip("/")
-    kind, _, index = body.partition(":")
-    if kind.upper() not in ("CPU", "GPU") or (index and not index.isdigit()):
-        raise ValidationError(f"device '{device}' is not a CPU or GPU device name; use e.g. 'cpu', 'gpu:0'")
-    return f"/device:{kind.upper()}:{index or 0}"
-
-
-def short_device(device: str) -> str:
-    """``/device:GPU:0`` -> ``GPU:0`` (for reports)."""
-    return device.split("device:", 1)[-1]
-
-
 def _resolve_devices(devices: str | Sequence[str] | None, verbose: bool) -> list[str]:
     present = available_devices(verbose)
     if devices is None:
@@ -207,263 +191,6 @@ def _tf_error_text(err: BaseException) -> str:
     return text if len(text) <= 600 else text[:600] + "..."
 
 
-# --- reading a graph (no TensorFlow) ------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class InputSpec:
-    """One placeholder of a graph.
-
-    Attributes:
-        name: the tensor name (``x:0``).
-        node: the node name (``x``).
-        dtype: the DataType enum value.
-        shape: the declared shape, -1 for unknown sizes, ``None`` for unknown rank.
-        has_default: whether it is a ``PlaceholderWithDefault`` (feeding it is optional).
-    """
-
-    name: str
-    node: str
-    dtype: int
-    shape: tuple[int, ...] | None
-    has_default: bool = False
-
-    @property
-    def dtype_name(self) -> str:
-        return tensors.dtype_name(self.dtype)
-
-    @property
-    def shape_text(self) -> str:
-        if self.shape is None:
-            return "<unknown rank>"
-        return "[" + ",".join("?" if d < 0 else str(d) for d in self.shape) + "]"
-
-    def describe(self) -> str:
-        """``'x:0' (float, shape [?,8])``."""
-        return f"'{self.name}' ({self.dtype_name}, shape {self.shape_text})"
-
-
-def _as_graph_def(graph: Any, tags: Iterable[str] | str | None = None) -> tuple[graph_pb2.GraphDef, str]:
-    """(our GraphDef, a label for messages) from a path, a LoadedGraph or a GraphDef."""
-    if isinstance(graph, (str, os.PathLike)):
-        loaded = _model.load_graph(graph, tags)
-        return loaded.graph_def, str(graph)
-    if isinstance(graph, _model.LoadedGraph):
-        return graph.graph_def, str(graph.saved_model_dir or graph.path)
-    if isinstance(graph, graph_pb2.GraphDef):
-        return graph, "the graph"
-    if hasattr(graph, "SerializeToString") and hasattr(graph, "node"):
-        return graph_pb2.GraphDef.FromString(graph.SerializeToString()), "the graph"
-    raise TypeError(f"expected a graph path, LoadedGraph or GraphDef, got {type(graph).__name__}")
-
-
-def graph_inputs(graph_def: graph_pb2.GraphDef) -> list[InputSpec]:
-    """The placeholders of ``graph_def`` in node order, with dtype and declared shape."""
-    out = []
-    for node in graph_def.node:
-        if node.op not in PLACEHOLDER_OPS:
-            continue
-        dtype = node.attr["dtype"].type if "dtype" in node.attr else types_pb2.DT_INVALID
-        shape: tuple[int, ...] | None = None
-        if "shape" in node.attr and node.attr["shape"].HasField("shape"):
-            shape = tensors.shape_from_proto(node.attr["shape"].shape)
-        if shape is None and "_output_shapes" in node.attr and node.attr["_output_shapes"].list.shape:
-            shape = tensors.shape_from_proto(node.attr["_output_shapes"].list.shape[0])
-        out.append(InputSpec(f"{node.name}:0", node.name, dtype, shape, node.op == "PlaceholderWithDefault"))
-    return out
-
-
-def _in_machinery_scope(node_name: str) -> bool:
-    first = node_name.split("/", 1)[0]
-    return any(first == s or (first.startswith(s + "_") and first[len(s) + 1:].isdigit())
-               for s in _MACHINERY_SCOPES)
-
-
-def candidate_outputs(graph_def: graph_pb2.GraphDef) -> list[str]:
-    """Tensor names (``probs:0``) of ``summarize``'s candidate outputs: nodes nothing consumes, minus machinery."""
-    return [f"{out['name']}:0" for out in summarize(graph_def)["outputs"] if out["op"] not in _MACHINERY_OPS]
-
-
-def initializer_nodes_of(graph_def: graph_pb2.GraphDef) -> list[str]:
-    """Node names to run once before inference: ``init_all_tables`` if present, else table initializers."""
-    by_name = {node.name: node for node in graph_def.node}
-    if "init_all_tables" in by_name:
-        return ["init_all_tables"]
-    return [node.name for node in graph_def.node if node.op in TABLE_INITIALIZER_OPS]
-
-
-def _string_pool(graph_def: graph_pb2.GraphDef, limit: int = 256) -> list[bytes]:
-    """String constants of the model (table keys, vocabularies), for random string inputs."""
-    pool: list[bytes] = []
-    for node in graph_def.node:
-        if node.op != "Const" or _in_machinery_scope(node.name):
-            continue
-        value = node.attr["value"].tensor
-        if value.dtype != types_pb2.DT_STRING:
-            continue
-        for item in value.string_val:
-            if len(item) <= 64 and item not in pool:
-                pool.append(item)
-                if len(pool) >= limit:
-                    return pool
-    return pool
-
-
-def random_value(spec: InputSpec, batch: int, rng: np.random.Generator,
-                 string_pool: Sequence[bytes] = ()) -> np.ndarray:
-    """A random array for a placeholder; unknown sizes become ``batch``.
-
-    Floats: standard normal. uint8: 0..255. Other integers: 0..3 (safe as indices). Bools: fair
-    coin. Strings: drawn from ``string_pool`` plus one out-of-vocabulary word.
-    """
-    if spec.shape is None:
-        raise MismatchError(f"placeholder {spec.describe()} has an unknown rank, so no random value can be made; "
-                            f"give it with --input {spec.node}=VALUE")
-    shape = tuple(batch if d < 0 else d for d in spec.shape)
-    dtype = tensors.to_numpy_dtype(spec.dtype, f"placeholder '{spec.name}'")
-    base = tensors.base_dtype(spec.dtype)
-    if base == types_pb2.DT_STRING:
-        pool = [*string_pool, b"<unk>"] if string_pool else [f"word{i}".encode() for i in range(10)]
-        picks = rng.integers(0, len(pool), size=shape)
-        return np.vectorize(lambda i: pool[i], otypes=[object])(picks) if shape else np.array(pool[int(picks)],
-                                                                                             dtype=object)
-    if base == types_pb2.DT_BOOL:
-        return rng.integers(0, 2, size=shape).astype(np.bool_)
-    if dtype.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
-    if dtype.kind in "iu":
-        high = 256 if dtype.itemsize == 1 and dtype.kind == "u" else 4
-        return rng.integers(0, high, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def coerce_value(value: Any, spec: InputSpec) -> np.ndarray:
-    """``value`` as an array of the placeholder's dtype, checked against its shape.
-
-    Bools accept True/False and 0/1; integers refuse fractions and values out of range; strings
-    become bytes. Raises ``MismatchError`` naming the placeholder, its dtype and shape.
-    """
-    target = tensors.to_numpy_dtype(spec.dtype, f"placeholder '{spec.name}'")
-    base = tensors.base_dtype(spec.dtype)
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-
-    def fail(why: str) -> MismatchError:
-        return MismatchError(f"value for placeholder {spec.describe()} {why}")
-
-    if base == types_pb2.DT_STRING:
-        if arr.dtype.kind not in "OSU":
-            raise fail(f"must be text, got {arr.dtype}")
-        out = np.empty(arr.shape, dtype=object)
-        for idx, item in np.ndenumerate(arr):
-            out[idx] = item.encode() if isinstance(item, str) else bytes(item)
-        arr = out
-    elif arr.dtype.kind in "OSU":
-        raise fail(f"must be {spec.dtype_name}, got text")
-    elif base == types_pb2.DT_BOOL:
-        if arr.dtype.kind != "b":
-            if not np.all((arr == 0) | (arr == 1)):
-                raise fail("must be a bool (true/false or 1/0)")
-        arr = arr.astype(np.bool_)
-    elif target.kind in "iu":
-        if arr.dtype.kind == "c" or (arr.dtype.kind == "f" and not np.all(np.mod(arr, 1) == 0)):
-            raise fail(f"must be an integer ({spec.dtype_name}), got {arr.dtype} values")
-        info = np.iinfo(target)
-        if arr.size and (arr.min() < info.min or arr.max() > info.max):
-            raise fail(f"has values out of the range of {spec.dtype_name} [{info.min}, {info.max}]")
-        arr = arr.astype(target)
-    elif target.kind != "c" and arr.dtype.kind == "c":
-        raise fail(f"must be real ({spec.dtype_name}), got complex values")
-    else:
-        arr = arr.astype(target)
-    if spec.shape is not None:
-        if arr.ndim != len(spec.shape):
-            if arr.ndim == 0:
-                raise fail(f"is a scalar, but the placeholder has shape {spec.shape_text}; give an array "
-                           "(a .npy file or a nested list)")
-            raise fail(f"has shape [{','.join(map(str, arr.shape))}], which does not fit {spec.shape_text}")
-        if any(want >= 0 and want != have for want, have in zip(spec.shape, arr.shape)):
-            raise fail(f"has shape [{','.join(map(str, arr.shape))}], which does not fit {spec.shape_text}")
-    return arr
-
-
-def needed_nodes(graph_def: graph_pb2.GraphDef, outputs: Iterable[str], fed: Iterable[str] = ()) -> set[str]:
-    """Names of the nodes TensorFlow runs to compute ``outputs``: their ancestors over data and control
-    inputs, not looking past fed tensors (a fed node is included, its inputs are not)."""
-    by_name = {node.name: node for node in graph_def.node}
-    stop = {names.node_name(name) for name in fed}
-    seen: set[str] = set()
-    stack = [names.node_name(name) for name in outputs]
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in by_name:
-            continue
-        seen.add(name)
-        if name not in stop:
-            stack.extend(names.node_name(i) for i in by_name[name].input)
-    return seen
-
-
-def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None = None,
-                  random_inputs: bool = False, batch: int = 1, seed: int = 0,
-                  where: str = "the graph", outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """The feed dict (tensor name -> array) for one run of ``graph_def``.
-
-    ``feeds`` keys may be node or tensor names; values for placeholders are cast to their dtype and
-    checked against their shape (``coerce_value``). With ``random_inputs``, every required
-    placeholder not given gets a random value (``random_value``); placeholders with a default are
-    left to it. Without it, a missing required placeholder is a ``MismatchError`` naming it with
-    its dtype and shape. With ``outputs``, only the placeholders those outputs depend on count.
-    """
-    specs = {spec.name: spec for spec in graph_inputs(graph_def)}
-    node_names = [node.name for node in graph_def.node]
-    known = set(node_names)
-    out: dict[str, np.ndarray] = {}
-    for key, value in (feeds or {}).items():
-        try:
-            name = names.tensor_name(key)
-        except ValueError as err:
-            raise MismatchError(f"input '{key}' is a control input, not a tensor") from err
-        if names.node_name(name) not in known:
-            raise names.not_found("input", key, node_names, where=where)
-        spec = specs.get(name)
-        out[name] = coerce_value(value, spec) if spec else np.asarray(value)
-    if batch < 1:
-        raise MismatchError(f"batch must be at least 1, got {batch}")
-    rng = np.random.default_rng(seed)
-    pool: list[bytes] | None = None
-    missing = []
-    needed = needed_nodes(graph_def, outputs, out) if outputs is not None else None
-    for spec in specs.values():
-        if spec.name in out or spec.has_default or (needed is not None and spec.node not in needed):
-            continue
-        if not random_inputs:
-            missing.append(spec)
-            continue
-        if pool is None:
-            pool = _string_pool(graph_def)
-        out[spec.name] = random_value(spec, batch, rng, pool)
-    if missing:
-        listing = ", ".join(s.describe() for s in missing)
-        raise MismatchError(f"no value for required input {listing} of {where}; give --input NAME=VALUE "
-                            "(a .npy file, file.npz:key, or a literal) or use --random-inputs")
-    return out
-
-
-def _check_outputs(graph_def: graph_pb2.GraphDef, outputs: Sequence[str], where: str) -> list[str]:
-    node_names = [node.name for node in graph_def.node]
-    known = set(node_names)
-    fetches = []
-    for name in outputs:
-        try:
-            tensor = names.tensor_name(name)
-        except ValueError as err:
-            raise MismatchError(f"output '{name}' is a control input, not a tensor") from err
-        if names.node_name(tensor) not in known:
-            raise names.not_found("output", name, node_names, where=where)
-        if tensor not in fetches:
-            fetches.append(tensor)
-    return fetches
-
-
 # --- running ----------------------------------------------------------------------------------
 
 def _session(tf: Any, graph: Any) -> Any:
@@ -487,7 +214,7 @@ def _run_ops(sess: Any, graph: Any, node_names: Sequence[str], what: str) -> Non
         try:
             ops.append(graph.get_operation_by_name(names.node_name(name)))
         except KeyError as err:
-            raise names.not_found("initializer node", name, [op.name for op in graph.get_operations()],
+            raise not_found("initializer node", name, [op.name for op in graph.get_operations()],
                                   where=what) from err
     logger.info("running initializers of %s: %s", what, ", ".join(op.name for op in ops))
     sess.run(ops)
@@ -544,11 +271,11 @@ def run_graph(graph: Any, feeds: Mapping[str, Any] | None = None, outputs: Seque
         NodeNotFoundError: an input, output or initializer name is not in the graph.
         ValidationError: TensorFlow could not import or run the graph.
     """
-    graph_def, what = _as_graph_def(graph, tags)
+    graph_def, what = as_graph_def(graph, tags)
     output_names = names.split_names(outputs) or candidate_outputs(graph_def)
     if not output_names:
         raise ValidationError(f"'{what}' has no candidate outputs; name what to fetch with --output")
-    fetches = _check_outputs(graph_def, output_names, f"'{what}'")
+    fetches = check_outputs(graph_def, output_names, f"'{what}'")
     feed_dict = prepare_feeds(graph_def, feeds, random_inputs, batch, seed, where=f"'{what}'", outputs=fetches)
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(graph_def)
     tf = import_tensorflow(verbose)
@@ -562,61 +289,6 @@ def run_graph(graph: Any, feeds: Mapping[str, Any] | None = None, outputs: Seque
 
 
 # --- the original model, run the way its users run it ------------------------------------------
-
-def checkpoint_prefix(checkpoint: str | os.PathLike[str] | None, meta_path: pathlib.Path | None = None) -> str:
-    """A checkpoint prefix from a prefix, a directory (latest), a ``.index``/``.data-*`` file or a ``.meta`` beside it.
-
-    Raises ``CheckpointError`` when nothing there looks like a checkpoint.
-    """
-    if checkpoint is None:
-        if meta_path is None or not meta_path.name.endswith(".meta"):
-            raise CheckpointError("no checkpoint given; pass --checkpoint PREFIX (e.g. model.ckpt-1000)")
-        candidate = str(meta_path)[: -len(".meta")]
-        if _is_prefix(candidate):
-            return candidate
-        raise CheckpointError(f"no checkpoint '{candidate}' next to '{meta_path}' (expected "
-                              f"'{candidate}.index'); pass --checkpoint PREFIX")
-    path = pathlib.Path(checkpoint)
-    if path.is_dir():
-        state = path / "checkpoint"
-        if state.is_file():
-            for line in state.read_text(errors="replace").splitlines():
-                if line.startswith("model_checkpoint_path:"):
-                    value = line.split(":", 1)[1].strip().strip('"')
-                    candidate = value if os.path.isabs(value) else str(path / value)
-                    if _is_prefix(candidate):
-                        return candidate
-        indexes = sorted(path.glob("*.index"), key=lambda p: p.stat().st_mtime)
-        if indexes:
-            return str(indexes[-1])[: -len(".index")]
-        raise CheckpointError(f"directory '{path}' holds no checkpoint (no *.index file)")
-    text = str(path)
-    if text.endswith(".index"):
-        text = text[: -len(".index")]
-    elif ".data-" in path.name:
-        text = text[: text.rindex(".data-")]
-    elif text.endswith(".meta"):
-        text = text[: -len(".meta")]
-    if _is_prefix(text):
-        return text
-    raise CheckpointError(f"checkpoint '{checkpoint}' not found (expected '{text}.index' or a V1 checkpoint file)")
-
-
-def _is_prefix(prefix: str) -> bool:
-    return os.path.isfile(prefix + ".index") or (os.path.isfile(prefix) and not prefix.endswith(".meta"))
-
-
-def _saver_nodes(graph_def: graph_pb2.GraphDef) -> tuple[str, str] | None:
-    """(restore op, filename tensor) of a Saver built into a bare GraphDef (``save/restore_all``)."""
-    by_name = {node.name: node for node in graph_def.node}
-    scopes = sorted({n.name.rsplit("/", 1)[0] for n in graph_def.node
-                     if n.name.endswith("/restore_all") and n.op == "NoOp"}, key=lambda s: (s != "save", s))
-    for scope in scopes:
-        for filename in (f"{scope}/Const", f"{scope}/filename"):
-            if filename in by_name:
-                return f"{scope}/restore_all", f"{filename}:0"
-    return None
-
 
 def _restore_variables_by_name(tf: Any, sess: Any, graph: Any, graph_def: graph_pb2.GraphDef, prefix: str) -> None:
     """Restores each variable node from the checkpoint key of the same name (no Saver in the graph)."""
@@ -643,39 +315,22 @@ def _tf_meta_graph_def(tf: Any, meta: meta_graph_pb2.MetaGraphDef) -> Any:
     return tf.compat.v1.MetaGraphDef.FromString(meta.SerializeToString())
 
 
-def _has_saved_model_init(meta: meta_graph_pb2.MetaGraphDef) -> bool:
-    return any(key in meta.collection_def for key in _SAVED_MODEL_INIT_KEYS) or \
-        "__saved_model_init_op" in meta.signature_def
-
-
-def _prepare_original(original: Any, checkpoint: str | os.PathLike[str] | None,
-                      tags: Iterable[str] | str | None) -> tuple[_model.LoadedGraph, str | None, str]:
-    """(LoadedGraph, checkpoint prefix or None, label) of an original model."""
-    loaded = original if isinstance(original, _model.LoadedGraph) else _model.load_graph(original, tags)
-    label = str(loaded.saved_model_dir or loaded.path)
-    prefix: str | None = None
-    if loaded.kind != _model.SAVED_MODEL:
-        has_vars = any(node.op in VARIABLE_OPS for node in loaded.graph_def.node)
-        if checkpoint is not None or (loaded.kind == _model.META_GRAPH_DEF and has_vars):
-            prefix = checkpoint_prefix(checkpoint, loaded.path)
-    return loaded, prefix, label
-
-
 def _load_original(tf: Any, sess: Any, graph: Any, loaded: _model.LoadedGraph, prefix: str | None) -> list[str]:
     """Builds the original in ``graph`` and restores it; returns the initializer ops still to run."""
+    meta = loaded.meta_graph_def
     if loaded.kind == _model.SAVED_MODEL:
         # Restores the variables and runs main_op / legacy_init_op, as TF Serving does.
         tf.compat.v1.saved_model.loader.load(sess, list(loaded.tags), str(loaded.saved_model_dir),
                                              clear_devices=True)
-        if _has_saved_model_init(loaded.meta_graph_def):
+        if meta is not None and has_saved_model_init(meta):
             return []
         return [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
     saver_def = None
     init: list[str] = []
-    if loaded.kind == _model.META_GRAPH_DEF:
-        tf.compat.v1.train.import_meta_graph(_tf_meta_graph_def(tf, loaded.meta_graph_def), clear_devices=True)
-        if loaded.meta_graph_def.HasField("saver_def"):
-            saver_def = loaded.meta_graph_def.saver_def
+    if loaded.kind == _model.META_GRAPH_DEF and meta is not None:  # a MetaGraphDef file always has one
+        tf.compat.v1.train.import_meta_graph(_tf_meta_graph_def(tf, meta), clear_devices=True)
+        if meta.HasField("saver_def"):
+            saver_def = meta.saver_def
         init = [op.name for op in graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)]
     else:
         tf.compat.v1.import_graph_def(_tf_graph_def(tf, loaded.graph_def), name="")
@@ -683,7 +338,7 @@ def _load_original(tf: Any, sess: Any, graph: Any, loaded: _model.LoadedGraph, p
         if saver_def is not None and saver_def.restore_op_name:
             restore: tuple[str, str] | None = (saver_def.restore_op_name, saver_def.filename_tensor_name)
         else:
-            restore = _saver_nodes(loaded.graph_def)
+            restore = saver_nodes(loaded.graph_def)
         if restore:
             logger.info("restoring %s through %s", prefix, restore[0])
             sess.run(restore[0], {restore[1]: prefix})
@@ -741,7 +396,7 @@ def original_session(original: Any, checkpoint: str | os.PathLike[str] | None = 
         ValidationError: TensorFlow cannot load, restore or initialize the model, or it is a TF2
             SavedModel (see ``run_original``).
     """
-    loaded, prefix, label = _prepare_original(original, checkpoint, tags)
+    loaded, prefix, label = prepare_original(original, checkpoint, tags)
     if is_tf2_saved_model(loaded):
         raise ValidationError(f"'{label}' is a TF2 SavedModel: the TF1 loader cannot restore its variables into a "
                               "session; call its signature with run_original(...) or compare with validate(...)")
@@ -765,7 +420,7 @@ def run_original(original: Any, checkpoint: str | os.PathLike[str] | None = None
     and ``outputs`` then take signature keys or the tensor names they map to (default: all of the
     signature's outputs, keyed by tensor name).
     """
-    loaded, prefix, label = _prepare_original(original, checkpoint, tags)
+    loaded, prefix, label = prepare_original(original, checkpoint, tags)
     if is_tf2_saved_model(loaded):
         tf = import_tensorflow(verbose)
         with _tf_quiet(verbose):
@@ -774,7 +429,7 @@ def run_original(original: Any, checkpoint: str | os.PathLike[str] | None = None
     output_names = names.split_names(outputs) or candidate_outputs(loaded.graph_def)
     if not output_names:
         raise ValidationError(f"'{label}' has no candidate outputs; name what to fetch with --output")
-    fetches = _check_outputs(loaded.graph_def, output_names, f"'{label}'")
+    fetches = check_outputs(loaded.graph_def, output_names, f"'{label}'")
     feed_dict = prepare_feeds(loaded.graph_def, feeds, random_inputs, batch, seed, where=f"'{label}'",
                               outputs=fetches)
     tf = import_tensorflow(verbose)
@@ -790,64 +445,6 @@ def _run_original_once(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, 
 
 
 # --- a TF2 SavedModel, run eagerly through one signature ------------------------------------------
-
-def _signature_def(loaded: _model.LoadedGraph, signature: str, label: str) -> Any:
-    meta = loaded.meta_graph_def
-    if meta is None or signature not in meta.signature_def:
-        available = sorted(k for k in (meta.signature_def if meta is not None else {}) if not k.startswith("__"))
-        raise ValidationError(f"signature '{signature}' not found in the SavedModel '{label}'; available "
-                              f"signatures: {', '.join(available) or '(none)'} (pass one with --signature)")
-    return meta.signature_def[signature]
-
-
-def _dense_tensor(info: Any, what: str) -> str:
-    if info.WhichOneof("encoding") != "name" or not info.name:
-        raise ValidationError(f"{what} is not a dense tensor (a sparse or composite tensor); validating it is "
-                              "not supported")
-    return names.tensor_name(info.name)
-
-
-def signature_inputs(loaded: _model.LoadedGraph, signature: str = DEFAULT_SIGNATURE) -> dict[str, InputSpec]:
-    """Signature key -> ``InputSpec`` (tensor name, dtype, shape) of a TF2 SavedModel signature's inputs.
-
-    The spec's ``name`` is the graph tensor the key maps to (``serving_default_x:0``), which a
-    frozen signature keeps as its placeholder. Keys are in sorted order. Raises
-    ``ValidationError`` for an unknown signature (listing the available ones).
-    """
-    label = str(loaded.saved_model_dir or loaded.path)
-    sig = _signature_def(loaded, signature, label)
-    out: dict[str, InputSpec] = {}
-    for key in sorted(sig.inputs):
-        info = sig.inputs[key]
-        tensor = _dense_tensor(info, f"input '{key}' of signature '{signature}' of '{label}'")
-        shape = None if info.tensor_shape.unknown_rank else tuple(d.size for d in info.tensor_shape.dim)
-        out[key] = InputSpec(tensor, names.node_name(tensor), info.dtype, shape)
-    return out
-
-
-def _signature_key(name: str, mapping: Mapping[str, str], kind: str, where: str) -> str:
-    """The signature key ``name`` refers to: a key itself, or the tensor (or node) a key maps to."""
-    if name in mapping:
-        return name
-    try:
-        tensor = names.tensor_name(name)
-    except ValueError as err:
-        raise MismatchError(f"{kind} '{name}' is a control input, not a tensor") from err
-    by_tensor = {value: key for key, value in mapping.items()}
-    if tensor in by_tensor:
-        return by_tensor[tensor]
-    node = names.node_name(tensor)
-    if node in mapping and tensor == f"{node}:0":  # "x:0", as parse_feeds spells the key "x"
-        return node
-    listing = ", ".join(f"{key} ({value})" for key, value in sorted(mapping.items()))
-    raise names.not_found(kind, name, list(mapping) + list(by_tensor), where=where,
-                          hint=f"the signature's {kind}s are: {listing}")
-
-
-def _tensor_order(tensor: str) -> tuple[str, int]:
-    ref = names.parse_input(tensor)
-    return ref.node, ref.index
-
 
 @contextlib.contextmanager
 def _eager_mode(tf: Any) -> Iterator[None]:
@@ -888,7 +485,7 @@ def _signature_values(specs: Mapping[str, InputSpec], inputs: Mapping[str, Any] 
         raise MismatchError(f"batch must be at least 1, got {batch}")
     given: dict[str, np.ndarray] = {}
     for name, value in (inputs or {}).items():
-        key = _signature_key(name, {k: spec.name for k, spec in specs.items()}, "input", where)
+        key = signature_key(name, {k: spec.name for k, spec in specs.items()}, "input", where)
         if key in given:
             raise MismatchError(f"input '{key}' ({specs[key].name}) of {where} is given twice")
         given[key] = coerce_value(value, specs[key])
@@ -908,15 +505,36 @@ def _run_original_tf2(tf: Any, loaded: _model.LoadedGraph, label: str, signature
                       batch: int, seed: int, device: str) -> dict[str, np.ndarray]:
     """``run_original`` for a TF2 SavedModel: its signature called eagerly; ``{output tensor name: value}``."""
     where = f"signature '{signature}' of '{label}'"
-    sig = _signature_def(loaded, signature, label)
+    sig = signature_def(loaded, signature, label)
     specs = signature_inputs(loaded, signature)
-    out_map = {key: _dense_tensor(sig.outputs[key], f"output '{key}' of {where}") for key in sig.outputs}
+    out_map = {key: dense_tensor(sig.outputs[key], f"output '{key}' of {where}") for key in sig.outputs}
     wanted = names.split_names(outputs)
-    keys = list(dict.fromkeys(_signature_key(name, out_map, "output", where) for name in wanted)) if wanted \
-        else sorted(out_map, key=lambda key: _tensor_order(out_map[key]))
-    values, _ = _signature_values(specs, feeds, random_inputs, batch, seed, _string_pool(loaded.graph_def), where)
+    keys = list(dict.fromkeys(signature_key(name, out_map, "output", where) for name in wanted)) if wanted \
+        else sorted(out_map, key=lambda key: tensor_order(out_map[key]))
+    values, _ = _signature_values(specs, feeds, random_inputs, batch, seed, string_pool(loaded.graph_def), where)
     result = _run_signature_once(tf, loaded, signature, values, device, f"'{label}'")
     return {out_map[key]: result[key] for key in keys}
+
+
+def _compare(original: Callable[[Any, str], Mapping[str, np.ndarray]], keys: Sequence[str],
+             frozen_def: graph_pb2.GraphDef, frozen_label: str, feeds: Mapping[str, np.ndarray], fetches: Sequence[str],
+             init: Sequence[str], devices: Sequence[str] | str | None, rtol: float, atol: float,
+             verbose: bool) -> tuple[list[ValidationRow], list[str]]:
+    """The one run-and-compare loop (TF1 and TF2 originals): on each device, ``original(tf, device)`` (values
+    by ``keys``) and the frozen graph (values by ``fetches``, in the same order), compared pairwise."""
+    tf = import_tensorflow(verbose)
+    rows: list[ValidationRow] = []
+    with _tf_quiet(verbose):
+        run_on = _resolve_devices(devices, verbose)
+        for device in run_on:
+            want = original(tf, device)
+            logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
+            got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
+            for key, name in zip(keys, fetches):
+                max_abs, max_rel, ok, note = compare_arrays(want[key], got[name], rtol, atol)
+                rows.append(ValidationRow(name, short_device(device), tuple(got[name].shape), dtype_label(got[name]),
+                                          max_abs, max_rel, ok, note))
+    return rows, run_on
 
 
 def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: graph_pb2.GraphDef,
@@ -926,216 +544,40 @@ def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: g
                   initializer_nodes: Sequence[str] | str | None, verbose: bool) -> ValidationReport:
     """``validate`` for a TF2 SavedModel original: the signature is called eagerly, the frozen graph run."""
     where = f"signature '{signature}' of '{original_label}'"
-    sig = _signature_def(loaded, signature, original_label)
+    sig = signature_def(loaded, signature, original_label)
     specs = signature_inputs(loaded, signature)
-    out_map = {key: _dense_tensor(sig.outputs[key], f"output '{key}' of {where}") for key in sig.outputs}
+    out_map = {key: dense_tensor(sig.outputs[key], f"output '{key}' of {where}") for key in sig.outputs}
     frozen_nodes = {node.name for node in frozen_def.node}
     wanted = names.split_names(outputs)
     if wanted:
-        keys = list(dict.fromkeys(_signature_key(name, out_map, "output", where) for name in wanted))
+        keys = list(dict.fromkeys(signature_key(name, out_map, "output", where) for name in wanted))
     else:
         keys = [key for key in out_map if names.node_name(out_map[key]) in frozen_nodes]
         if not keys:
             listing = ", ".join(sorted(out_map.values()))
             raise ValidationError(f"'{frozen_label}' holds none of the outputs of {where} ({listing}); is it "
                                   f"frozen from another signature? (pass the right one with --signature)")
-    keys.sort(key=lambda key: _tensor_order(out_map[key]))
-    fetches = _check_outputs(frozen_def, [out_map[key] for key in keys], f"'{frozen_label}'")
+    keys.sort(key=lambda key: tensor_order(out_map[key]))
+    fetches = check_outputs(frozen_def, [out_map[key] for key in keys], f"'{frozen_label}'")
 
-    values, given = _signature_values(specs, inputs, True, batch, seed, _string_pool(frozen_def), where)
+    values, given = _signature_values(specs, inputs, True, batch, seed, string_pool(frozen_def), where)
     frozen_given = {specs[key].name: value for key, value in values.items() if specs[key].node in frozen_nodes}
     feeds = prepare_feeds(frozen_def, frozen_given, random_inputs=False, batch=batch, seed=seed,
                           where=f"'{frozen_label}'", outputs=fetches)
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
 
-    tf = import_tensorflow(verbose)
-    rows: list[ValidationRow] = []
-    with _tf_quiet(verbose):
-        run_on = _resolve_devices(devices, verbose)
-        for device in run_on:
-            logger.info("calling signature '%s' of the original '%s' on %s", signature, original_label,
-                        short_device(device))
-            want = _run_signature_once(tf, loaded, signature, values, device, f"'{original_label}'")
-            logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
-            got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
-            for key, name in zip(keys, fetches):
-                max_abs, max_rel, ok, note = compare_arrays(want[key], got[name], rtol, atol)
-                rows.append(ValidationRow(name, short_device(device), tuple(got[name].shape), dtype_label(got[name]),
-                                          max_abs, max_rel, ok, note))
+    def original_values(tf: Any, device: str) -> Mapping[str, np.ndarray]:
+        logger.info("calling signature '%s' of the original '%s' on %s", signature, original_label,
+                    short_device(device))
+        return _run_signature_once(tf, loaded, signature, values, device, f"'{original_label}'")
+
+    rows, run_on = _compare(original_values, keys, frozen_def, frozen_label, feeds, fetches, init, devices, rtol, atol,
+                            verbose)
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=None, rows=rows,
         inputs={specs[key].name: (tuple(value.shape), dtype_label(value)) for key, value in values.items()},
         random=[specs[key].name for key in values if key not in given], devices=[short_device(d) for d in run_on],
         rtol=rtol, atol=atol, seed=seed, signature=signature)
-
-
-# --- comparing ---------------------------------------------------------------------------------
-
-_FLOAT_KINDS = "fc"
-
-
-def _is_floating(dtype: np.dtype) -> bool:
-    if dtype.kind in _FLOAT_KINDS:
-        return True
-    try:
-        return np.issubdtype(dtype, np.floating) or "float" in dtype.name
-    except TypeError:
-        return False
-
-
-def compare_arrays(original: np.ndarray, frozen: np.ndarray, rtol: float = DEFAULT_RTOL,
-                   atol: float = DEFAULT_ATOL) -> tuple[float | None, float | None, bool, str]:
-    """(max_abs, max_rel, ok, note) of ``frozen`` against ``original``.
-
-    Floats pass when ``|frozen - original| <= atol + rtol * |original|`` everywhere (NaN matches
-    NaN). ``max_rel`` is over elements where ``original != 0``. Integers, bools and strings must
-    be equal; for them ``max_abs`` is the largest integer difference (``None`` for bools and
-    strings) and ``note`` counts the differing elements.
-    """
-    a = np.asarray(original)
-    b = np.asarray(frozen)
-    if a.shape != b.shape:
-        return None, None, False, f"shape {list(b.shape)} != original {list(a.shape)}"
-    if a.dtype != b.dtype:
-        return None, None, False, f"dtype {b.dtype} != original {a.dtype}"
-    if a.size == 0:
-        return 0.0, 0.0, True, ""
-    if _is_floating(a.dtype):
-        wide = np.complex128 if a.dtype.kind == "c" else np.float64
-        x, y = a.astype(wide), b.astype(wide)
-        same = (x == y) | (np.isnan(x) & np.isnan(y))
-        diff = np.where(same, 0.0, np.abs(y - x))
-        max_abs = float(np.max(diff)) if not np.isnan(diff).all() else math.nan
-        nonzero = np.abs(x) > 0
-        rel = np.divide(diff, np.abs(x), out=np.zeros_like(diff, dtype=np.float64), where=nonzero)
-        max_rel = float(np.max(rel))
-        close = np.isclose(y, x, rtol=rtol, atol=atol, equal_nan=True)
-        ok = bool(np.all(close))
-        note = "" if ok else f"{int(np.sum(~close))} of {a.size} differ"
-        return max_abs, max_rel, ok, note
-    differ = int(np.sum(a != b))
-    max_abs = None
-    if a.dtype.kind in "iu":
-        max_abs = float(np.max(np.abs(b.astype(np.float64) - a.astype(np.float64))))
-    return max_abs, None, differ == 0, f"{differ} of {a.size} differ" if differ else ""
-
-
-@dataclasses.dataclass
-class ValidationRow:
-    """One output on one device: the frozen graph's answer against the original's."""
-
-    output: str
-    device: str
-    shape: tuple[int, ...]
-    dtype: str
-    max_abs: float | None
-    max_rel: float | None
-    ok: bool
-    note: str = ""
-
-
-def _num(value: float | None) -> float | str | None:
-    if value is None:
-        return None
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    return value
-
-
-@dataclasses.dataclass
-class ValidationReport:
-    """What ``validate`` found: one row per output and device.
-
-    Attributes:
-        original: the original model (path) and ``checkpoint`` its checkpoint prefix, if any.
-        frozen: the frozen graph (path, or ``"the graph"``).
-        rows: ``ValidationRow`` per output per device.
-        inputs: tensor name -> (shape, dtype) of what was fed; ``random``: names given random values.
-        devices: the devices run on (``CPU:0``, ``GPU:0``...).
-        rtol, atol: the tolerances for floating-point outputs.
-    """
-
-    original: str
-    frozen: str
-    checkpoint: str | None
-    rows: list[ValidationRow]
-    inputs: dict[str, tuple[tuple[int, ...], str]]
-    random: list[str]
-    devices: list[str]
-    rtol: float
-    atol: float
-    seed: int = 0
-    signature: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Every output matched on every device (and there was at least one)."""
-        return bool(self.rows) and all(row.ok for row in self.rows)
-
-    @property
-    def failures(self) -> list[ValidationRow]:
-        return [row for row in self.rows if not row.ok]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (NaN and infinity as strings)."""
-        return {
-            "ok": self.ok,
-            "original": self.original,
-            "checkpoint": self.checkpoint,
-            "frozen": self.frozen,
-            "devices": list(self.devices),
-            "rtol": self.rtol,
-            "atol": self.atol,
-            "seed": self.seed,
-            "signature": self.signature,
-            "inputs": {name: {"shape": list(shape), "dtype": dtype, "random": name in self.random}
-                       for name, (shape, dtype) in self.inputs.items()},
-            "rows": [{"output": r.output, "device": r.device, "shape": list(r.shape), "dtype": r.dtype,
-                      "max_abs": _num(r.max_abs), "max_rel": _num(r.max_rel), "ok": r.ok, "note": r.note}
-                     for r in self.rows],
-        }
-
-    def format(self) -> str:
-        """An aligned table for people, with a one-line verdict at the end."""
-        lines = [f"original: {self.original}" + (f" (checkpoint {self.checkpoint})" if self.checkpoint else ""),
-                 f"frozen:   {self.frozen}"]
-        if self.signature:
-            lines.append(f"signature: {self.signature} (TF2 SavedModel, run eagerly)")
-        for name, (shape, dtype) in self.inputs.items():
-            how = f"random, seed {self.seed}" if name in self.random else "given"
-            lines.append(f"input:    {name} {dtype}[{','.join(map(str, shape))}] ({how})")
-        header = ("output", "device", "shape", "dtype", "max_abs", "max_rel", "ok")
-        table = [header]
-        for r in self.rows:
-            table.append((r.output, r.device, "[" + ",".join(map(str, r.shape)) + "]", r.dtype,
-                          _fmt(r.max_abs), _fmt(r.max_rel), "ok" if r.ok else "MISMATCH" + (f" ({r.note})" if r.note
-                                                                                          else "")))
-        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-        lines.append("")
-        for row in table:
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
-        lines.append("")
-        outputs = sorted({r.output for r in self.rows})
-        where = ", ".join(self.devices)
-        if self.ok:
-            lines.append(f"OK: {len(outputs)} output(s) match on {where} (rtol {self.rtol:g}, atol {self.atol:g})")
-        else:
-            bad = ", ".join(f"{r.output} on {r.device}" for r in self.failures)
-            lines.append(f"MISMATCH: {bad} (rtol {self.rtol:g}, atol {self.atol:g})")
-        return "\n".join(lines)
-
-
-def dtype_label(array: np.ndarray) -> str:
-    """numpy's dtype name, or ``string`` for TensorFlow strings (object/bytes arrays)."""
-    return "string" if array.dtype.kind in "OSU" else str(array.dtype)
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    return f"{value:.3g}"
 
 
 def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] | None = None,
@@ -1187,8 +629,8 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         ValidationError: either model cannot be loaded, restored or run.
         NodeNotFoundError, MismatchError, CheckpointError: bad names, values or checkpoint.
     """
-    loaded, prefix, original_label = _prepare_original(original, checkpoint, tags)
-    frozen_def, frozen_label = _as_graph_def(frozen)
+    loaded, prefix, original_label = prepare_original(original, checkpoint, tags)
+    frozen_def, frozen_label = as_graph_def(frozen)
     if is_tf2_saved_model(loaded):
         return _validate_tf2(loaded, original_label, frozen_def, frozen_label, signature=signature, inputs=inputs,
                              outputs=outputs, rtol=rtol, atol=atol, devices=devices, seed=seed, batch=batch,
@@ -1196,8 +638,8 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     output_names = names.split_names(outputs) or candidate_outputs(frozen_def)
     if not output_names:
         raise ValidationError(f"'{frozen_label}' has no candidate outputs; name the outputs to compare")
-    fetches = _check_outputs(frozen_def, output_names, f"'{frozen_label}'")
-    _check_outputs(loaded.graph_def, fetches, f"the original '{original_label}'")
+    fetches = check_outputs(frozen_def, output_names, f"'{frozen_label}'")
+    check_outputs(loaded.graph_def, fetches, f"the original '{original_label}'")
     given = dict(inputs or {})
     frozen_nodes = {n.name for n in frozen_def.node}
     original_nodes = [n.name for n in loaded.graph_def.node]
@@ -1209,7 +651,7 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
                      if names.node_name(k) in original_placeholders and names.node_name(k) not in frozen_placeholders}
     for key in given:
         if names.node_name(key) not in frozen_nodes and names.node_name(key) not in original_placeholders:
-            raise names.not_found("input", key, sorted(frozen_placeholders | original_placeholders),
+            raise not_found("input", key, sorted(frozen_placeholders | original_placeholders),
                                   where=f"'{frozen_label}' or the original '{original_label}'")
     # Random values for what the frozen graph needs, then for what the original alone needs; both
     # get the same values for shared names.
@@ -1217,25 +659,18 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
                           batch=batch, seed=seed, where=f"'{frozen_label}'", outputs=fetches)
     for name in feeds:
         if names.node_name(name) not in set(original_nodes):
-            raise names.not_found("input", name, original_nodes, where=f"the original '{original_label}'")
+            raise not_found("input", name, original_nodes, where=f"the original '{original_label}'")
     original_feeds = prepare_feeds(loaded.graph_def, {**feeds, **original_only}, random_inputs=True, batch=batch,
                                    seed=seed + 1, where=f"the original '{original_label}'", outputs=fetches)
     given_names = {names.tensor_name(k) for k in given}
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
 
-    tf = import_tensorflow(verbose)
-    rows: list[ValidationRow] = []
-    with _tf_quiet(verbose):
-        run_on = _resolve_devices(devices, verbose)
-        for device in run_on:
-            logger.info("running the original '%s' on %s", original_label, short_device(device))
-            want = _run_original_once(tf, loaded, prefix, original_feeds, fetches, device, f"'{original_label}'")
-            logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
-            got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
-            for name in fetches:
-                max_abs, max_rel, ok, note = compare_arrays(want[name], got[name], rtol, atol)
-                rows.append(ValidationRow(name, short_device(device), tuple(got[name].shape), dtype_label(got[name]),
-                                          max_abs, max_rel, ok, note))
+    def original_values(tf: Any, device: str) -> Mapping[str, np.ndarray]:
+        logger.info("running the original '%s' on %s", original_label, short_device(device))
+        return _run_original_once(tf, loaded, prefix, original_feeds, fetches, device, f"'{original_label}'")
+
+    rows, run_on = _compare(original_values, fetches, frozen_def, frozen_label, feeds, fetches, init, devices, rtol,
+                            atol, verbose)
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=prefix, rows=rows,
         inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in original_feeds.items()},

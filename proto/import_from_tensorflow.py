@@ -32,6 +32,8 @@ ROOT_MODULES = [
     "tensorflow.python.training.checkpoint_state_pb2",
     "tensorflow.core.protobuf.fingerprint_pb2",
     "tensorflow.core.util.saved_tensor_slice_pb2",
+    # TensorBoard event files (formats/events.py): Event, and the Summary it references.
+    "tensorflow.core.util.event_pb2",
 ]
 OUT_DIR = pathlib.Path(__file__).parent / "graphsurgeon" / "_proto"
 NEW_PACKAGE = "graphsurgeon.tf"
@@ -85,6 +87,8 @@ def print_enum(enum: descriptor_pb2.EnumDescriptorProto, indent: str, out: list[
     out.append(f"{indent}enum {enum.name} {{")
     if enum.options.allow_alias:
         out.append(f"{indent}  option allow_alias = true;")
+    if enum.options.deprecated:
+        out.append(f"{indent}  option deprecated = true;")
     for value in enum.value:
         dep = " [deprecated = true]" if value.options.deprecated else ""
         out.append(f"{indent}  {value.name} = {value.number}{dep};")

@@ -3,7 +3,7 @@
 Nothing here touches a committed fixture: every function works on a path the caller made (a copy
 under a temporary directory). The SSTable writer re-encodes a real checkpoint's records so that one
 entry or the header can be changed while every block checksum stays valid; it is the minimal
-LevelDB table layout of docs/tf-formats.md §1 (one data block, an empty meta block, an index block).
+LevelDB table layout of docs/formats.md §1 (one data block, an empty meta block, an index block).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import google_crc32c
 
 from graphsurgeon._proto import tensor_bundle_pb2, types_pb2
-from graphsurgeon.formats.checkpoint import mask_crc, read_table
+from graphsurgeon.formats.sstable import mask_crc, read_table
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 TABLE_MAGIC = 0xDB4775248B80FB57

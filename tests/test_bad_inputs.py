@@ -37,7 +37,7 @@ from graphsurgeon import errors
 from graphsurgeon._proto import graph_pb2, saved_model_pb2
 from graphsurgeon.cli import main
 from graphsurgeon.formats import protofile
-from graphsurgeon.formats.checkpoint import read_table
+from graphsurgeon.formats.sstable import read_table
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import damage  # noqa: E402

@@ -135,7 +135,7 @@ def _tf2_copy(tmp_path: pathlib.Path):  # noqa: ANN202
 
 @pytest.mark.parametrize("child_id", [10**6, -1])
 def test_object_graph_child_past_the_end(tmp_path: pathlib.Path, child_id: int) -> None:
-    """Was IndexError in saved_model_v2._object_paths (gs inspect / freeze of a damaged TF2 SavedModel)."""
+    """Was IndexError in graph/object_graph._object_paths (gs inspect / freeze of a damaged TF2 SavedModel)."""
     saved, model = _tf2_copy(tmp_path)
     objects = model.meta_graphs[0].object_graph_def.nodes
     objects[0].children.add(node_id=child_id & 0x7FFFFFFF, local_name="broken")
@@ -169,7 +169,7 @@ def test_damaged_trainable_variables_collection(tmp_path: pathlib.Path) -> None:
 
 
 def test_restore_function_identity_without_input(tmp_path: pathlib.Path) -> None:
-    """Was IndexError in saved_model_v2._route_b (an Identity with no input in the restore function)."""
+    """Was IndexError in graph/object_graph._route_b (an Identity with no input in the restore function)."""
     saved, model = _tf2_copy(tmp_path)
     meta = model.meta_graphs[0]
     restore = next(n for n in meta.graph_def.node if n.name == meta.saver_def.restore_op_name.split(":")[0])
@@ -222,7 +222,7 @@ def test_optimize_batch_norm_over_a_damaged_convolution(tmp_path: pathlib.Path, 
 
 
 def test_identity_with_a_variable_at_input_1(tmp_path: pathlib.Path) -> None:
-    """Was KeyError in saved_model_v2.rewrite_body (an Identity whose variable input is not input 0)."""
+    """Was KeyError in FunctionFreezer.rewrite_body (an Identity whose variable input is not input 0)."""
     from graphsurgeon.errors import UnsupportedError
 
     saved, model = _tf2_copy(tmp_path)

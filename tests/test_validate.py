@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from graphsurgeon import validate as gv
+from graphsurgeon import values as gvalues
 from graphsurgeon._proto import graph_pb2, types_pb2
 from graphsurgeon.errors import CheckpointError, MismatchError, MissingDependencyError, NodeNotFoundError
 from graphsurgeon.formats import tensors
@@ -23,8 +24,8 @@ FREEZE = FIXTURES / "freeze"
 DT = types_pb2
 
 
-def _spec(dtype: int, shape: tuple[int, ...] | None, name: str = "x") -> gv.InputSpec:
-    return gv.InputSpec(f"{name}:0", name, dtype, shape)
+def _spec(dtype: int, shape: tuple[int, ...] | None, name: str = "x") -> gvalues.InputSpec:
+    return gvalues.InputSpec(f"{name}:0", name, dtype, shape)
 
 
 def _expected(directory: pathlib.Path) -> dict[str, np.ndarray]:
@@ -62,7 +63,7 @@ def test_missing_tensorflow_gives_install_hint(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_graph_inputs_of_frozen_fixture() -> None:
-    specs = {s.name: s for s in gv.graph_inputs(load_graph(VALIDATE / "mlp" / "frozen.pb").graph_def)}
+    specs = {s.name: s for s in gvalues.graph_inputs(load_graph(VALIDATE / "mlp" / "frozen.pb").graph_def)}
     assert set(specs) == {"x:0", "keep_prob:0", "is_training:0"}, sorted(specs)
     assert specs["x:0"].dtype == DT.DT_FLOAT and specs["x:0"].shape == (-1, 8) and not specs["x:0"].has_default
     assert specs["x:0"].describe() == "'x:0' (float, shape [?,8])"
@@ -73,16 +74,16 @@ def test_graph_inputs_of_frozen_fixture() -> None:
 def test_candidate_outputs_and_initializers() -> None:
     mlp = load_graph(VALIDATE / "mlp" / "frozen.pb").graph_def
     table = load_graph(VALIDATE / "table" / "frozen.pb").graph_def
-    assert gv.candidate_outputs(mlp) == ["probs:0"]
-    assert gv.candidate_outputs(table) == ["out:0"], "init_all_tables is machinery, not an output"
-    assert gv.initializer_nodes_of(table) == ["init_all_tables"]
-    assert gv.initializer_nodes_of(mlp) == []
+    assert gvalues.candidate_outputs(mlp) == ["probs:0"]
+    assert gvalues.candidate_outputs(table) == ["out:0"], "init_all_tables is machinery, not an output"
+    assert gvalues.initializer_nodes_of(table) == ["init_all_tables"]
+    assert gvalues.initializer_nodes_of(mlp) == []
     without_group = graph_pb2.GraphDef()
     without_group.CopyFrom(table)
     keep = [n for n in without_group.node if n.name != "init_all_tables"]
     del without_group.node[:]
     without_group.node.extend(keep)
-    assert gv.initializer_nodes_of(without_group) == ["key_value_init/LookupTableImportV2"]
+    assert gvalues.initializer_nodes_of(without_group) == ["key_value_init/LookupTableImportV2"]
 
 
 @pytest.mark.parametrize(("dtype", "value", "expected"), [
@@ -101,7 +102,7 @@ def test_candidate_outputs_and_initializers() -> None:
     (DT.DT_COMPLEX64, 1 + 2j, np.complex64(1 + 2j)),
 ])
 def test_coerce_scalar_to_each_dtype(dtype: int, value: object, expected: object) -> None:
-    out = gv.coerce_value(value, _spec(dtype, ()))
+    out = gvalues.coerce_value(value, _spec(dtype, ()))
     assert out.shape == ()
     assert out.dtype == tensors.to_numpy_dtype(dtype), f"{out.dtype} for {tensors.dtype_name(dtype)}"
     assert out.item() == expected
@@ -119,26 +120,26 @@ def test_coerce_scalar_to_each_dtype(dtype: int, value: object, expected: object
 ])
 def test_coerce_refuses_wrong_values(dtype: int, value: object, message: str) -> None:
     with pytest.raises(MismatchError, match=message) as info:
-        gv.coerce_value(value, _spec(dtype, (), name="is_training"))
+        gvalues.coerce_value(value, _spec(dtype, (), name="is_training"))
     assert "'is_training:0'" in str(info.value) and tensors.dtype_name(dtype) in str(info.value)
 
 
 def test_coerce_checks_shape() -> None:
     spec = _spec(DT.DT_FLOAT, (-1, 3))
-    assert gv.coerce_value([[1, 2, 3], [4, 5, 6]], spec).shape == (2, 3)
+    assert gvalues.coerce_value([[1, 2, 3], [4, 5, 6]], spec).shape == (2, 3)
     with pytest.raises(MismatchError, match=r"'x:0' \(float, shape \[\?,3\]\) is a scalar"):
-        gv.coerce_value(1.0, spec)
+        gvalues.coerce_value(1.0, spec)
     with pytest.raises(MismatchError, match=r"shape \[2,2\], which does not fit \[\?,3\]"):
-        gv.coerce_value([[1, 2], [3, 4]], spec)
+        gvalues.coerce_value([[1, 2], [3, 4]], spec)
     with pytest.raises(MismatchError, match=r"shape \[3\], which does not fit"):
-        gv.coerce_value([1, 2, 3], spec)
-    assert gv.coerce_value([[1.0]], _spec(DT.DT_FLOAT, None)).shape == (1, 1), "unknown rank takes any shape"
+        gvalues.coerce_value([1, 2, 3], spec)
+    assert gvalues.coerce_value([[1.0]], _spec(DT.DT_FLOAT, None)).shape == (1, 1), "unknown rank takes any shape"
 
 
 def test_prepare_feeds_names_missing_required_input() -> None:
     graph_def = load_graph(VALIDATE / "mlp" / "frozen.pb").graph_def
     with pytest.raises(MismatchError) as info:
-        gv.prepare_feeds(graph_def, {}, where="'frozen.pb'")
+        gvalues.prepare_feeds(graph_def, {}, where="'frozen.pb'")
     message = str(info.value)
     assert "'x:0' (float, shape [?,8])" in message and "--random-inputs" in message, message
     assert "keep_prob" not in message, "placeholders with a default are not required"
@@ -146,9 +147,9 @@ def test_prepare_feeds_names_missing_required_input() -> None:
 
 def test_prepare_feeds_random_inputs_are_seeded_and_batched() -> None:
     graph_def = load_graph(VALIDATE / "mlp" / "frozen.pb").graph_def
-    a = gv.prepare_feeds(graph_def, random_inputs=True, batch=5, seed=3)
-    b = gv.prepare_feeds(graph_def, random_inputs=True, batch=5, seed=3)
-    c = gv.prepare_feeds(graph_def, random_inputs=True, batch=5, seed=4)
+    a = gvalues.prepare_feeds(graph_def, random_inputs=True, batch=5, seed=3)
+    b = gvalues.prepare_feeds(graph_def, random_inputs=True, batch=5, seed=3)
+    c = gvalues.prepare_feeds(graph_def, random_inputs=True, batch=5, seed=4)
     assert set(a) == {"x:0"}, f"defaults must be left alone, fed {sorted(a)}"
     assert a["x:0"].shape == (5, 8) and a["x:0"].dtype == np.float32
     np.testing.assert_array_equal(a["x:0"], b["x:0"])
@@ -157,27 +158,27 @@ def test_prepare_feeds_random_inputs_are_seeded_and_batched() -> None:
 
 def test_prepare_feeds_accepts_node_names_and_casts() -> None:
     graph_def = load_graph(VALIDATE / "mlp" / "frozen.pb").graph_def
-    feeds = gv.prepare_feeds(graph_def, {"x": [[0] * 8], "is_training": "false" == "true", "keep_prob:0": 1})
+    feeds = gvalues.prepare_feeds(graph_def, {"x": [[0] * 8], "is_training": "false" == "true", "keep_prob:0": 1})
     assert feeds["x:0"].dtype == np.float32 and feeds["x:0"].shape == (1, 8)
     assert feeds["is_training:0"].dtype == np.bool_ and feeds["keep_prob:0"].dtype == np.float32
     with pytest.raises(NodeNotFoundError, match="did you mean 'keep_prob'"):
-        gv.prepare_feeds(graph_def, {"keep_prb": 1.0, "x": [[0] * 8]})
+        gvalues.prepare_feeds(graph_def, {"keep_prb": 1.0, "x": [[0] * 8]})
 
 
 def test_prepare_feeds_only_counts_placeholders_the_outputs_need() -> None:
     graph_def = load_graph(FREEZE / "mlp" / "graph.pb").graph_def
     assert "labels" in {n.name for n in graph_def.node}
     with pytest.raises(MismatchError, match="'labels:0'"):
-        gv.prepare_feeds(graph_def, {"x": np.zeros((1, 4), np.float32)})
-    feeds = gv.prepare_feeds(graph_def, {"x": np.zeros((1, 4), np.float32)}, outputs=["probs:0"])
+        gvalues.prepare_feeds(graph_def, {"x": np.zeros((1, 4), np.float32)})
+    feeds = gvalues.prepare_feeds(graph_def, {"x": np.zeros((1, 4), np.float32)}, outputs=["probs:0"])
     assert set(feeds) == {"x:0"}
-    assert gv.needed_nodes(graph_def, ["probs:0"], fed=["logits:0"]) >= {"probs", "logits"}
-    assert "x" not in gv.needed_nodes(graph_def, ["probs:0"], fed=["logits:0"]), "a fed tensor cuts the path"
+    assert gvalues.needed_nodes(graph_def, ["probs:0"], fed=["logits:0"]) >= {"probs", "logits"}
+    assert "x" not in gvalues.needed_nodes(graph_def, ["probs:0"], fed=["logits:0"]), "a fed tensor cuts the path"
 
 
 def test_random_strings_come_from_the_vocabulary() -> None:
     graph_def = load_graph(VALIDATE / "table" / "frozen.pb").graph_def
-    feeds = gv.prepare_feeds(graph_def, random_inputs=True, batch=64, seed=0)
+    feeds = gvalues.prepare_feeds(graph_def, random_inputs=True, batch=64, seed=0)
     words = set(feeds["words:0"].tolist())
     assert words <= {b"apple", b"banana", b"cherry", b"date", b"<unk>"}, words
     assert b"<unk>" in words and len(words) >= 3, f"expected vocabulary words and an OOV word, got {words}"
@@ -185,37 +186,37 @@ def test_random_strings_come_from_the_vocabulary() -> None:
 
 def test_random_value_dtypes() -> None:
     rng = np.random.default_rng(0)
-    assert gv.random_value(_spec(DT.DT_UINT8, (2, 2)), 1, rng).dtype == np.uint8
-    ints = gv.random_value(_spec(DT.DT_INT32, (-1,)), 50, rng)
+    assert gvalues.random_value(_spec(DT.DT_UINT8, (2, 2)), 1, rng).dtype == np.uint8
+    ints = gvalues.random_value(_spec(DT.DT_INT32, (-1,)), 50, rng)
     assert ints.shape == (50,) and ints.min() >= 0 and ints.max() < 4
-    assert gv.random_value(_spec(DT.DT_BOOL, ()), 1, rng).dtype == np.bool_
-    assert gv.random_value(_spec(DT.DT_COMPLEX64, (3,)), 1, rng).dtype == np.complex64
+    assert gvalues.random_value(_spec(DT.DT_BOOL, ()), 1, rng).dtype == np.bool_
+    assert gvalues.random_value(_spec(DT.DT_COMPLEX64, (3,)), 1, rng).dtype == np.complex64
     with pytest.raises(MismatchError, match="unknown rank"):
-        gv.random_value(_spec(DT.DT_FLOAT, None), 1, rng)
+        gvalues.random_value(_spec(DT.DT_FLOAT, None), 1, rng)
 
 
 def test_compare_arrays() -> None:
     a = np.array([1.0, 2.0, 0.0, np.nan], np.float32)
-    assert gv.compare_arrays(a, a.copy())[2]
-    max_abs, max_rel, ok, _ = gv.compare_arrays(a, a + np.float32(1e-6))
+    assert gvalues.compare_arrays(a, a.copy())[2]
+    max_abs, max_rel, ok, _ = gvalues.compare_arrays(a, a + np.float32(1e-6))
     assert ok and 0 < max_abs < 2e-6
-    max_abs, max_rel, ok, note = gv.compare_arrays(a, np.array([1.0, 2.5, 0.0, np.nan], np.float32))
+    max_abs, max_rel, ok, note = gvalues.compare_arrays(a, np.array([1.0, 2.5, 0.0, np.nan], np.float32))
     assert not ok and max_abs == pytest.approx(0.5) and max_rel == pytest.approx(0.25) and note == "1 of 4 differ"
-    assert not gv.compare_arrays(a, np.array([1.0, 2.0, 0.0, 1.0], np.float32))[2], "NaN only matches NaN"
-    assert not gv.compare_arrays(np.zeros((2, 3)), np.zeros((3, 2)))[2]
-    assert not gv.compare_arrays(np.zeros(3, np.float32), np.zeros(3, np.float64))[2]
-    assert gv.compare_arrays(np.array([1, 2]), np.array([1, 2]))[2]
-    max_abs, _, ok, note = gv.compare_arrays(np.array([1, 2]), np.array([1, 5]))
+    assert not gvalues.compare_arrays(a, np.array([1.0, 2.0, 0.0, 1.0], np.float32))[2], "NaN only matches NaN"
+    assert not gvalues.compare_arrays(np.zeros((2, 3)), np.zeros((3, 2)))[2]
+    assert not gvalues.compare_arrays(np.zeros(3, np.float32), np.zeros(3, np.float64))[2]
+    assert gvalues.compare_arrays(np.array([1, 2]), np.array([1, 2]))[2]
+    max_abs, _, ok, note = gvalues.compare_arrays(np.array([1, 2]), np.array([1, 5]))
     assert not ok and max_abs == 3 and note == "1 of 2 differ", "integers must be exact"
     strings = np.array([b"a", b"b"], dtype=object)
-    assert gv.compare_arrays(strings, strings.copy())[2]
-    assert not gv.compare_arrays(strings, np.array([b"a", b"c"], dtype=object))[2]
+    assert gvalues.compare_arrays(strings, strings.copy())[2]
+    assert not gvalues.compare_arrays(strings, np.array([b"a", b"c"], dtype=object))[2]
 
 
 def test_report_format_and_dict() -> None:
-    rows = [gv.ValidationRow("probs:0", "CPU:0", (2, 5), "float32", 0.0, 0.0, True),
-            gv.ValidationRow("ids:0", "CPU:0", (2,), "int64", 3.0, None, False, "1 of 2 differ")]
-    report = gv.ValidationReport("orig.meta", "frozen.pb", "model.ckpt", rows, {"x:0": ((2, 8), "float32")},
+    rows = [gvalues.ValidationRow("probs:0", "CPU:0", (2, 5), "float32", 0.0, 0.0, True),
+            gvalues.ValidationRow("ids:0", "CPU:0", (2,), "int64", 3.0, None, False, "1 of 2 differ")]
+    report = gvalues.ValidationReport("orig.meta", "frozen.pb", "model.ckpt", rows, {"x:0": ((2, 8), "float32")},
                                  ["x:0"], ["CPU:0"], 1e-4, 1e-5)
     assert not report.ok and report.failures == rows[1:]
     text = report.format()
@@ -227,34 +228,40 @@ def test_report_format_and_dict() -> None:
     data = report.to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["ok"] is False and data["rows"][1]["max_rel"] is None and data["inputs"]["x:0"]["random"] is True
-    inf_row = gv.ValidationRow("y:0", "CPU:0", (1,), "float32", math.inf, math.nan, False)
-    assert gv.ValidationReport("a", "b", None, [inf_row], {}, [], ["CPU:0"], 0, 0).to_dict()["rows"][0]["max_abs"] \
-        == "inf"
+    inf_row = gvalues.ValidationRow("y:0", "CPU:0", (1,), "float32", math.inf, math.nan, False)
+    report = gvalues.ValidationReport("a", "b", None, [inf_row], {}, [], ["CPU:0"], 0, 0)
+    assert report.to_dict()["rows"][0]["max_abs"] == "inf"
 
 
 def test_checkpoint_prefix_forms(tmp_path: pathlib.Path) -> None:
     mlp = VALIDATE / "mlp"
     prefix = str(mlp / "model.ckpt")
-    assert gv.checkpoint_prefix(None, mlp / "model.ckpt.meta") == prefix
-    assert gv.checkpoint_prefix(prefix) == prefix
-    assert gv.checkpoint_prefix(prefix + ".index") == prefix
-    assert gv.checkpoint_prefix(prefix + ".data-00000-of-00001") == prefix
-    assert gv.checkpoint_prefix(mlp) == prefix, "a directory gives its newest checkpoint"
-    with pytest.raises(CheckpointError, match="not found"):
-        gv.checkpoint_prefix(tmp_path / "nothing")
-    with pytest.raises(CheckpointError, match="holds no checkpoint"):
-        gv.checkpoint_prefix(tmp_path)
+    assert gvalues.checkpoint_prefix(None, mlp / "model.ckpt.meta") == prefix
+    assert gvalues.checkpoint_prefix(prefix) == prefix
+    assert gvalues.checkpoint_prefix(prefix + ".index") == prefix
+    assert gvalues.checkpoint_prefix(prefix + ".data-00000-of-00001") == prefix
+    assert gvalues.checkpoint_prefix(mlp) == prefix, "a directory gives its checkpoint"
+    with pytest.raises(CheckpointError, match="does not exist"):
+        gvalues.checkpoint_prefix(tmp_path / "nothing")
+    with pytest.raises(CheckpointError, match="no single checkpoint"):
+        gvalues.checkpoint_prefix(tmp_path)
+    # one resolver for the package: a folder with several checkpoints and no state file is refused
+    # (the freeze CLI always refused it; validate used to pick the newest by mtime)
+    for stem in ("a", "b"):
+        (tmp_path / f"{stem}.index").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="holds 2 .index files"):
+        gvalues.checkpoint_prefix(tmp_path)
     with pytest.raises(CheckpointError, match="--checkpoint"):
-        gv.checkpoint_prefix(None, tmp_path / "lonely.meta")
+        gvalues.checkpoint_prefix(None, tmp_path / "lonely.meta")
 
 
 def test_normalize_device() -> None:
-    assert gv.normalize_device("cpu") == "/device:CPU:0"
-    assert gv.normalize_device("gpu:1") == "/device:GPU:1"
-    assert gv.normalize_device("/gpu:0") == "/device:GPU:0"
-    assert gv.normalize_device("/device:GPU:2") == "/device:GPU:2"
+    assert gvalues.normalize_device("cpu") == "/device:CPU:0"
+    assert gvalues.normalize_device("gpu:1") == "/device:GPU:1"
+    assert gvalues.normalize_device("/gpu:0") == "/device:GPU:0"
+    assert gvalues.normalize_device("/device:GPU:2") == "/device:GPU:2"
     with pytest.raises(gv.ValidationError, match="not a CPU or GPU"):
-        gv.normalize_device("tpu:0")
+        gvalues.normalize_device("tpu:0")
 
 
 # --- with TensorFlow ---------------------------------------------------------------------------
@@ -405,7 +412,7 @@ def test_run_original_reproduces_freeze_fixture(directory: pathlib.Path) -> None
         value = got[name]
         if value.dtype.name == "bfloat16":  # .npz has no bfloat16; the generator stored it as float32
             value = value.astype(np.float32)
-        _, _, ok, note = gv.compare_arrays(expected[name], value, rtol=0, atol=spec["tolerance"])
+        _, _, ok, note = gvalues.compare_arrays(expected[name], value, rtol=0, atol=spec["tolerance"])
         assert ok, f"{directory.name} {name}: {note}"
 
 

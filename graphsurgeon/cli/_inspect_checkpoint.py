@@ -130,7 +130,7 @@ def tensor_stats(array: np.ndarray) -> dict[str, Any]:
                 chunk = flat[start:start + _STATS_CHUNK].astype(wide)
             good = chunk[np.isfinite(chunk)]
             squares += float(np.sum(np.abs(good - mean) ** 2))
-        stats["mean"] = [float(mean.real), float(mean.imag)] if is_complex else float(mean)
+        stats["mean"] = [float(mean.real), float(mean.imag)] if is_complex else float(mean.real)
         stats["std"] = math.sqrt(squares / finite)
         if not is_complex:
             stats["min"], stats["max"] = _number(lo, array.dtype), _number(hi, array.dtype)
@@ -190,7 +190,7 @@ def _show_tensor(ckpt: Checkpoint, name: str, whole: bool, as_json: bool) -> int
         return 0
     print(f"{name}  {info.dtype_name}  {_shape(list(info.shape))}  {info.num_elements} elements  {info.nbytes} bytes"
           + (f"  ({info.num_slices} slices)" if info.num_slices else ""))
-    options = {"threshold": sys.maxsize} if whole else {}
+    options: dict[str, Any] = {"threshold": sys.maxsize} if whole else {}
     with np.printoptions(**options):
         print(np.array2string(array, separator=", "))
     for key in ("count", "min", "max", "mean", "std", "nan", "inf", "total_string_bytes"):

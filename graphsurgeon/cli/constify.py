@@ -14,34 +14,31 @@ from __future__ import annotations
 
 import argparse
 
+from graphsurgeon.cli import _flags as flags
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph.check import check_graph
+from graphsurgeon.rewrite.constify import convert_variables
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", help="the graph: .pb, .pbtxt, .meta or a TF1 SavedModel directory")
     parser.add_argument("--checkpoint", "--input_checkpoint", "--input-checkpoint", dest="checkpoint", metavar="PATH",
                         help="checkpoint prefix (default: the .meta's prefix, a SavedModel's variables/variables)")
-    parser.add_argument("-o", "--output", "--output_graph", "--output-graph", dest="output", required=True,
-                        metavar="PATH", help="where to write the result")
+    flags.add_output(parser, what="the result")
     parser.add_argument("--whitelist", "--variable_names_whitelist", "--variable-names-whitelist", dest="whitelist",
                         metavar="NAMES", help="convert only these variables (comma-separated)")
     parser.add_argument("--blacklist", "--variable_names_blacklist", "--variable-names-blacklist", dest="blacklist",
                         metavar="NAMES", help="leave these variables as variables (comma-separated)")
     parser.add_argument("--saved-model-tags", "--saved_model_tags", dest="tags", metavar="TAGS",
                         help="SavedModel tag set (default serve)")
-    parser.add_argument("--text", "--output-text", "--output_text", dest="text", action="store_true",
-                        help="write protobuf text format")
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphsurgeon.rewrite.constify import convert_variables
-    from graphsurgeon.rewrite.freeze import default_checkpoint
-
+    args.text = flags.output_is_text(args.output, args.text)
     loaded = model_lib.load_graph(args.graph, tags=args.tags)
-    checkpoint = args.checkpoint or default_checkpoint(loaded)
+    checkpoint = args.checkpoint or model_lib.default_checkpoint(loaded)
     if checkpoint is None:
         raise GraphSurgeonError(f"no checkpoint given for '{loaded.path}': pass --checkpoint PREFIX")
     saver_def = loaded.meta_graph_def.saver_def if loaded.meta_graph_def is not None and \

@@ -21,19 +21,25 @@ examples:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
 import os
 import pathlib
 import sys
 
 from graphsurgeon._proto import saver_pb2
+from graphsurgeon.cli import _flags as flags
 from graphsurgeon.errors import FileFormatError, GraphSurgeonError
 from graphsurgeon.formats import model as model_lib
 from graphsurgeon.formats import protofile
-from graphsurgeon.graph import variables as var_lib
+from graphsurgeon.formats.checkpoint_paths import resolve_checkpoint_prefix
+from graphsurgeon.formats.protofile import format_bytes
+from graphsurgeon.formats.stream import TerminalProgress
 from graphsurgeon.graph.names import split_names
+from graphsurgeon.rewrite.freeze import freeze
+from graphsurgeon.rewrite.optimize import optimize_frozen
+from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
+from graphsurgeon.validate import validate
+from graphsurgeon.values import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -57,55 +63,52 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
 
 
-def _spellings(name: str) -> list[str]:
-    kebab = name.replace("_", "-")
-    return [f"--{name}"] + ([f"--{kebab}"] if kebab != name else [])
-
-
-def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool | None, help_text: str) -> None:
-    parser.add_argument(*_spellings(name), dest=name, nargs="?", const=True, default=default, type=parse_bool,
+def _bool_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, name: str, default: bool | None,
+               help_text: str) -> None:
+    parser.add_argument(*flags.spellings(name), dest=name, nargs="?", const=True, default=default, type=parse_bool,
                         metavar="BOOL", help=help_text)
-    parser.add_argument(*[f"--no{s[2:]}" for s in _spellings(name)] + [f"--no-{name.replace('_', '-')}"],
+    parser.add_argument(*[f"--no{s[2:]}" for s in flags.spellings(name)] + [f"--no-{name.replace('_', '-')}"],
                         dest=name, action="store_false", help=argparse.SUPPRESS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     tf_flags = parser.add_argument_group("TensorFlow freeze_graph flags")
-    tf_flags.add_argument(*_spellings("input_graph"), metavar="PATH",
+    tf_flags.add_argument(*flags.spellings("input_graph"), metavar="PATH",
                           help="graph to freeze: .pb, .pbtxt, .meta or a SavedModel directory (format detected)")
-    tf_flags.add_argument(*_spellings("input_saver"), metavar="PATH", help="a SaverDef file (binary or text) "
+    tf_flags.add_argument(*flags.spellings("input_saver"), metavar="PATH", help="a SaverDef file (binary or text) "
                           "naming the Saver whose keys map variables to the checkpoint")
-    tf_flags.add_argument(*_spellings("input_checkpoint"), metavar="PATH",
+    tf_flags.add_argument(*flags.spellings("input_checkpoint"), metavar="PATH",
                           help="checkpoint prefix (or its .index, a data file, its directory); alone, its .meta "
                                "file is the graph")
-    tf_flags.add_argument(*_spellings("output_node_names"), "--outputs", dest="output_node_names", metavar="NAMES",
+    tf_flags.add_argument(*flags.spellings("output_node_names"), "--outputs", dest="output_node_names", metavar="NAMES",
                           action="append", help="outputs to keep, comma-separated node or tensor names")
-    tf_flags.add_argument(*_spellings("output_graph"), "-o", "--output", dest="output_graph", metavar="PATH",
-                          help="where to write the frozen GraphDef (binary unless --output-text)")
+    tf_flags.add_argument(*flags.spellings("output_graph"), "-o", "--output", dest="output_graph", metavar="PATH",
+                          help="where to write the frozen GraphDef (.pbtxt means text, unless --binary)")
     _bool_flag(tf_flags, "clear_devices", True, "remove device placements (default true, as in freeze_graph)")
-    tf_flags.add_argument(*_spellings("initializer_nodes"), metavar="NAMES", action="append",
+    tf_flags.add_argument(*flags.spellings("initializer_nodes"), metavar="NAMES", action="append",
                           help="nodes to keep so they can be run once after import (e.g. init_all_tables)")
-    tf_flags.add_argument(*_spellings("variable_names_whitelist"), *_spellings("variable_names_allowlist"),
+    tf_flags.add_argument(*flags.spellings("variable_names_whitelist"), *flags.spellings("variable_names_allowlist"),
                           dest="variable_names_whitelist", metavar="NAMES",
                           help="convert only these variables to constants")
-    tf_flags.add_argument(*_spellings("variable_names_blacklist"), *_spellings("variable_names_denylist"),
+    tf_flags.add_argument(*flags.spellings("variable_names_blacklist"), *flags.spellings("variable_names_denylist"),
                           dest="variable_names_blacklist", metavar="NAMES",
                           help="variables to leave as variables")
-    tf_flags.add_argument(*_spellings("input_meta_graph"), metavar="PATH", help="a MetaGraphDef file (.meta)")
-    tf_flags.add_argument(*_spellings("input_saved_model_dir"), metavar="DIR",
+    tf_flags.add_argument(*flags.spellings("input_meta_graph"), metavar="PATH", help="a MetaGraphDef file (.meta)")
+    tf_flags.add_argument(*flags.spellings("input_saved_model_dir"), metavar="DIR",
                           help="a SavedModel directory (checkpoint default: DIR/variables/variables)")
-    tf_flags.add_argument(*_spellings("saved_model_tags"), metavar="TAGS", default=None,
+    tf_flags.add_argument(*flags.spellings("saved_model_tags"), metavar="TAGS", default=None,
                           help="tag set of the SavedModel meta graph, comma-separated (default serve)")
     _bool_flag(tf_flags, "input_binary", None, "deprecated: the format is detected")
-    tf_flags.add_argument(*_spellings("checkpoint_version"), type=int, metavar="N",
+    tf_flags.add_argument(*flags.spellings("checkpoint_version"), type=int, metavar="N",
                           help="deprecated: V1 and V2 checkpoints are detected")
-    tf_flags.add_argument(*_spellings("restore_op_name"), metavar="NAME", help="deprecated, unused")
-    tf_flags.add_argument(*_spellings("filename_tensor_name"), metavar="NAME", help="deprecated, unused")
+    tf_flags.add_argument(*flags.spellings("restore_op_name"), metavar="NAME", help="deprecated, unused")
+    tf_flags.add_argument(*flags.spellings("filename_tensor_name"), metavar="NAME", help="deprecated, unused")
     extra = parser.add_argument_group("graphsurgeon options")
-    extra.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
-                       help="turn a placeholder into a constant, e.g. is_training=false, keep_prob=1.0 (repeatable)")
-    extra.add_argument("--output-text", "--output_text", dest="output_text", action="store_true",
-                       help="write the frozen graph in protobuf text format")
+    flags.add_bind(extra)
+    extra.add_argument("--text", "--output-text", "--output_text", dest="text", action="store_const", const=True,
+                       default=None, help="write the frozen graph in protobuf text format, whatever the file name")
+    extra.add_argument("--binary", dest="text", action="store_const", const=False,
+                       help="write the binary format, whatever the file name (default unless it ends in .pbtxt)")
     extra.add_argument("--no-fsync", "--no_fsync", dest="fsync", action="store_false",
                        help="do not wait for the frozen graph to reach the disk before renaming it into place "
                             "(faster for large graphs; TensorFlow's freeze_graph never waits)")
@@ -148,8 +151,6 @@ def _resolve_inputs(args: argparse.Namespace) -> tuple[model_lib.LoadedGraph, st
     elif args.input_graph:
         loaded = model_lib.load_graph(args.input_graph, tags=args.saved_model_tags)
     elif checkpoint:
-        from graphsurgeon.formats.checkpoint import resolve_checkpoint_prefix
-
         prefix = resolve_checkpoint_prefix(checkpoint)
         meta = prefix + ".meta"
         if not os.path.isfile(meta):
@@ -168,59 +169,31 @@ def _resolve_inputs(args: argparse.Namespace) -> tuple[model_lib.LoadedGraph, st
     return loaded, checkpoint, inputs
 
 
-def _parse_binds(items: list[str]) -> dict[str, object]:
-    from graphsurgeon.rewrite.freeze import parse_bind_value
-
-    binds: dict[str, object] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise GraphSurgeonError(f"--bind '{item}': expected NAME=VALUE, e.g. is_training=false")
-        binds[name.strip()] = parse_bind_value(value)
-    return binds
-
-
 def run(args: argparse.Namespace) -> int:
-    from graphsurgeon.formats.protofile import format_bytes
-    from graphsurgeon.rewrite.freeze import default_checkpoint, freeze
-    from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
-
     _note_deprecated(args)
     if not args.output_graph:
         raise GraphSurgeonError("no output file: pass --output_graph PATH (or -o PATH)")
+    args.output_text = flags.output_is_text(args.output_graph, args.text)
     loaded, checkpoint, inputs = _resolve_inputs(args)
-    outputs = split_names(args.output_node_names)
-    binds = _parse_binds(args.bind)
-    if is_tf2_saved_model(loaded):
-        return _run_tf2(args, loaded, outputs, inputs)
-    if not outputs:
-        raise GraphSurgeonError(f"no outputs given: pass --output_node_names (run 'gs inspect {loaded.path}' to list "
-                                "candidate outputs)")
-    if checkpoint is None:
-        checkpoint = default_checkpoint(loaded)
-        if checkpoint is None and not var_lib.variable_nodes(loaded.graph_def):
-            checkpoint = {}  # an already frozen graph: prune it, nothing to read
-        elif checkpoint is None:
-            raise GraphSurgeonError(f"no checkpoint given for '{loaded.path}': pass --input_checkpoint PREFIX")
-        else:
-            inputs.append(checkpoint)
+    binds = flags.parse_binds(args.bind)
+    optimize = bool(getattr(args, "optimize", False))
+    if checkpoint is None and not model_lib.is_tf2_saved_model(loaded):
+        default = model_lib.default_checkpoint(loaded)
+        if default is not None:  # never overwritten by the output either
+            inputs.append(default)
     saver_def = _load_saver_def(args.input_saver) if args.input_saver else None
-    result = freeze(loaded, checkpoint, outputs, clear_devices=bool(args.clear_devices),
+    # inference rewrites and text output need the constants' values; else they are streamed from the checkpoint
+    result = freeze(loaded, checkpoint, args.output_node_names, clear_devices=bool(args.clear_devices),
                     initializer_nodes=split_names(args.initializer_nodes),
                     whitelist=args.variable_names_whitelist, blacklist=args.variable_names_blacklist,
-                    bind=binds, saver_def=saver_def,
-                    defer_values=not (args.output_text or getattr(args, "optimize", False)))
-    if getattr(args, "optimize", False):  # inference rewrites need the constants' values (no deferring)
-        from graphsurgeon.cli.optimize import optimize_frozen
-
-        optimize_frozen(result, outputs)
-    if args.output_text or getattr(args, "optimize", False):
-        written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text, inputs=inputs)
-    else:  # constants' bytes are streamed from the checkpoint into the file
-        from graphsurgeon.formats.stream import TerminalProgress, save_frozen
-
-        written = save_frozen(result, args.output_graph, inputs=inputs, progress=TerminalProgress(sys.stderr),
-                              fsync=getattr(args, "fsync", True))
+                    bind=binds, saver_def=saver_def, defer_values=not (args.output_text or optimize),
+                    signature=args.signature, inline=bool(getattr(args, "inline", False)))
+    if optimize:
+        optimize_frozen(result)
+    if isinstance(result, SignatureFreezeResult):
+        return _report_tf2(args, loaded, result, inputs)
+    written = result.write(args.output_graph, text=args.output_text, inputs=inputs,
+                           progress=TerminalProgress(sys.stderr), fsync=getattr(args, "fsync", True))
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
     used = getattr(result.checkpoint, "prefix", None) or getattr(checkpoint, "prefix", checkpoint)
     print(f"checkpoint: {used or '(none: the graph holds no variables)'}")
@@ -238,48 +211,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"nodes:      {result.nodes_before} -> {result.nodes_after}")
     print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
     if args.validate:
-        return _validate(loaded, checkpoint, args.output_graph, outputs, result.initializer_nodes, result.bound,
+        return _validate(loaded, used, args.output_graph, result.outputs, result.initializer_nodes, result.bound,
                          args.saved_model_tags)
     return 0
 
 
-def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: list[str], inputs: list[str]) -> int:
-    from graphsurgeon.formats.protofile import format_bytes
-    from graphsurgeon.rewrite.saved_model_v2 import freeze_signature
-
-    checkpoint = None
-    if args.input_checkpoint:
-        from graphsurgeon.formats.checkpoint import load_checkpoint
-
-        checkpoint = load_checkpoint(args.input_checkpoint)
-    result = freeze_signature(loaded, signature=args.signature or "serving_default", checkpoint=checkpoint,
-                              outputs=outputs or None, inline=bool(getattr(args, "inline", False)))
-    if args.clear_devices:
-        for node in result.graph_def.node:
-            node.device = ""
-    if getattr(args, "optimize", False):  # the passes see the top-level graph; function bodies stay as they are
-        from graphsurgeon.rewrite.optimize import optimize_graph
-
-        optimized = optimize_graph(result.graph_def, list(result.output_names))
-        result.notes.append("optimized for inference (top-level graph): " + ", ".join(
-            f"{name} {before}->{after}" for name, before, after in optimized.steps))
-        result.graph_def = optimized.graph_def
+def _report_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, result: SignatureFreezeResult,
+                inputs: list[str]) -> int:
     sidecar = getattr(args, "signature_json", None) or str(args.output_graph) + ".signature.json"
-    protofile.check_output_path(sidecar, inputs)
-    mapping = json.dumps(result.signature_json(), indent=1) + "\n"
-    written = None
-    try:  # the pair is written together: the sidecar is renamed into place only after the graph
-        with protofile.atomic_writer(sidecar, inputs) as handle:
-            handle.write(mapping.encode("utf-8"))
-            written = model_lib.save_graph(result.graph_def, args.output_graph, text=args.output_text,
-                                           inputs=inputs)
-    except BaseException:
-        if written is not None:  # the graph is in place but its sidecar could not be: leave neither
-            with contextlib.suppress(OSError):
-                os.unlink(args.output_graph)
-        raise
+    written = result.write(args.output_graph, text=args.output_text, inputs=inputs, sidecar=sidecar)
     if getattr(args, "print_signature", False):
-        sys.stdout.write(mapping)
+        sys.stdout.write(result.sidecar_text())
     print(f"graph:      {loaded.saved_model_dir} (TF2 SavedModel, signature '{result.signature}')")
     print(f"converted:  {len(result.variables)} variable(s) to constants")
     for key, name in result.inputs.items():
@@ -299,14 +241,12 @@ def _run_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, outputs: l
 
 def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: str, outputs: list[str],
               initializer_nodes: list[str], bound: dict, tags: str | None, signature: str | None = None) -> int:
-    from graphsurgeon.validate import validate
-
     original = str(loaded.saved_model_dir) if loaded.saved_model_dir is not None else str(loaded.path)
     prefix = None if loaded.saved_model_dir is not None else (
         getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))
     report = validate(original, pathlib.Path(frozen_path), checkpoint=prefix, tags=tags, inputs=bound or None,
                       outputs=outputs, initializer_nodes=initializer_nodes or None,
-                      **({"signature": signature} if signature else {}))
+                      signature=signature or DEFAULT_SIGNATURE)
     print(report.format())
     if not report.ok:
         print(f"gs: error: the frozen graph does not match the original ({len(report.failures)} output/device "

@@ -13,10 +13,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from graphsurgeon.errors import GraphSurgeonError
-from graphsurgeon.formats.model import load_graph
+from graphsurgeon.cli import _inspect_checkpoint
+from graphsurgeon.errors import GraphSurgeonError, not_found
+from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path
+from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph import names
+from graphsurgeon.graph.object_graph import saved_model_functions, saved_model_variables
+from graphsurgeon.graph.view import GraphView
 from graphsurgeon.summary import summarize
 
 # Function names are listed one per line up to this many (all of them with --all).
@@ -39,23 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    checkpoint_module = _checkpoint_cli()
-    if checkpoint_module is not None and _is_checkpoint(args.path):
-        return int(checkpoint_module.run(args) or 0)
+    if is_checkpoint_path(args.path):
+        return int(_inspect_checkpoint.run(args) or 0)
     if args.why is not None or args.outputs is not None:
         return _run_why(args)
     loaded = load_graph(args.path, tags=args.tags)
     if args.tensor is not None:
         return _print_node(loaded.graph_def, args.tensor, str(loaded.path), as_json=args.json)
     data = summarize(loaded)
-    if data.get("saved_model") is not None:
-        # Imported here: only SavedModels need it, and it is a large module.
-        from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model, saved_model_functions, saved_model_variables
-
-        if is_tf2_saved_model(loaded):
-            # TF2: which functions each signature runs, and each variable's checkpoint key.
-            data["saved_model"]["variables"] = saved_model_variables(loaded)
-            data["saved_model"]["functions"] = saved_model_functions(loaded)
+    if data.get("saved_model") is not None and is_tf2_saved_model(loaded):
+        # TF2: which functions each signature runs, and each variable's checkpoint key.
+        data["saved_model"]["variables"] = saved_model_variables(loaded)
+        data["saved_model"]["functions"] = saved_model_functions(loaded)
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -64,30 +63,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checkpoint_cli() -> Any:
-    """``graphsurgeon.cli._inspect_checkpoint`` when the checkpoint reader has landed, else ``None``."""
-    try:
-        from graphsurgeon.cli import _inspect_checkpoint
-    except ImportError:
-        return None
-    return _inspect_checkpoint
-
-
-def _is_checkpoint(path: str) -> bool:
-    try:
-        from graphsurgeon.formats import checkpoint
-    except ImportError:
-        return False
-    check = getattr(checkpoint, "is_checkpoint_path", None)
-    return bool(check is not None and check(path))
-
-
 def _run_why(args: argparse.Namespace) -> int:
     if args.why is None or args.outputs is None:
         raise GraphSurgeonError("--why NODE and --outputs A,B go together: "
                                 "gs inspect GRAPH --outputs probs --why conv1/weights")
-    from graphsurgeon.graph.view import GraphView
-
     loaded = load_graph(args.path, tags=args.tags)
     outputs = names.split_names(args.outputs)
     if not outputs:
@@ -107,7 +86,7 @@ def _print_node(graph_def: Any, name: str, source: str, as_json: bool) -> int:
     by_name = {n.name: n for n in graph_def.node}
     node = by_name.get(wanted)
     if node is None:
-        raise names.not_found("node", wanted, by_name, where=f"'{source}'")
+        raise not_found("node", wanted, by_name, where=f"'{source}'")
     consumers = sorted({n.name for n in graph_def.node if any(names.node_name(i) == wanted for i in n.input)})
     data = {
         "name": node.name, "op": node.op, "device": node.device, "inputs": list(node.input),

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import argparse
 
+from graphsurgeon.cli import _flags as flags
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.formats.protofile import format_bytes
-from graphsurgeon.formats.tensors import dtype_name, shape_from_proto
+from graphsurgeon.formats.tensors import dtype_name, parse_dtype, shape_from_proto
 from graphsurgeon.graph.names import split_names
-from graphsurgeon.rewrite.prune import parse_dtype, prune_graph
+from graphsurgeon.rewrite.prune import prune_graph
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", help="input graph: .pb, .pbtxt, .meta or SavedModel directory")
-    parser.add_argument("--outputs", "--output", dest="outputs", action="append", required=True, metavar="NAMES",
-                        help="nodes or tensors to keep (comma-separated or repeated)")
+    flags.add_outputs(parser, required=True)
     parser.add_argument("--inputs", "--input", dest="inputs", action="append", default=[], metavar="NAMES",
                         help="tensors to cut at; each becomes a Placeholder (comma-separated or repeated)")
     parser.add_argument("--input-spec", "--input_spec", dest="input_spec", action="append", default=[],
@@ -34,9 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dtype and shape of a cut input when the graph does not tell, e.g. "
                              "x:0=float32:?,224,224,3 (? or -1 = unknown size; DTYPE: = scalar; no ':' = shape "
                              "from the graph)")
-    parser.add_argument("-o", "--output-graph", "--output_graph", dest="output", required=True, metavar="OUT",
-                        help="where to write the pruned graph (never the input file)")
-    parser.add_argument("--text", action="store_true", help="write protobuf text format (.pbtxt)")
+    flags.add_output(parser, what="the pruned graph")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
                         help="SavedModel tag set, comma-separated (default: serve)")
 
@@ -64,6 +62,7 @@ def parse_input_spec(text: str) -> tuple[str, tuple[int, tuple[int, ...] | None]
 
 
 def run(args: argparse.Namespace) -> int:
+    args.text = flags.output_is_text(args.output, args.text)
     loaded = load_graph(args.graph, tags=args.saved_model_tags)
     specs = dict(parse_input_spec(s) for s in args.input_spec)
     result = prune_graph(loaded.graph_def, split_names(args.outputs), split_names(args.inputs), specs)

@@ -17,7 +17,6 @@ examples:
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import os
@@ -33,18 +32,17 @@ from graphsurgeon.formats import protofile
 from graphsurgeon.formats.model import META_GRAPH_DEF, SAVED_MODEL, load_graph
 from graphsurgeon.graph import names
 from graphsurgeon.validate import (
+    run_graph,
+    run_original,
+)
+from graphsurgeon.values import (
     VARIABLE_OPS,
     InputSpec,
     coerce_value,
     dtype_label,
     graph_inputs,
-    run_graph,
-    run_original,
+    parse_literal,
 )
-
-_TRUE_FALSE = re.compile(r"\b(true|false)\b", re.IGNORECASE)
-_SPECIAL_FLOATS = {"nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
-                   "-inf": -math.inf, "infinity": math.inf, "-infinity": -math.inf}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,38 +79,6 @@ def add_input_arguments(parser: argparse.ArgumentParser, random_flag: bool = Tru
 
 
 # --- values -------------------------------------------------------------------------------------
-
-def parse_literal(text: str, spec: InputSpec | None = None) -> Any:
-    """A Python value from a command-line literal.
-
-    ``true``/``false`` (any case), numbers, ``nan``/``inf``, and nested lists (``[[1,2],[3,4]]``).
-    For a string placeholder the text itself is the value, unless it is a list (``["a","b"]``).
-    Raises ``MismatchError`` when the text is none of these.
-    """
-    stripped = text.strip()
-    if spec is not None and spec.dtype_name == "string":
-        if stripped.startswith("["):
-            try:
-                return _literal(stripped)
-            except (ValueError, SyntaxError):
-                pass
-        return text
-    if stripped.lower() in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[stripped.lower()]
-    try:
-        return _literal(_TRUE_FALSE.sub(lambda m: m.group(1).capitalize(), stripped))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        target = f"placeholder {spec.describe()}" if spec else "an input"
-        raise MismatchError(f"cannot read '{text}' as a value for {target}; give a number, true/false, a nested "
-                            "list like [[1,2]], a .npy file, or file.npz:key") from None
-
-
-def _literal(text: str) -> Any:
-    value = ast.literal_eval(text)
-    if isinstance(value, (dict, set)) or value is None:
-        raise ValueError("not a scalar or list")
-    return value
-
 
 def load_value(text: str, spec: InputSpec | None = None) -> np.ndarray:
     """The array a command-line VALUE stands for: ``x.npy``, ``file.npz:key`` (or a one-array ``file.npz``), or a
@@ -294,7 +260,7 @@ def save_outputs(values: Mapping[str, np.ndarray], path: str | os.PathLike[str],
     """Writes the outputs to an .npz (keys: tensor names; strings as bytes, loadable without pickle)."""
     arrays = {name: (value.astype("S") if value.dtype.kind == "O" else value) for name, value in values.items()}
     with protofile.atomic_writer(path, inputs) as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as its own options
 
 
 def run(args: argparse.Namespace) -> int:

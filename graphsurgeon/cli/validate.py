@@ -24,16 +24,17 @@ import os
 import sys
 
 from graphsurgeon.cli.run import add_input_arguments, parse_feeds
-from graphsurgeon.formats.model import load_graph
+from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.graph import names
-from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
 from graphsurgeon.validate import (
+    validate,
+)
+from graphsurgeon.values import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
     DEFAULT_SIGNATURE,
     graph_inputs,
     signature_inputs,
-    validate,
 )
 
 

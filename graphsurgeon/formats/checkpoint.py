@@ -1,7 +1,7 @@
 """Tensor-bundle (checkpoint V2) reader: .index SSTable -> entries; lazy, memory-mapped data.
 
 ``load_checkpoint(path)`` parses the ``.index`` (a LevelDB-style SSTable of serialized
-``BundleEntryProto``s, see docs/tf-formats.md §1) up front and validates every entry against the
+``BundleEntryProto``s, see docs/formats.md §1) up front and validates every entry against the
 real sizes of the data shards, so names, dtypes, shapes and byte sizes are known without reading
 any tensor data. Tensor bytes are memory-mapped and become read-only numpy arrays without a
 copy where the layout allows (fixed-size dtypes in little-endian files); each tensor's crc32c is
@@ -15,16 +15,15 @@ import logging
 import math
 import mmap
 import os
-import re
 import struct
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from google.protobuf import message as _message
 
 from graphsurgeon._proto import (
-    checkpoint_state_pb2,
     saved_tensor_slice_pb2,
     tensor_bundle_pb2,
     tensor_pb2,
@@ -32,12 +31,17 @@ from graphsurgeon._proto import (
     trackable_object_graph_pb2,
     types_pb2,
 )
-from graphsurgeon.errors import CheckpointError, ChecksumError, FileFormatError, UnsupportedError
-from graphsurgeon.formats import snappy
-from graphsurgeon.formats.protofile import format_bytes, parse_message
+from graphsurgeon.errors import (
+    CheckpointError,
+    ChecksumError,
+    UnsupportedError,
+    not_found,
+)
+from graphsurgeon.formats.checkpoint_paths import resolve_checkpoint_prefix
+from graphsurgeon.formats.protofile import format_bytes
+from graphsurgeon.formats.sstable import is_table_file, mask_crc, read_table, unmask_crc
 from graphsurgeon.formats.tensors import NUMPY_DTYPES, dtype_name, shape_to_proto, tensor_to_array
 from graphsurgeon.formats.varint import decode_varint
-from graphsurgeon.graph.names import close_matches, not_found
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +51,6 @@ _HEADER = tensor_bundle_pb2.BundleHeaderProto
 #: Key of the TF2 object graph (a DT_STRING scalar holding a serialized TrackableObjectGraph).
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
-_TABLE_MAGIC = 0xDB4775248B80FB57
-_FOOTER_SIZE = 48
-_TRAILER_SIZE = 5
-_MASK_DELTA = 0xA282EAD8
-_DATA_SUFFIX = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
-_TEMP_NAME = re.compile(r"\.tempstate\d+$|_temp[/\\]part-")
 _CHUNK = 16 << 20  # bytes per crc32c call when reporting progress or streaming
 
 # madvise(MADV_POPULATE_READ) (Linux 5.14+; not named in Python 3.11's mmap module) before a
@@ -65,18 +63,7 @@ _populate_ok = sys.platform.startswith("linux")
 _BUNDLE_VERSION = 1
 
 
-def mask_crc(crc: int) -> int:
-    """The masked form of a crc32c, as stored on disk (LevelDB's ``crc32c::Mask``)."""
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def unmask_crc(masked: int) -> int:
-    """Inverse of :func:`mask_crc`."""
-    rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
-    return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
-
-
-# --- slice keys (OrderedCode, tf-formats §2) --------------------------------------------------
+# --- slice keys (OrderedCode, docs/formats.md §2) --------------------------------------------------
 
 def _encode_unsigned(value: int) -> bytes:
     raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
@@ -105,244 +92,6 @@ def encode_slice_key(name: str, extents: list[tuple[int, int]]) -> bytes:
         parts.append(_encode_signed(start))
         parts.append(_encode_signed(length))
     return b"".join(parts)
-
-
-# --- SSTable ---------------------------------------------------------------------------------
-
-def _read_block(data: bytes, offset: int, size: int, path: str, what: str, verify: bool) -> bytes:
-    end = len(data) - _FOOTER_SIZE
-    if offset < 0 or size < 0 or offset + size + _TRAILER_SIZE > end:
-        raise CheckpointError(
-            f"{what} of '{path}' points at bytes [{offset}, {offset + size + _TRAILER_SIZE}) beyond the "
-            f"{end} bytes before the footer; the index file is truncated or corrupt")
-    block = data[offset:offset + size]
-    kind = data[offset + size]
-    if verify:
-        import google_crc32c  # here, so that a command reading no checkpoint never loads it
-        stored = int.from_bytes(data[offset + size + 1:offset + size + 5], "little")
-        actual = google_crc32c.extend(google_crc32c.value(block), bytes([kind]))
-        if unmask_crc(stored) != actual:
-            raise ChecksumError(
-                f"{what} of '{path}' (bytes {offset}..{offset + size}) fails its crc32c "
-                f"(stored {unmask_crc(stored):#010x}, computed {actual:#010x}); the index file is corrupt")
-    if kind == 0:
-        return block
-    if kind == 1:
-        try:
-            return snappy.decompress(block, max_size=max(len(data) * 64, 1 << 24))
-        except snappy.SnappyError as err:
-            raise CheckpointError(f"{what} of '{path}' is not valid Snappy data: {err}") from None
-    raise CheckpointError(f"{what} of '{path}' has unknown compression type {kind}; the index file is corrupt")
-
-
-def _block_entries(block: bytes, path: str, what: str) -> list[tuple[bytes, bytes]]:
-    """All (key, value) pairs of one block, with its restart array checked."""
-    size = len(block)
-    if size < 4:
-        raise CheckpointError(f"{what} of '{path}' is {size} bytes, too short for a block; the index is corrupt")
-    num_restarts = int.from_bytes(block[size - 4:], "little")
-    limit = size - 4 - 4 * num_restarts
-    if limit < 0 or (num_restarts == 0 and size > 4):
-        raise CheckpointError(f"{what} of '{path}' has a bad restart count {num_restarts}; the index is corrupt")
-    restarts = struct.unpack_from(f"<{num_restarts}I", block, limit)
-    entries: list[tuple[bytes, bytes]] = []
-    fresh: set[int] = set()  # offsets of entries with shared == 0 (valid restart targets)
-    key = b""
-    pos = 0
-    try:
-        while pos < limit:
-            start = pos
-            shared, pos = decode_varint(block, pos, limit)
-            non_shared, pos = decode_varint(block, pos, limit)
-            value_len, pos = decode_varint(block, pos, limit)
-            if shared > len(key) or pos + non_shared + value_len > limit:
-                raise ValueError("entry overruns the block")
-            if shared == 0:
-                fresh.add(start)
-            key = key[:shared] + block[pos:pos + non_shared]
-            pos += non_shared
-            entries.append((key, block[pos:pos + value_len]))
-            pos += value_len
-    except ValueError as err:
-        raise CheckpointError(
-            f"{what} of '{path}' is corrupt at byte {pos} ({err}); the index file is damaged") from None
-    bad = [r for r in restarts if r not in fresh]
-    if bad:
-        raise CheckpointError(
-            f"{what} of '{path}' has restart point(s) {bad[:3]} that are not entry starts; the index is corrupt")
-    return entries
-
-
-def read_table(path: str, verify: bool = True) -> list[tuple[bytes, bytes]]:
-    """Reads a whole LevelDB-style SSTable (the ``.index`` container) -> sorted (key, value) pairs.
-
-    Checks the footer magic, every block handle against the file size, every block trailer's
-    crc32c (``verify``), restart points, and that keys strictly increase and agree with the index
-    block's separators. Raises ``CheckpointError``/``ChecksumError`` naming ``path``.
-    """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint index '{path}' does not exist") from None
-    except OSError as err:
-        raise CheckpointError(f"cannot read checkpoint index '{path}': {err.strerror or err}") from None
-    if len(data) < _FOOTER_SIZE:
-        raise CheckpointError(
-            f"'{path}' is {len(data)} bytes, shorter than an SSTable footer ({_FOOTER_SIZE} bytes); "
-            "the index file is truncated or not a checkpoint index")
-    footer = data[-_FOOTER_SIZE:]
-    if int.from_bytes(footer[40:], "little") != _TABLE_MAGIC:
-        raise CheckpointError(
-            f"'{path}' does not end with the SSTable magic number; it is not a TensorFlow checkpoint index "
-            "(or it is truncated)")
-    try:
-        pos = 0
-        _meta_offset, pos = decode_varint(footer, pos, 40)
-        _meta_size, pos = decode_varint(footer, pos, 40)
-        index_offset, pos = decode_varint(footer, pos, 40)
-        index_size, pos = decode_varint(footer, pos, 40)
-    except ValueError:
-        raise CheckpointError(f"the footer of '{path}' is corrupt (bad block handles)") from None
-    index_block = _read_block(data, index_offset, index_size, path, "the index block", verify)
-    result: list[tuple[bytes, bytes]] = []
-    prev_sep: bytes | None = None
-    for i, (separator, handle) in enumerate(_block_entries(index_block, path, "the index block")):
-        try:
-            offset, hpos = decode_varint(handle, 0, len(handle))
-            size, hpos = decode_varint(handle, hpos, len(handle))
-        except ValueError:
-            raise CheckpointError(f"block handle {i} in the index block of '{path}' is corrupt") from None
-        what = f"data block {i}"
-        entries = _read_block(data, offset, size, path, what, verify)
-        for key, value in _block_entries(entries, path, what):
-            if result and key <= result[-1][0]:
-                raise CheckpointError(f"{what} of '{path}' has keys out of order ({key!r}); the index is corrupt")
-            if key > separator or (prev_sep is not None and key <= prev_sep):
-                raise CheckpointError(
-                    f"{what} of '{path}' holds key {key!r} outside its index range; the index is corrupt")
-            result.append((key, value))
-        prev_sep = separator
-    return result
-
-
-# --- paths -----------------------------------------------------------------------------------
-
-def _is_v1_file(path: str) -> bool:
-    """A legacy V1 checkpoint: one SSTable file named exactly ``<prefix>`` (tf-formats §6)."""
-    try:
-        if not os.path.isfile(path) or os.path.getsize(path) < _FOOTER_SIZE:
-            return False
-        with open(path, "rb") as f:
-            f.seek(-8, os.SEEK_END)
-            return int.from_bytes(f.read(8), "little") == _TABLE_MAGIC
-    except OSError:
-        return False
-
-
-def _state_prefix(directory: str, state_file: str) -> str | None:
-    """The latest prefix named by a ``checkpoint`` state file, resolved as tf.train.latest_checkpoint."""
-    try:
-        with open(state_file, "rb") as f:
-            state = parse_message(f.read(), checkpoint_state_pb2.CheckpointState, state_file, text=True)
-    except OSError as err:
-        raise CheckpointError(f"cannot read checkpoint state file '{state_file}': {err.strerror or err}") from None
-    except FileFormatError as err:
-        raise CheckpointError(f"checkpoint state file '{state_file}' is not valid: {err}") from None
-    name = state.model_checkpoint_path
-    if not name:
-        return None
-    candidate = name if os.path.isabs(name) else os.path.join(directory, name)
-    if os.path.exists(candidate + ".index") or _is_v1_file(candidate):
-        return candidate
-    # Saver writes absolute paths; if the directory was moved, look beside the state file.
-    moved = os.path.join(directory, os.path.basename(name))
-    if os.path.exists(moved + ".index") or _is_v1_file(moved):
-        return moved
-    raise CheckpointError(
-        f"checkpoint state file '{state_file}' names '{name}', but neither '{candidate}.index' nor "
-        f"'{moved}.index' exists; pass the checkpoint prefix explicitly")
-
-
-def resolve_checkpoint_prefix(path: str | os.PathLike[str]) -> str:
-    """Turns any accepted checkpoint path into its prefix.
-
-    Accepted: a prefix (``model.ckpt-10``), its ``.index``, ``.data-SSSSS-of-NNNNN`` or ``.meta`` file, a
-    legacy V1 single file, a directory holding a ``checkpoint`` state file (its latest, as
-    ``tf.train.latest_checkpoint``; an absolute path that no longer exists falls back to its
-    basename in that directory), the ``checkpoint`` state file itself, a SavedModel directory
-    (its ``variables/variables``), a ``variables/`` directory, or a directory with exactly one
-    ``.index`` file. Raises ``CheckpointError`` saying what was looked for.
-    """
-    text = os.fspath(path)
-    if os.path.isdir(text):
-        state_file = os.path.join(text, "checkpoint")
-        if os.path.isfile(state_file):
-            prefix = _state_prefix(text, state_file)
-            if prefix:
-                return prefix
-        for stem in (os.path.join(text, "variables", "variables"), os.path.join(text, "variables")):
-            if os.path.isfile(stem + ".index"):
-                return stem
-        indexes = sorted(n for n in os.listdir(text) if n.endswith(".index") and not _TEMP_NAME.search(n))
-        if len(indexes) == 1:
-            return os.path.join(text, indexes[0][: -len(".index")])
-        found = f"; it holds {len(indexes)} .index files: {', '.join(indexes[:5])}" if indexes else ""
-        raise CheckpointError(
-            f"directory '{text}' holds no 'checkpoint' state file, no SavedModel variables and no single "
-            f"checkpoint{found}; pass a checkpoint prefix such as '{os.path.join(text, 'model.ckpt-1000')}'")
-    if os.path.basename(text) == "checkpoint" and os.path.isfile(text) and not _is_v1_file(text):
-        directory = os.path.dirname(text) or "."
-        prefix = _state_prefix(directory, text)
-        if prefix:
-            return prefix
-        raise CheckpointError(f"checkpoint state file '{text}' names no checkpoint")
-    if text.endswith(".index"):
-        return text[: -len(".index")]
-    if text.endswith(".meta") and os.path.isfile(text[: -len(".meta")] + ".index"):
-        return text[: -len(".meta")]  # the graph beside a TF1 checkpoint: users often pass it
-    match = _DATA_SUFFIX.search(text)
-    if match:
-        return text[: match.start()]
-    if os.path.isfile(text + ".index") or _is_v1_file(text):
-        return text
-    hint = ""
-    directory = os.path.dirname(text) or "."
-    if os.path.isdir(directory):
-        stems = [n[: -len(".index")] for n in os.listdir(directory) if n.endswith(".index")]
-        close = close_matches(os.path.basename(text), stems)
-        if close:
-            hint = "; did you mean " + ", ".join(f"'{os.path.join(directory, m)}'" for m in close) + "?"
-    raise CheckpointError(f"no checkpoint at '{text}': '{text}.index' does not exist{hint}")
-
-
-def is_checkpoint_path(path: str | os.PathLike[str]) -> bool:
-    """Cheaply decides whether ``path`` names a checkpoint rather than a graph; never raises.
-
-    True for a prefix with ``.index`` beside it, a ``.index``/``.data-*`` file, a V1 single-file
-    checkpoint, a ``checkpoint`` state file, or a directory holding a ``checkpoint`` state file, an
-    ``.index`` file or a SavedModel ``variables/`` directory. A directory with a ``saved_model.pb``
-    (or ``.pbtxt``) is a graph first, so it is not a checkpoint path here, although
-    :func:`load_checkpoint` accepts it (and reads its ``variables/``).
-    """
-    try:
-        text = os.fspath(path)
-        if os.path.isdir(text):
-            if os.path.isfile(os.path.join(text, "saved_model.pb")) or \
-                    os.path.isfile(os.path.join(text, "saved_model.pbtxt")):
-                return False
-            return (os.path.isfile(os.path.join(text, "checkpoint"))
-                    or os.path.isfile(os.path.join(text, "variables", "variables.index"))
-                    or any(n.endswith(".index") and not _TEMP_NAME.search(n) for n in os.listdir(text)))
-        if text.endswith(".index") or _DATA_SUFFIX.search(text):
-            return os.path.isfile(text)
-        if os.path.isfile(text + ".index"):
-            return True
-        if os.path.basename(text) == "checkpoint" and os.path.isfile(text):
-            return True
-        return _is_v1_file(text)
-    except (OSError, TypeError, ValueError):
-        return False
 
 
 # --- the reader ------------------------------------------------------------------------------
@@ -454,7 +203,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
     # -- loading and validation ----------------------------------------------------------
 
-    def _parse(self, cls: type, value: bytes, what: str):  # noqa: ANN202
+    def _parse(self, cls: Any, value: bytes, what: str):  # noqa: ANN202
         try:
             return cls.FromString(value)
         except (_message.DecodeError, RuntimeError, ValueError) as err:
@@ -766,7 +515,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
         for i, length in enumerate(lengths):
             array[i] = buf[offset:offset + length]
             offset += length
-        array = array.reshape(shape)
+        array = array.reshape(shape)  # type: ignore[assignment]
         array.flags.writeable = False
         return array
 
@@ -871,7 +620,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
 
 class V1Checkpoint(Checkpoint):
-    """A legacy V1 checkpoint: one SSTable file of ``SavedTensorSlices`` (tf-formats §6).
+    """A legacy V1 checkpoint: one SSTable file of ``SavedTensorSlices`` (docs/formats.md §6).
 
     Same mapping interface as :class:`Checkpoint`. Values live inside the table as typed
     ``TensorProto`` fields, so reading parses protos (no memory mapping); integrity rests on the
@@ -952,7 +701,7 @@ class V1Checkpoint(Checkpoint):
                 n //= 2
             if n != count:
                 raise CheckpointError(f"{what}: a slice holds {n} values for {count} elements; the file is corrupt")
-        proto.dtype = dtype
+        proto.dtype = dtype  # type: ignore[assignment]  # an int is a valid DataType value
         proto.tensor_shape.CopyFrom(shape_to_proto(shape))
         try:
             return tensor_to_array(proto, what)
@@ -1019,7 +768,7 @@ def load_checkpoint(path: str | os.PathLike[str], verify: bool = True) -> Checkp
         CheckpointError: missing, truncated or corrupt files, or an unsupported bundle version.
     """
     prefix = resolve_checkpoint_prefix(path)
-    if not os.path.exists(prefix + ".index") and _is_v1_file(prefix):
+    if not os.path.exists(prefix + ".index") and is_table_file(prefix):
         ckpt: Checkpoint = V1Checkpoint(prefix, verify=verify)
     else:
         ckpt = Checkpoint(prefix, verify=verify)

@@ -12,7 +12,7 @@ from google.protobuf import message as _message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2
-from graphsurgeon.errors import FileFormatError, InvalidGraphError, UnsupportedError
+from graphsurgeon.errors import FileFormatError, InvalidGraphError, OutputError, UnsupportedError
 from graphsurgeon.formats import protofile
 from graphsurgeon.formats.varint import decode_varint
 
@@ -103,7 +103,7 @@ _OP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_>.\-]*$")
 def _plausible_graph(graph: graph_pb2.GraphDef) -> bool:
     """Whether a binary parse really was a GraphDef: no unknown top-level fields, sane op names.
 
-    Binary protobuf parsers accept many byte strings (tf-formats §7), so "it parsed" is not
+    Binary protobuf parsers accept many byte strings (docs/formats.md §7), so "it parsed" is not
     enough: a MetaGraphDef read as a GraphDef yields a node whose op is a serialized OpList.
     """
     if len(UnknownFieldSet(graph)):
@@ -167,7 +167,7 @@ def _parse_binary(data: bytes, source: str) -> tuple[str, _message.Message]:
     meta = _try_parse(data, meta_graph_pb2.MetaGraphDef)
     graph_ok = graph is not None and _plausible_graph(graph)
     meta_ok = meta is not None and _plausible_meta(meta)
-    if graph_ok and (not meta_ok or len(graph.node) > 0):
+    if graph is not None and graph_ok and (not meta_ok or len(graph.node) > 0):
         return GRAPH_DEF, graph
     if meta_ok:
         return META_GRAPH_DEF, meta
@@ -274,4 +274,78 @@ def save_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], text
     The file is written to a temporary name and renamed into place; ``inputs`` are never
     overwritten; the 2 GiB protobuf limit is checked (naming the largest nodes) before writing.
     """
+    hollow = hollow_constants(graph_def)
+    if hollow:
+        raise OutputError(f"{len(hollow)} constant(s) have a shape but no values (e.g. '{hollow[0]}'): hollow "
+                          "constants from freeze(..., defer_values=True) can only be written by the streaming "
+                          "writer (FreezeResult.write, formats.stream.save_frozen)")
     return protofile.save_message(graph_def, path, text=text, inputs=inputs)
+
+
+def hollow_constants(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Names of the Consts that hold a dtype and a non-empty shape but no values at all: what
+    ``freeze(..., defer_values=True)`` leaves for the streaming writer to fill. TensorFlow itself
+    never writes such a constant (it would read it as zeros), so any other writer refuses them."""
+    out = []
+    for node in graph_def.node:
+        if node.op != "Const" or "value" not in node.attr:
+            continue
+        tensor = node.attr["value"].tensor
+        if not tensor.HasField("tensor_shape") or tensor.tensor_shape.unknown_rank:
+            continue
+        dims = [d.size for d in tensor.tensor_shape.dim]
+        if not dims or any(d <= 0 for d in dims):
+            continue  # a scalar's missing value and an empty tensor are written as they are
+        if {f.name for f, _ in tensor.ListFields()} <= {"dtype", "tensor_shape"}:
+            out.append(node.name)
+    return out
+
+
+# --- facts about a loaded file --------------------------------------------------------------------
+
+#: the ops that call a library function by name (``f`` attr); ``graph.functions`` uses the same set.
+CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
+
+
+def as_loaded(graph: LoadedGraph | graph_pb2.GraphDef | str | os.PathLike[str],
+              tags: Iterable[str] | str | None = None) -> LoadedGraph:
+    """A LoadedGraph from a LoadedGraph, a GraphDef, or a path (``load_graph``): the one place that
+    accepts all three."""
+    if isinstance(graph, LoadedGraph):
+        return graph
+    if isinstance(graph, graph_pb2.GraphDef):
+        return LoadedGraph(graph_def=graph, path=pathlib.Path("<GraphDef>"), kind=GRAPH_DEF, text=False)
+    if isinstance(graph, (str, os.PathLike)):
+        return load_graph(graph, tags=tags)
+    raise TypeError(f"graph must be a LoadedGraph, a GraphDef or a path, not {type(graph).__name__}")
+
+
+def is_tf2_saved_model(loaded: LoadedGraph) -> bool:
+    """True for a TF2 SavedModel: an object graph with concrete functions that top-level calls run.
+
+    Such a graph's variables are ``VarHandleOp`` nodes captured by ``StatefulPartitionedCall``
+    nodes and read inside library functions, which TF1-style freezing does not reach.
+    """
+    meta = loaded.meta_graph_def
+    if loaded.kind != SAVED_MODEL or meta is None or not meta.HasField("object_graph_def"):
+        return False
+    concrete = meta.object_graph_def.concrete_functions
+    if not concrete:
+        return False
+    return any(n.attr["f"].func.name in concrete for n in meta.graph_def.node if n.op in CALL_OPS and "f" in n.attr)
+
+
+def default_checkpoint(loaded: LoadedGraph) -> str | None:
+    """The checkpoint that belongs to a graph when none is given (the one rule for the package): a
+    SavedModel's ``variables/variables``, or the prefix of a ``.meta`` file (``model.ckpt-10000.meta``
+    -> ``model.ckpt-10000``); ``None`` for anything else. Whether the files exist is not checked."""
+    if loaded.saved_model_dir is not None:
+        return str(pathlib.Path(loaded.saved_model_dir) / "variables" / "variables")
+    return meta_checkpoint(loaded.path) if loaded.kind == META_GRAPH_DEF else None
+
+
+def meta_checkpoint(path: str | os.PathLike[str]) -> str | None:
+    """The checkpoint prefix a ``.meta`` file was saved beside (``model.ckpt-10000.meta`` ->
+    ``model.ckpt-10000``), or ``None`` when the name does not end in ``.meta``."""
+    text = os.fspath(path)
+    return text[: -len(".meta")] if text.endswith(".meta") else None

@@ -38,7 +38,7 @@ def set_size_limit(limit: int | None) -> None:
 
 
 def looks_like_text(data: bytes) -> bool:
-    """True when ``data`` is UTF-8 whose first token starts a text-format field (tf-formats §7)."""
+    """True when ``data`` is UTF-8 whose first token starts a text-format field (docs/formats.md §7)."""
     chunk = data[:4096]
     try:
         text = chunk.decode("utf-8")

@@ -38,6 +38,9 @@ from typing import IO, Any
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.errors import CheckpointError, ChecksumError, OutputError
 from graphsurgeon.formats import protofile
+from graphsurgeon.formats.checkpoint import Checkpoint
+from graphsurgeon.formats.sstable import unmask_crc
+from graphsurgeon.formats.tensors import _CONTENT_TYPES, NUMPY_DTYPES
 from graphsurgeon.formats.varint import decode_varint, encode_varint
 
 log = logging.getLogger(__name__)
@@ -64,8 +67,6 @@ def streamable(checkpoint: object, key: str, dtype: int) -> bool:
     than one element (scalars and one-element tensors use the typed ``*_val`` fields; strings,
     bool, complex, 4/2-bit types, partitions and big-endian files take the in-memory path).
     """
-    from graphsurgeon.formats.checkpoint import Checkpoint
-    from graphsurgeon.formats.tensors import _CONTENT_TYPES, NUMPY_DTYPES
 
     if not isinstance(checkpoint, Checkpoint) or getattr(checkpoint, "big_endian", True):
         return False
@@ -322,8 +323,6 @@ class _Copier:
         verify = bool(getattr(checkpoint, "verify", True))
         if verify:
             import google_crc32c
-
-            from graphsurgeon.formats.checkpoint import unmask_crc
         remaining = int(entry.size)
         crc = 0
         out, view, array, writeback = self.out, self.view, self.array, self.writeback

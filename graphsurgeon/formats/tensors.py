@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from graphsurgeon._proto import tensor_pb2, tensor_shape_pb2, types_pb2
-from graphsurgeon.errors import UnsupportedError
+from graphsurgeon.errors import GraphSurgeonError, UnsupportedError
 
 DT = types_pb2.DataType
 
@@ -72,7 +72,7 @@ class _DtypeTable(Mapping[int, np.dtype]):
         return len(self._order)
 
 
-#: DataType enum value -> numpy dtype (the in-memory element type; see tf-formats §1.5).
+#: DataType enum value -> numpy dtype (the in-memory element type; see docs/formats.md §1).
 NUMPY_DTYPES: Mapping[int, np.dtype] = _DtypeTable({
     DT.DT_FLOAT: np.dtype(np.float32),
     DT.DT_DOUBLE: np.dtype(np.float64),
@@ -273,7 +273,7 @@ def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> ten
     else:
         arr = np.asarray(array) if dtype is None else np.asarray(array, dtype=to_numpy_dtype(dtype))
     dt = from_numpy_dtype(arr.dtype) if dtype is None else base_dtype(dtype)
-    proto = tensor_pb2.TensorProto(dtype=dt)
+    proto = tensor_pb2.TensorProto(dtype=dt)  # type: ignore[arg-type]  # an int is a valid DataType value
     proto.tensor_shape.CopyFrom(shape_to_proto(arr.shape))
     if not arr.size:
         return proto
@@ -300,3 +300,27 @@ def array_to_tensor(array: np.ndarray | object, dtype: int | None = None) -> ten
     else:
         getattr(proto, field).extend(int(v) for v in flat)
     return proto
+
+
+def parse_dtype(value: object, what: str = "input") -> int:
+    """``"float32"``, ``"float"``, ``"DT_FLOAT"``, ``"tf.float32"``, a DataType number or a numpy
+    dtype -> DataType number. Raises ``GraphSurgeonError`` naming ``what`` otherwise."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        if int(value) in DT.values():
+            return int(value)
+    elif isinstance(value, str):
+        text = value.strip().removeprefix("tf.").lower()
+        try:
+            return DT.Value("DT_" + text.upper().removeprefix("DT_"))
+        except ValueError:
+            pass
+        try:
+            return from_numpy_dtype(np.dtype(text))
+        except (TypeError, UnsupportedError):
+            pass
+    else:
+        try:
+            return from_numpy_dtype(np.dtype(value))  # type: ignore[call-overload]
+        except (TypeError, UnsupportedError):
+            pass
+    raise GraphSurgeonError(f"'{value}' for '{what}' is not a dtype; use a name such as float32, int64, bool, string")

@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
-from graphsurgeon.errors import InvalidGraphError
+from graphsurgeon.errors import InvalidGraphError, close_matches
+from graphsurgeon.formats.model import hollow_constants
 from graphsurgeon.formats.tensors import is_ref_dtype
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import close_matches, parse_input
+from graphsurgeon.graph.names import colocation_target, parse_input
 
 DT = types_pb2.DataType
 
@@ -81,7 +82,7 @@ def _fail(node: str, message: str, source: str) -> InvalidGraphError:
 
 
 def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_variables: Iterable[str] = (),
-                allow_saver: bool = False, source: str = "graph") -> None:
+                allow_saver: bool = False, allow_hollow: Iterable[str] = (), source: str = "graph") -> None:
     """Raises ``InvalidGraphError`` naming the first broken node; returns ``None`` for a sound graph.
 
     Args:
@@ -89,6 +90,8 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
         frozen: also require that no variable state is left (see the module docstring).
         allow_variables: variable nodes that may stay (with their reads, assigns and ref edges).
         allow_saver: let save/restore ops stay (``gs constify`` keeps the Saver).
+        allow_hollow: hollow Consts (a shape, no values) that may stay: ``freeze(..., defer_values=True)``'s,
+            which only the streaming writer fills.
         source: how to name the graph in messages (a file name, ``"frozen graph"``).
     """
     nodes: dict[str, node_def_pb2.NodeDef] = {}
@@ -104,6 +107,11 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
         _check_inputs(node, nodes, source)
         _check_colocation(node, nodes, source)
     _check_loops(graph_def, nodes, source)
+    allowed_hollow = set(allow_hollow)
+    for name in hollow_constants(graph_def):
+        if name not in allowed_hollow:
+            raise _fail(name, "is a constant with a shape but no values (a hollow constant of "
+                        "freeze(..., defer_values=True), which only the streaming writer can fill)", source)
     if frozen:
         _check_frozen(graph_def, nodes, set(allow_variables), allow_saver, source)
 
@@ -158,8 +166,8 @@ def _check_colocation(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_p
     if "_class" not in node.attr:
         return
     for entry in node.attr["_class"].list.s:
-        if entry.startswith(b"loc:@"):
-            target = entry[5:].decode("utf-8", "replace")
+        target = colocation_target(entry)
+        if target is not None:
             if target not in nodes:
                 raise _fail(node.name, f"is colocated with '{target}' (_class loc:@{target}), which is not in the "
                             "graph", source)

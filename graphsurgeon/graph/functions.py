@@ -13,12 +13,12 @@ from typing import NamedTuple
 
 from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_def_pb2
 from graphsurgeon.errors import InvalidGraphError
+from graphsurgeon.formats.model import CALL_OPS as CALL_OPS  # defined with the file facts that need it
 
 # Attributes through which TensorFlow's own ops call functions (calls, If, While, Case). Any other
 # attribute holding a function (e.g. a dataset op's ``f``) is found by ``called_functions`` too.
 FUNCTION_ATTRS = ("f", "body", "cond", "then_branch", "else_branch", "branches")
 
-CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
 IF_OPS = frozenset({"If", "StatelessIf"})
 CASE_OPS = frozenset({"Case", "StatelessCase"})
 WHILE_OPS = frozenset({"While", "StatelessWhile"})
@@ -32,7 +32,7 @@ class FunctionInput(NamedTuple):
 
     node: str
     output: str | None = None
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # as TensorRef.index
     is_control: bool = False
 
     def __str__(self) -> str:

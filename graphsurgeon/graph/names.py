@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Container, Iterable, Sequence
 from typing import NamedTuple
-
-from graphsurgeon.errors import NodeNotFoundError
 
 
 class TensorRef(NamedTuple):
     """One reference to a node: a data input (``node:index``) or a control input (``^node``)."""
 
     node: str
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # TensorFlow's word; shadows tuple.index on purpose
     is_control: bool = False
 
     def __str__(self) -> str:
@@ -49,7 +46,7 @@ def parse_inputs(names: Iterable[str]) -> tuple[TensorRef, ...]:
     Building a view of a million-node graph parses millions of inputs; most are plain node
     names, which need no splitting.
     """
-    out = []
+    out: list[TensorRef] = []
     append = out.append
     # Same rules as parse_input, inlined: this runs once for every input of every node.
     for name in names:
@@ -75,7 +72,7 @@ def input_nodes(names: Sequence[str]) -> Sequence[str]:
     joined = "".join(names)
     if ":" not in joined and "^" not in joined:
         return names
-    out = []
+    out: list[str] = []
     append = out.append
     for name in names:  # parse_input's rules, keeping only the node
         if name[:1] == "^":
@@ -119,29 +116,6 @@ def split_names(value: str | Iterable[str] | None) -> list[str]:
     return out
 
 
-def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """Up to ``n`` candidates similar to ``name`` (difflib), best first."""
-    pool = list(candidates)
-    matches = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
-    if len(matches) < n:
-        # A name that is a suffix of a longer scope ("logits" vs "model/logits") is a good hint too.
-        tail = [c for c in pool if c.endswith("/" + name) and c not in matches]
-        matches.extend(sorted(tail, key=len)[: n - len(matches)])
-    return matches
-
-
-def not_found(kind: str, name: str, candidates: Iterable[str], where: str = "the graph",
-              hint: str = "run 'gs inspect' to list the graph's inputs and candidate outputs") -> NodeNotFoundError:
-    """A ``NodeNotFoundError`` saying what is missing, where, what is close, and where to look."""
-    matches = close_matches(name, candidates)
-    msg = f"{kind} '{name}' not found in {where}"
-    if matches:
-        msg += "; did you mean " + ", ".join(f"'{m}'" for m in matches) + "?"
-    if hint:
-        msg += f" ({hint})"
-    return NodeNotFoundError(msg)
-
-
 def unique_name(base: str, *taken: Container[str]) -> str:
     """``base``, or ``base_1``, ``base_2``, ... : the first that is in none of ``taken``.
 
@@ -152,3 +126,20 @@ def unique_name(base: str, *taken: Container[str]) -> str:
         name = f"{base}_{n}"
         n += 1
     return name
+
+
+# --- colocation: the one place that reads and writes ``_class: loc:@node`` entries ---------------------
+
+COLOCATION_PREFIX = b"loc:@"
+
+
+def colocation_target(entry: bytes) -> str | None:
+    """The node a ``_class`` entry colocates with (``b"loc:@x"`` -> ``"x"``), or ``None`` for another entry."""
+    if entry.startswith(COLOCATION_PREFIX):
+        return entry[len(COLOCATION_PREFIX):].decode("utf-8", "replace")
+    return None
+
+
+def colocation_entry(node: str) -> bytes:
+    """``"x"`` -> ``b"loc:@x"``."""
+    return COLOCATION_PREFIX + node.encode("utf-8")

@@ -1,6 +1,6 @@
 """Which checkpoint tensor feeds which variable node, read from the graph's own Saver.
 
-The authoritative source is the Saver (tf-formats.md §4): every ``SaveV2`` / ``SaveSlices`` node
+The authoritative source is the Saver (docs/formats.md §4): every ``SaveV2`` / ``SaveSlices`` node
 names its checkpoint keys and slice specs in two string Consts, and its tensor inputs lead back
 (through ``Identity``, ``.../read`` and ``ReadVariableOp``) to the variable nodes. That handles
 Savers built with renamed variables (``Saver({"new/name": a})``) and partitioned variables (each
@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2, variable_pb2
-from graphsurgeon.errors import MismatchError
-from graphsurgeon.formats.tensors import base_dtype, dtype_name, tensor_to_array, to_numpy_dtype
-from graphsurgeon.graph.names import close_matches, parse_input
+from graphsurgeon.errors import MismatchError, close_matches
+from graphsurgeon.formats.tensors import base_dtype, dtype_name, from_numpy_dtype, tensor_to_array, to_numpy_dtype
+from graphsurgeon.graph.names import parse_input
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def saver_mapping(graph_def: graph_pb2.GraphDef, saver_def: saver_pb2.SaverDef |
 def _restore_targets(restore: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.NodeDef],
                      consumers: Mapping[str, list[node_def_pb2.NodeDef]]) -> Iterable[tuple[int, str | None]]:
     """(output index, variable) for each Assign / AssignVariableOp fed by a RestoreV2 output."""
-    stack = [(c, None) for c in consumers.get(restore.name, [])]
+    stack: list[tuple[node_def_pb2.NodeDef, int | None]] = [(c, None) for c in consumers.get(restore.name, [])]
     seen: set[str] = set()
     while stack:
         node, index = stack.pop()
@@ -320,8 +320,6 @@ def _stored(checkpoint: Mapping[str, np.ndarray], key: str) -> tuple[int, tuple[
         except (AttributeError, NotImplementedError):
             pass
     value = np.asarray(checkpoint[key])
-    from graphsurgeon.formats.tensors import from_numpy_dtype
-
     return from_numpy_dtype(value.dtype), tuple(value.shape)
 
 

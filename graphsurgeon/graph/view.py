@@ -34,12 +34,11 @@ if TYPE_CHECKING:  # networkx is imported on first use: it is a third of `gs`'s 
     import networkx as nx
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
-from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, close_matches, not_found
 from graphsurgeon.graph.names import (
     TensorRef,
-    close_matches,
+    colocation_target,
     input_nodes,
-    not_found,
     parse_input,
     parse_inputs,
 )
@@ -59,7 +58,6 @@ NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})
 _EDGE_ATTRS = {kind: MappingProxyType({"kind": kind}) for kind in EDGE_KINDS}
 
 _COLOCATION_ATTR = "_class"
-_COLOCATION_PREFIX = b"loc:@"
 
 
 def colocation_targets(node_def: node_def_pb2.NodeDef) -> list[str]:
@@ -68,8 +66,9 @@ def colocation_targets(node_def: node_def_pb2.NodeDef) -> list[str]:
         return []
     out = []
     for entry in node_def.attr[_COLOCATION_ATTR].list.s:
-        if entry.startswith(_COLOCATION_PREFIX):
-            out.append(entry[len(_COLOCATION_PREFIX):].decode("utf-8", "replace"))
+        target = colocation_target(entry)
+        if target is not None:
+            out.append(target)
     return out
 
 

@@ -28,14 +28,20 @@ import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import numpy as np
 
 from graphsurgeon._proto import attr_value_pb2, graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2, types_pb2
-from graphsurgeon.errors import InvalidGraphError, UnsupportedError
+from graphsurgeon.errors import InvalidGraphError, UnsupportedError, not_found
+from graphsurgeon.formats.checkpoint import load_checkpoint
+from graphsurgeon.formats.stream import streamable
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, dtype_name, is_ref_dtype, shape_to_proto
+from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import variables as var_lib
-from graphsurgeon.graph.names import format_input, not_found, parse_input, split_names, unique_name
+from graphsurgeon.graph.names import colocation_target, format_input, parse_input, split_names, unique_name
+from graphsurgeon.rewrite.specialize import FunctionFreezer, Key
+from graphsurgeon.rewrite.specialize import VariableInfo as SpecializedVariable
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +83,6 @@ class ConstifyResult:
 def open_checkpoint(checkpoint: Mapping[str, np.ndarray] | str | os.PathLike[str]) -> Mapping[str, np.ndarray]:
     """A checkpoint argument as a mapping: a path (prefix, .index, directory ...) is opened with ``load_checkpoint``."""
     if isinstance(checkpoint, (str, os.PathLike)):
-        from graphsurgeon.formats.checkpoint import load_checkpoint
-
         return load_checkpoint(checkpoint)
     if not isinstance(checkpoint, Mapping):
         raise TypeError(f"checkpoint must be a Checkpoint, a mapping or a path, not {type(checkpoint).__name__}")
@@ -160,12 +164,10 @@ def convert_variables(graph_def: graph_pb2.GraphDef, checkpoint: Mapping[str, np
     cache: dict[str, np.ndarray] = {}
     deferred: dict[str, str] = {}
     if defer_values:
-        from graphsurgeon.formats.stream import streamable
-
         deferred = {name: info.key for name, info in infos.items()
                     if info.slice is None and streamable(ckpt, info.key, info.dtype)}
     # a deferred value is a zero-size stand-in with the right shape (only its shape is used)
-    values = {name: np.broadcast_to(np.zeros((), np.uint8), ckpt.info(info.key).shape) if name in deferred
+    values = {name: np.broadcast_to(np.zeros((), np.uint8), cast(Any, ckpt).info(info.key).shape) if name in deferred
               else var_lib.read_value(info, ckpt, cache) for name, info in infos.items()}
     result = ConstifyResult(graph_def=out, kept_variables=kept, deferred=deferred)
     for name, info in infos.items():
@@ -257,12 +259,10 @@ def _rewrite_functional(out: graph_pb2.GraphDef, nodes: list[node_def_pb2.NodeDe
                         result: ConstifyResult, dropped: set[str]) -> list[node_def_pb2.NodeDef]:
     """Hands variables used inside functions to the TF2 freezer, which specializes the functions that
     take them (new names; the originals stay for other callers) and rewrites reads inside."""
-    from graphsurgeon.graph import functions as fn
-    from graphsurgeon.rewrite import saved_model_v2 as tf2
-
-    freezer = tf2._Freezer(fn.function_library(out))  # noqa: SLF001 - shared with the TF2 SavedModel freezer
-    frozen = {(name, None, 0): tf2.VariableInfo(name, info.key, info.dtype, tuple(values[name].shape))
-              for name, info in infos.items()}
+    freezer = FunctionFreezer(fn.function_library(out))
+    frozen: dict[Key, SpecializedVariable] = {
+        (name, None, 0): SpecializedVariable(name, info.key, info.dtype, tuple(values[name].shape))
+        for name, info in infos.items()}
     body = freezer.rewrite_body(nodes, frozen, parse_input, "the graph", in_function=False)
     for function in freezer.new_functions.values():
         out.library.function.add().CopyFrom(function)
@@ -518,8 +518,7 @@ def _strip_references(node: node_def_pb2.NodeDef, dropped: set[str]) -> None:
         del node.input[:]
         node.input.extend(kept)
     if "_class" in node.attr:
-        locs = [s for s in node.attr["_class"].list.s if not (s.startswith(b"loc:@") and
-                                                              s[5:].decode("utf-8", "replace") in dropped)]
+        locs = [s for s in node.attr["_class"].list.s if colocation_target(s) not in dropped]
         if len(locs) != len(node.attr["_class"].list.s):
             if locs:
                 del node.attr["_class"].list.s[:]

@@ -31,6 +31,7 @@ import numpy as np
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.formats.tensors import array_to_tensor
 from graphsurgeon.graph.names import TensorRef, parse_input, split_names, unique_name
+from graphsurgeon.graph.nodes import graph_like
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
 
@@ -110,11 +111,7 @@ def fold_batch_norm(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] 
         added.setdefault(last.name, []).insert(0, _const(b_name, bias, last.device))
         folded += 1
         log.debug("fold_batch_norm: folded '%s' into '%s'", last.name, linear.node.name)
-    out = graph_pb2.GraphDef()
-    if graph_def.HasField("versions"):
-        out.versions.CopyFrom(graph_def.versions)
-    if graph_def.HasField("library"):
-        out.library.CopyFrom(graph_def.library)
+    out = graph_like(graph_def)
     for node in graph_def.node:
         for const in added.get(node.name, ()):
             out.node.append(const)
@@ -196,7 +193,8 @@ def _linear(ref: TensorRef, consumer: str, nodes: dict, view: GraphView, evaluat
     if bias is None:
         bias = np.zeros(channels, weights.dtype)
     elif bias.shape != (channels,):
-        raise _Skip(f"bias of '{bias_node.name}' has shape {list(bias.shape)}, expected [{channels}]")
+        where = bias_node.name if bias_node is not None else node.name
+        raise _Skip(f"bias of '{where}' has shape {list(bias.shape)}, expected [{channels}]")
     if bias_node is not None:
         fmt = bias_node.attr["data_format"].s if "data_format" in bias_node.attr else b"NHWC"
         if (fmt == b"NHWC") != channels_last:

@@ -29,10 +29,11 @@ from collections.abc import Iterable
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
+from graphsurgeon.graph.bypass import bypass_nodes
 from graphsurgeon.graph.names import TensorRef, format_input, parse_input, split_names, unique_name
+from graphsurgeon.graph.nodes import const_node, graph_like
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
-from graphsurgeon.surgery import bypass_nodes, const_node
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,7 @@ def fold_constant_switches(graph_def: graph_pb2.GraphDef, outputs: str | Iterabl
             new.attr["_class"].CopyFrom(node.attr["_class"])
         replaced[name] = new
 
-    staged = graph_pb2.GraphDef()
-    if graph_def.HasField("versions"):
-        staged.versions.CopyFrom(graph_def.versions)
-    if graph_def.HasField("library"):
-        staged.library.CopyFrom(graph_def.library)
+    staged = graph_like(graph_def)
     for node in graph_def.node:
         if node.name in replaced:
             staged.node.append(replaced[node.name])

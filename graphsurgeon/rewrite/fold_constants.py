@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats.tensors import array_to_tensor, base_dtype, tensor_to_array, to_numpy_dtype
 from graphsurgeon.graph.names import TensorRef, parse_input, split_names
+from graphsurgeon.graph.nodes import graph_like
 from graphsurgeon.graph.view import GraphView
 from graphsurgeon.rewrite.prune import output_dtype, output_shape
 
@@ -52,7 +54,7 @@ class _Skip(Exception):
     """This node cannot be folded exactly; the message says why."""
 
 
-def _attr(node: node_def_pb2.NodeDef, key: str, default: object = None) -> object:
+def _attr(node: node_def_pb2.NodeDef, key: str, default: Any = None) -> Any:
     if key not in node.attr:
         return default
     value = node.attr[key]
@@ -194,7 +196,7 @@ def _strided_slice(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.nda
         raise _Skip("StridedSlice with ellipsis_mask or new_axis_mask")
     begin_mask, end_mask = int(_attr(node, "begin_mask", 0)), int(_attr(node, "end_mask", 0))
     shrink = int(_attr(node, "shrink_axis_mask", 0))
-    index: list[object] = []
+    index: list[Any] = []
     for i, (b, e, s) in enumerate(zip(begin.reshape(-1), end.reshape(-1), strides.reshape(-1))):
         if int(s) == 0:
             raise _Skip("StridedSlice with stride 0")
@@ -462,11 +464,7 @@ def fold_constants(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] =
         out = graph_pb2.GraphDef()
         out.CopyFrom(graph_def)
         return out
-    out = graph_pb2.GraphDef()
-    if graph_def.HasField("versions"):
-        out.versions.CopyFrom(graph_def.versions)
-    if graph_def.HasField("library"):
-        out.library.CopyFrom(graph_def.library)
+    out = graph_like(graph_def)
     out.node.extend(folded.get(n.name, n) for n in nodes)
     log.info("fold_constants: folded %d node(s)", len(folded))
     return out

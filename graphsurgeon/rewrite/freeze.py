@@ -19,31 +19,27 @@ frozen graph, before the outputs.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import pathlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from graphsurgeon._proto import graph_pb2, node_def_pb2, saver_pb2, types_pb2
-from graphsurgeon.errors import FileFormatError, GraphSurgeonError, MismatchError, UnsupportedError
+from graphsurgeon._proto import graph_pb2, saver_pb2
+from graphsurgeon.errors import FileFormatError, GraphSurgeonError, OutputError, UnsupportedError, not_found
 from graphsurgeon.formats import model as model_lib
-from graphsurgeon.formats.tensors import array_to_tensor, dtype_name, to_numpy_dtype
+from graphsurgeon.formats import stream
+from graphsurgeon.formats.checkpoint import load_checkpoint
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.graph.names import not_found, parse_input, split_names
+from graphsurgeon.graph.names import parse_input, split_names
 from graphsurgeon.rewrite import constify as constify_lib
+from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.prune import prune
-from graphsurgeon.rewrite.saved_model_v2 import is_tf2_saved_model
+from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
 
 log = logging.getLogger(__name__)
-
-DT = types_pb2.DataType
-
-_PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 
 
 @dataclasses.dataclass
@@ -81,29 +77,19 @@ class FreezeResult:
     deferred: dict[str, str] = dataclasses.field(default_factory=dict)
     checkpoint: Any = None
 
+    def write(self, path: str | os.PathLike[str], *, text: bool = False,
+              inputs: Iterable[str | os.PathLike[str]] = (), progress: Any = None, fsync: bool = True) -> int:
+        """Writes the frozen graph to ``path`` (temporary name, then renamed); returns bytes written.
 
-def load_input_graph(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike[str],
-                     tags: Iterable[str] | str | None = None) -> model_lib.LoadedGraph:
-    """A LoadedGraph from a LoadedGraph, a GraphDef, or a path (``load_graph``)."""
-    if isinstance(graph, model_lib.LoadedGraph):
-        return graph
-    if isinstance(graph, graph_pb2.GraphDef):
-        return model_lib.LoadedGraph(graph_def=graph, path=pathlib.Path("<GraphDef>"), kind=model_lib.GRAPH_DEF,
-                                     text=False)
-    if isinstance(graph, (str, os.PathLike)):
-        return model_lib.load_graph(graph, tags=tags)
-    raise TypeError(f"graph must be a LoadedGraph, a GraphDef or a path, not {type(graph).__name__}")
-
-
-def default_checkpoint(loaded: model_lib.LoadedGraph) -> str | None:
-    """The checkpoint that belongs to a graph when none is given: a SavedModel's ``variables/variables``,
-    or the prefix of a ``.meta`` file (``model.ckpt-10000.meta`` -> ``model.ckpt-10000``)."""
-    if loaded.saved_model_dir is not None:
-        return str(pathlib.Path(loaded.saved_model_dir) / "variables" / "variables")
-    path = str(loaded.path)
-    if loaded.kind == model_lib.META_GRAPH_DEF and path.endswith(".meta"):
-        return path[: -len(".meta")]
-    return None
+        Hollow constants (``defer_values=True``) get their bytes streamed from ``self.checkpoint``;
+        such a result can only be written in binary. ``progress(done, total)`` reports the bytes.
+        """
+        if text:
+            if self.deferred:
+                raise OutputError("this freeze result holds hollow constants (defer_values=True), which only the "
+                                  "binary streaming writer can fill; freeze with defer_values=False to write text")
+            return model_lib.save_graph(self.graph_def, path, text=True, inputs=inputs)
+        return stream.save_frozen(self, path, inputs=inputs, progress=progress, fsync=fsync)
 
 
 def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike[str],
@@ -112,7 +98,8 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
            initializer_nodes: str | Iterable[str] = (), whitelist: str | Iterable[str] | None = None,
            blacklist: str | Iterable[str] | None = None, bind: Mapping[str, Any] | None = None,
            saver_def: saver_pb2.SaverDef | None = None, tags: Iterable[str] | str | None = None,
-           defer_values: bool = False) -> FreezeResult:
+           defer_values: bool = False, signature: str | None = None,
+           inline: bool = False) -> FreezeResult | SignatureFreezeResult:
     """Freezes ``graph`` with the values in ``checkpoint`` into one self-contained GraphDef for ``outputs``.
 
     Args:
@@ -127,11 +114,17 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
         saver_def: picks the Saver when the graph has several (default: the MetaGraphDef's).
         tags: the SavedModel meta graph's tags when ``graph`` is a SavedModel path.
         defer_values: leave constants whose checkpoint bytes can be copied as they are hollow
-            (``result.deferred``) so ``formats.stream.save_frozen`` streams them into the file.
+            (``result.deferred``); ``result.write(path)`` then streams them into the file. Only that
+            writer accepts hollow constants (``save_graph`` and ``check_graph`` refuse them).
+        signature: for a TF2 SavedModel, the signature to freeze (default ``serving_default``).
+        inline: for a TF2 SavedModel, replace function calls with their bodies (``inline_calls``).
 
     Returns:
         A ``FreezeResult``. The graph passed ``check_graph``: no variable, assign, Ref op or saver
-        is left except the variables kept by whitelist / blacklist.
+        is left except the variables kept by whitelist / blacklist. For a TF2 SavedModel (an object
+        graph whose variables live in functions), ``saved_model_v2.freeze_signature``'s
+        ``SignatureFreezeResult``; TF1-only options (``bind``, ``initializer_nodes``, ``whitelist``,
+        ``blacklist``, ``saver_def``) are refused there and ``defer_values`` has no effect.
 
     Raises:
         NodeNotFoundError: an output, initializer node, bound placeholder or listed variable is unknown.
@@ -141,27 +134,27 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
             work around it).
         InvalidGraphError: the input or the result is structurally broken.
     """
-    loaded = load_input_graph(graph, tags)
-    if is_tf2_saved_model(loaded):
-        raise UnsupportedError(
-            f"'{loaded.saved_model_dir}' is a TF2 SavedModel (its variables live in functions and an "
-            "object-based checkpoint); freeze one of its signatures with graphsurgeon.rewrite.saved_model_v2."
-            "freeze_signature (gs freeze --input_saved_model_dir DIR --signature serving_default)")
+    loaded = model_lib.as_loaded(graph, tags)
+    if model_lib.is_tf2_saved_model(loaded):
+        tf1_options = {"bind": bind, "initializer_nodes": split_names(initializer_nodes), "whitelist": whitelist,
+                       "blacklist": blacklist, "saver_def": saver_def}
+        return _freeze_tf2(loaded, checkpoint, outputs, clear_devices=clear_devices, signature=signature,
+                           inline=inline, tf1_options=tf1_options)
     original = loaded.graph_def
+    output_names = split_names(outputs)
+    if not output_names:
+        raise GraphSurgeonError("no outputs given: freeze needs at least one output (--output_node_names); run "
+                                f"'gs inspect {loaded.path}' to list candidate outputs")
     if saver_def is None and loaded.meta_graph_def is not None and loaded.meta_graph_def.HasField("saver_def"):
         saver_def = loaded.meta_graph_def.saver_def
     if checkpoint is None:
-        checkpoint = default_checkpoint(loaded)
+        checkpoint = model_lib.default_checkpoint(loaded)
         if checkpoint is None and not var_lib.variable_nodes(original):
             checkpoint = {}  # already frozen: nothing to read (a note says so below)
         if checkpoint is None:
-            raise FileFormatError(f"no checkpoint given for '{loaded.path}'; pass the checkpoint prefix "
-                                  "(--input_checkpoint model.ckpt-10000)")
+            raise FileFormatError(f"no checkpoint given for '{loaded.path}': pass --input_checkpoint PREFIX "
+                                  "(e.g. model.ckpt-10000)")
     ckpt = constify_lib.open_checkpoint(checkpoint)
-    output_names = split_names(outputs)
-    if not output_names:
-        raise GraphSurgeonError("freeze needs at least one output node (--output_node_names); run 'gs inspect "
-                                f"{loaded.path}' to list candidate outputs")
     init_names = [parse_input(n).node for n in split_names(initializer_nodes)]
     names = {n.name for n in original.node}
     for name in init_names:
@@ -187,7 +180,7 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
             node.device = ""
     kept_names = {n.name for n in frozen.node}
     kept_variables = [n for n in converted.kept_variables if n in kept_names]
-    check_graph(frozen, allow_variables=kept_variables, source="frozen graph")
+    check_graph(frozen, allow_variables=kept_variables, allow_hollow=converted.deferred, source="frozen graph")
     result = FreezeResult(graph_def=frozen, outputs=output_names,
                           converted={k: v for k, v in converted.converted.items() if k in kept_names},
                           kept_variables=kept_variables, nodes_before=len(original.node),
@@ -204,6 +197,24 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
                             "pruned graph")
     log.info("freeze: %d variables converted, %d -> %d nodes", len(result.converted), result.nodes_before,
              result.nodes_after)
+    return result
+
+
+def _freeze_tf2(loaded: model_lib.LoadedGraph, checkpoint: Mapping[str, np.ndarray] | str | os.PathLike[str] | None,
+                outputs: str | Iterable[str] | None, *, clear_devices: bool, signature: str | None, inline: bool,
+                tf1_options: Mapping[str, Any]) -> SignatureFreezeResult:
+    """``freeze`` of a TF2 SavedModel: one signature, through ``freeze_signature``."""
+    given = [name for name, value in tf1_options.items() if value]
+    if given:
+        raise UnsupportedError(f"'{loaded.saved_model_dir}' is a TF2 SavedModel: {', '.join(given)} apply only to "
+                               "TF1 graphs (freeze one signature; its inputs stay placeholders)")
+    if isinstance(checkpoint, (str, os.PathLike)):
+        checkpoint = load_checkpoint(checkpoint)
+    result = freeze_signature(loaded, signature=signature or "serving_default", checkpoint=checkpoint,
+                              outputs=split_names(outputs) or None, inline=inline)
+    if clear_devices:
+        for node in result.graph_def.node:
+            node.device = ""
     return result
 
 
@@ -234,98 +245,3 @@ def _restrict(names: str | Iterable[str] | None) -> list[str] | None:
 def _prune(graph_def: graph_pb2.GraphDef, roots: list[str]) -> graph_pb2.GraphDef:
     """The one place freeze prunes: what ``roots`` reach through data and control inputs."""
     return prune(graph_def, roots)
-
-
-# ------------------------------------------------------------------------------------------------ bind
-
-
-def parse_bind_value(text: str) -> Any:
-    """A ``--bind name=VALUE`` value: JSON (``1.0``, ``[1, 2]``, ``"s"``), ``true`` / ``false`` in any
-    case, else the text itself (for string placeholders)."""
-    stripped = text.strip()
-    if stripped.lower() in ("true", "false"):
-        return stripped.lower() == "true"
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        return text
-
-
-def _coerce(value: Any, dtype: int, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
-    what = f"placeholder '{name}' ({dtype_name(dtype)}{'' if shape is None else list(shape)})"
-    try:
-        np_dtype = to_numpy_dtype(dtype, what)
-    except GraphSurgeonError as err:
-        raise MismatchError(f"cannot bind {what}: {err}") from None
-    if dtype == DT.DT_STRING:
-        array = np.asarray(value, dtype=object)
-        array = np.vectorize(lambda v: v if isinstance(v, bytes) else str(v).encode("utf-8"), otypes=[object])(array) \
-            if array.size else array
-    else:
-        raw = np.asarray(value)
-        if raw.dtype.kind in "OSU":
-            raise MismatchError(f"cannot bind {what} to {value!r}: not a {dtype_name(dtype)} value")
-        if dtype == DT.DT_BOOL and raw.dtype.kind not in "b":
-            if raw.dtype.kind in "iu" and np.isin(raw, (0, 1)).all():
-                raw = raw.astype(bool)
-            else:
-                raise MismatchError(f"cannot bind {what} to {value!r}: expected true or false")
-        if np.dtype(np_dtype).kind in "iub" and raw.dtype.kind == "f" and not np.array_equal(raw, np.round(raw)):
-            raise MismatchError(f"cannot bind {what} to {value!r}: not an integer")
-        if np.dtype(np_dtype).kind in "iu" and raw.dtype.kind in "iu" and raw.size:
-            info = np.iinfo(np_dtype)
-            if raw.min() < info.min or raw.max() > info.max:
-                raise MismatchError(f"cannot bind {what} to {value!r}: out of range for {dtype_name(dtype)}")
-        array = raw.astype(np_dtype)
-    if shape is not None:
-        if len(shape) != array.ndim or any(want >= 0 and want != have for want, have in zip(shape, array.shape)):
-            raise MismatchError(f"cannot bind {what} to a value of shape {list(array.shape)}")
-    return array
-
-
-def _placeholder_shape(node: node_def_pb2.NodeDef) -> tuple[int, ...] | None:
-    if "shape" not in node.attr or node.attr["shape"].shape.unknown_rank:
-        return None
-    return tuple(int(d.size) for d in node.attr["shape"].shape.dim)
-
-
-def bind_placeholders(graph_def: graph_pb2.GraphDef, bind: Mapping[str, Any]
-                      ) -> tuple[graph_pb2.GraphDef, dict[str, Any]]:
-    """Returns a new GraphDef where each named placeholder is a Const holding its value, and the values used.
-
-    A placeholder keeps its name, device and control inputs (a PlaceholderWithDefault loses its default
-    input). The value must fit the placeholder's dtype and known dimensions, else ``MismatchError``.
-    """
-    out = graph_pb2.GraphDef()
-    out.CopyFrom(graph_def)
-    nodes = {n.name: n for n in out.node}
-    placeholders = [n.name for n in out.node if n.op in _PLACEHOLDER_OPS]
-    values: dict[str, np.ndarray] = {}
-    for given, value in bind.items():
-        name = parse_input(given).node
-        node = nodes.get(name)
-        if node is None or node.op not in _PLACEHOLDER_OPS:
-            if node is not None:
-                raise MismatchError(f"cannot bind '{name}': it is a {node.op}, not a placeholder")
-            raise not_found("placeholder", name, placeholders, hint="")
-        dtype = node.attr["dtype"].type
-        values[name] = _coerce(value, dtype, _placeholder_shape(node), name)
-    used: dict[str, Any] = {}
-    for node in out.node:
-        if node.name not in values:
-            continue
-        value = values[node.name]
-        dtype = node.attr["dtype"].type
-        controls = [i for i in node.input if i.startswith("^")]
-        keep = {k: v for k, v in node.attr.items() if k in ("_class", "_output_shapes")}
-        node.op = "Const"
-        del node.input[:]
-        node.input.extend(controls)
-        node.ClearField("attr")
-        for key, attr in keep.items():
-            node.attr[key].CopyFrom(attr)
-        node.attr["dtype"].type = dtype
-        node.attr["value"].tensor.CopyFrom(array_to_tensor(value, dtype))
-        used[node.name] = value.tolist() if value.dtype != object else [v.decode("utf-8", "replace")
-                                                                         for v in value.ravel()]
-    return out, used

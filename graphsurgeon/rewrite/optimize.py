@@ -16,14 +16,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graphsurgeon._proto import graph_pb2
-from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.errors import GraphSurgeonError, close_matches
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.graph.names import close_matches, parse_input, split_names
+from graphsurgeon.graph.names import parse_input, split_names
+from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.fold_batch_norm import fold_batch_norm
 from graphsurgeon.rewrite.fold_constant_switches import fold_constant_switches
 from graphsurgeon.rewrite.fold_constants import DEFAULT_MAX_GROWTH, fold_constants
+from graphsurgeon.rewrite.freeze import FreezeResult
 from graphsurgeon.rewrite.prune import prune
 from graphsurgeon.rewrite.remove_import_prefix import remove_import_prefix, strip_prefix
+from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
 from graphsurgeon.rewrite.strip_training import strip_training
 
 log = logging.getLogger(__name__)
@@ -101,8 +104,6 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
     bound: dict[str, Any] = {}
     working = graph_def
     if bind:
-        from graphsurgeon.rewrite.freeze import bind_placeholders
-
         working, bound = bind_placeholders(working, bind)
     working = prune(working, output_names)
     steps: list[tuple[str, int, int]] = []
@@ -121,3 +122,25 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
         log.info("optimize: %s: %d -> %d nodes", name, before, len(working.node))
     check_graph(working, frozen=False, source="optimized graph")
     return OptimizeResult(graph_def=working, outputs=output_names, steps=steps, bound=bound)
+
+
+def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:
+    """``gs freeze --optimize``: runs the default passes on a freeze result (made without deferred
+    values) and records it in ``result`` (graph, node count, a note). A TF1 result keeps its
+    initializer nodes; for a TF2 signature the passes see the top-level graph (function bodies stay)."""
+    if isinstance(result, SignatureFreezeResult):
+        optimized = optimize_graph(result.graph_def, list(result.output_names))
+        result.notes.append("optimized for inference (top-level graph): " + ", ".join(
+            f"{name} {before}->{after}" for name, before, after in optimized.steps))
+        result.graph_def = optimized.graph_def
+        return
+    if result.deferred:
+        raise GraphSurgeonError("cannot optimize a freeze result with hollow constants (defer_values=True): the "
+                                "passes need the values")
+    outputs = split_names(result.outputs)
+    keep = list(outputs) + [n for n in result.initializer_nodes if n not in outputs]
+    optimized = optimize_graph(result.graph_def, keep)
+    result.notes.append("optimized for inference: " + ", ".join(
+        f"{name} {before}->{after}" for name, before, after in optimized.steps))
+    result.graph_def = optimized.graph_def
+    result.nodes_after = len(optimized.graph_def.node)

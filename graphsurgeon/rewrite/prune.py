@@ -14,18 +14,27 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 
-import numpy as np
-
 from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_def_pb2, types_pb2
-from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, UnsupportedError
+from graphsurgeon.errors import (
+    GraphSurgeonError,
+    InvalidGraphError,
+    MismatchError,
+    close_matches,
+    not_found,
+)
 from graphsurgeon.formats.model import LoadedGraph
-from graphsurgeon.formats.tensors import base_dtype, dtype_name, from_numpy_dtype, shape_from_proto, shape_to_proto
+from graphsurgeon.formats.tensors import (
+    base_dtype,
+    dtype_name,
+    parse_dtype,
+    shape_from_proto,
+    shape_to_proto,
+)
 from graphsurgeon.graph.check import output_count
 from graphsurgeon.graph.names import (
     TensorRef,
-    close_matches,
+    colocation_entry,
     format_input,
-    not_found,
     parse_input,
     split_names,
     unique_name,
@@ -339,7 +348,7 @@ def _rewrite(node: node_def_pb2.NodeDef, rewire: bool, cuts: dict[str, dict[int,
         new.input.extend(new_inputs)
     targets = colocation_targets(new)
     if targets:
-        dead = {f"loc:@{t}".encode() for t in targets if not is_kept(t)}
+        dead = {colocation_entry(t) for t in targets if not is_kept(t)}
         entries = [e for e in new.attr["_class"].list.s if e not in dead]
         if entries:
             del new.attr["_class"].list.s[:]
@@ -361,7 +370,7 @@ def _placeholder(name: str, dtype: int, shape: Sequence[int] | None) -> node_def
 def _placeholder_type(producer: node_def_pb2.NodeDef, index: int, given: str,
                       spec: tuple[int | None, Sequence[int] | None] | None) -> tuple[int, Sequence[int] | None]:
     inferred = output_dtype(producer, index)
-    shape = output_shape(producer, index)
+    shape: Sequence[int] | None = output_shape(producer, index)
     if spec is not None:
         spec_dtype, spec_shape = spec
         if spec_dtype is not None and inferred is not None and base_dtype(inferred) != base_dtype(spec_dtype):
@@ -456,30 +465,6 @@ def _normalize_specs(input_specs: Mapping[str, InputSpec] | None,
         out[(ref.node, ref.index)] = (None if dtype is None else parse_dtype(dtype, key),
                                       None if shape is None else _parse_shape(shape, key))
     return out
-
-
-def parse_dtype(value: object, what: str = "input") -> int:
-    """``"float32"``, ``"float"``, ``"DT_FLOAT"``, ``"tf.float32"``, a DataType number or a numpy
-    dtype -> DataType number. Raises ``GraphSurgeonError`` naming ``what`` otherwise."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        if int(value) in DT.values():
-            return int(value)
-    elif isinstance(value, str):
-        text = value.strip().removeprefix("tf.").lower()
-        try:
-            return DT.Value("DT_" + text.upper().removeprefix("DT_"))
-        except ValueError:
-            pass
-        try:
-            return from_numpy_dtype(np.dtype(text))
-        except (TypeError, UnsupportedError):
-            pass
-    else:
-        try:
-            return from_numpy_dtype(np.dtype(value))  # type: ignore[call-overload]
-        except (TypeError, UnsupportedError):
-            pass
-    raise GraphSurgeonError(f"'{value}' for '{what}' is not a dtype; use a name such as float32, int64, bool, string")
 
 
 def _parse_shape(shape: object, what: str) -> tuple[int, ...]:

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 
 from graphsurgeon._proto import graph_pb2
 from graphsurgeon.formats.tensors import is_ref_dtype
+from graphsurgeon.graph.bypass import bypass_nodes
 from graphsurgeon.graph.names import TensorRef, parse_input, split_names
 from graphsurgeon.graph.view import GraphView
-from graphsurgeon.surgery import bypass_nodes
 
 log = logging.getLogger(__name__)
 

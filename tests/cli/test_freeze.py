@@ -217,3 +217,44 @@ def test_an_already_frozen_graph_is_pruned(tmp_path, capsys):
     assert code == 0, err
     assert "already frozen" in out and "converted:  0 variable(s)" in out, out
     assert "topk" not in {n.name for n in load_graph(second).graph_def.node}
+
+
+def test_bind_reads_values_as_gs_run_does(tmp_path, capsys):
+    """--bind and gs run --input share one value reader: nan, inf and Python-style lists work for both."""
+    out_path = tmp_path / "frozen.pb"
+    code, out, err = gs(capsys, "freeze", "--input_graph", MLP / "graph.pb", "--input_checkpoint", MLP / "model.ckpt",
+                        "--output_node_names", "probs", "--output_graph", out_path, "--bind", "x=[[nan, -inf, 1, 2]]")
+    assert code == 0, err
+    assert "bound:      x = [[nan, -inf, 1.0, 2.0]]" in out
+    x = next(n for n in load_graph(out_path).graph_def.node if n.name == "x")
+    assert x.op == "Const"
+    from graphsurgeon.formats.tensors import tensor_to_array
+
+    value = tensor_to_array(x.attr["value"].tensor)
+    assert np.isnan(value[0, 0]) and value[0, 1] == -np.inf and value[0, 2:].tolist() == [1.0, 2.0]
+
+
+def test_output_flags_are_spelled_alike_and_pbtxt_means_text(tmp_path, capsys):
+    """-o/--output, --text (--output-text) and --binary work for every command that writes a graph;
+    a .pbtxt name is written as text unless --binary says otherwise."""
+    graph, ckpt = MLP / "graph.pb", MLP / "model.ckpt"
+    runs = {
+        "freeze": ["freeze", "--input_graph", graph, "--input_checkpoint", ckpt, "--outputs", "probs"],
+        "constify": ["constify", graph, "--checkpoint", ckpt],
+        "prune": ["prune", graph, "--outputs", "probs"],
+        "optimize": ["optimize", MLP / "frozen_for_test.pb", "--outputs", "probs"],
+    }
+    code, _, err = gs(capsys, "freeze", "--input_graph", graph, "--input_checkpoint", ckpt,
+                      "--output_node_names", "probs", "--output_graph", tmp_path / "frozen.pb")
+    assert code == 0, err
+    runs["optimize"][1] = tmp_path / "frozen.pb"
+    for command, argv in runs.items():
+        for name, extra, text in [("a.pbtxt", [], True), ("b.pb", [], False), ("c.pb", ["--text"], True),
+                                  ("d.pb", ["--output-text"], True), ("e.pbtxt", ["--binary"], False)]:
+            out = tmp_path / f"{command}-{name}"
+            code, _, err = gs(capsys, *argv, "--output", out, *extra)
+            assert code == 0, (command, name, err)
+            loaded = load_graph(out)
+            assert loaded.text is text, (command, name)
+        code, _, err = gs(capsys, *argv, "-o", tmp_path / f"{command}-f.pb")
+        assert code == 0 and not load_graph(tmp_path / f"{command}-f.pb").text, (command, err)

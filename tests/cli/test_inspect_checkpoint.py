@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from graphsurgeon.cli import _inspect_checkpoint, main
-from graphsurgeon.formats.checkpoint import load_checkpoint, resolve_checkpoint_prefix
+from graphsurgeon.formats.checkpoint import load_checkpoint
+from graphsurgeon.formats.checkpoint_paths import resolve_checkpoint_prefix
 
 CKPTS = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "checkpoints"
 

@@ -115,7 +115,7 @@ def test_validate_clear_errors(capsys: pytest.CaptureFixture[str], tmp_path: pat
     code, _, err = _gs(capsys, "validate", MLP / "graph.pb", MLP / "frozen.pb")
     assert code == 1 and "uninitialized" in err.lower() and "--checkpoint" in err, err
     code, _, err = _gs(capsys, "validate", MLP / "model.ckpt.meta", MLP / "frozen.pb", "--checkpoint", tmp_path / "x")
-    assert code == 1 and "not found" in err, err
+    assert code == 1 and "'" + str(tmp_path / "x.index") + "' does not exist" in err, err
     np.save(tmp_path / "wrong.npy", np.zeros((2, 3), np.float32))
     code, _, err = _gs(capsys, "validate", MLP / "model.ckpt.meta", MLP / "frozen.pb",
                        "--input", f"x={tmp_path / 'wrong.npy'}")

@@ -19,15 +19,9 @@ import pytest
 from graphsurgeon._proto import tensor_bundle_pb2, trackable_object_graph_pb2, types_pb2
 from graphsurgeon.errors import CheckpointError, ChecksumError, NodeNotFoundError, UnsupportedError
 from graphsurgeon.formats import snappy
-from graphsurgeon.formats.checkpoint import (
-    encode_slice_key,
-    is_checkpoint_path,
-    load_checkpoint,
-    mask_crc,
-    read_table,
-    resolve_checkpoint_prefix,
-    unmask_crc,
-)
+from graphsurgeon.formats.checkpoint import encode_slice_key, load_checkpoint
+from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path, resolve_checkpoint_prefix
+from graphsurgeon.formats.sstable import mask_crc, read_table, unmask_crc
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import damage  # noqa: E402  (tests/damage.py: the SSTable writer shared with the bad-input suite)
@@ -313,7 +307,7 @@ def test_big_endian_bundle_is_byte_swapped(tmp_path: pathlib.Path) -> None:
     stored = bytes([2, 1]) + struct.pack(">I", mask_crc(length_crc)) + b"abc"
 
     def string_crc(name: str, entry: tensor_bundle_pb2.BundleEntryProto) -> None:
-        if name == "s":  # the entry crc runs over the uint32 lengths, not the varints (tf-formats §1.5)
+        if name == "s":  # the entry crc runs over the uint32 lengths, not the varints (docs/formats.md §1)
             entry.crc32c = mask_crc(google_crc32c.extend(length_crc, stored[2:]))
 
     write_bundle(tmp_path / "m", {"f": (types_pb2.DT_FLOAT, (2,), f32.astype(">f4").tobytes()),

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from graphsurgeon.errors import NodeNotFoundError
+from graphsurgeon.errors import NodeNotFoundError, close_matches, not_found
 from graphsurgeon.graph.names import (
     TensorRef,
-    close_matches,
     format_input,
     input_nodes,
     node_name,
-    not_found,
     parse_input,
     parse_inputs,
     split_names,

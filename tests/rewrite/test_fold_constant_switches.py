@@ -111,7 +111,7 @@ def test_skips_dead_output_loop_in_dead_branch_and_variable_predicate(caplog):
 def test_tf_cond_and_while_with_bound_flag_match():
     import tensorflow as tf
 
-    from graphsurgeon.rewrite.freeze import bind_placeholders
+    from graphsurgeon.rewrite.bind import bind_placeholders
 
     with v1_graph() as graph:
         x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
@@ -140,7 +140,7 @@ def test_tf_cond_and_while_with_bound_flag_match():
 def test_tf_nested_cond_constant_inner_variable_outer():
     import tensorflow as tf
 
-    from graphsurgeon.rewrite.freeze import bind_placeholders
+    from graphsurgeon.rewrite.bind import bind_placeholders
 
     with v1_graph() as graph:
         x = tf.compat.v1.placeholder(tf.float32, [2], name="x")

@@ -18,12 +18,22 @@ import numpy as np
 import pytest
 
 from graphsurgeon._proto import graph_pb2
-from graphsurgeon.errors import FileFormatError, MismatchError, NodeNotFoundError, UnsupportedError
+from graphsurgeon.errors import (
+    FileFormatError,
+    InvalidGraphError,
+    MismatchError,
+    NodeNotFoundError,
+    OutputError,
+    UnsupportedError,
+)
 from graphsurgeon.formats.checkpoint import load_checkpoint
-from graphsurgeon.formats.model import load_graph
+from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
-from graphsurgeon.rewrite.freeze import bind_placeholders, freeze, parse_bind_value
+from graphsurgeon.rewrite.bind import bind_placeholders
+from graphsurgeon.rewrite.freeze import freeze
+from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
+from graphsurgeon.values import parse_bind_value
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
 MODELS = sorted(p.parent.name for p in (FIXTURES / "freeze").glob("*/spec.json"))
@@ -210,6 +220,9 @@ def test_bind_placeholders():
     assert parse_bind_value("false") is False and parse_bind_value("TRUE") is True
     assert parse_bind_value("1.0") == 1.0 and parse_bind_value("[1, 2]") == [1, 2]
     assert parse_bind_value("hello") == "hello"
+    # the same reader as gs run --input: special floats and Python-style booleans, in lists too
+    assert parse_bind_value("[True, False]") == [True, False] and parse_bind_value("-inf") == -np.inf
+    assert np.isnan(parse_bind_value("nan")) and parse_bind_value('["nan", "inf"]') == ["nan", "inf"]
 
 
 @pytest.mark.tf
@@ -229,9 +242,17 @@ def test_already_frozen_graph_and_tf2_saved_model():
     assert sorted(n.name for n in again.graph_def.node) == sorted(n.name for n in frozen.node if n.name != "topk"
                                                                    and n.name != "topk/k")
     tf2 = FIXTURES / "tf2" / "module"
-    if (tf2 / "saved_model.pb").exists():
-        with pytest.raises(UnsupportedError, match="TF2 SavedModel.*freeze_signature"):
-            freeze(tf2, None, ["x"])
+    # freeze owns TF1 and TF2 alike: a TF2 SavedModel is frozen through its signature
+    result = freeze(tf2, None, ["total"], clear_devices=True)
+    want = freeze_signature(tf2, outputs=["total"])
+    assert isinstance(result, SignatureFreezeResult) and result.outputs == want.outputs
+    assert all(not n.device for n in result.graph_def.node)
+    for node in want.graph_def.node:
+        node.device = ""
+    assert result.graph_def.SerializeToString(deterministic=True) == \
+        want.graph_def.SerializeToString(deterministic=True)
+    with pytest.raises(UnsupportedError, match="TF2 SavedModel: bind apply only to TF1"):
+        freeze(tf2, None, ["total"], bind={"x": 1.0})
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +294,23 @@ def test_a_table_read_from_a_file_is_noted():
     graph_def.node.add(name="ids", op="LookupTableFindV2", input=["table", "words", "default"])
     result = freeze(graph_def, {}, ["ids"], initializer_nodes=["init"])
     assert any("'init' reads '/abs/vocab.txt' when run" in note for note in result.notes), result.notes
+
+
+def test_hollow_constants_only_reach_a_file_through_the_streaming_writer(tmp_path):
+    deferred = freeze_case("mlp", defer_values=True)
+    whole = freeze_case("mlp")
+    assert deferred.deferred, "the mlp's weights can be streamed"
+    hollow = [n.name for n in deferred.graph_def.node if n.name in deferred.deferred]
+    with pytest.raises(OutputError, match="hollow constants from freeze.*defer_values=True.*streaming writer"):
+        save_graph(deferred.graph_def, tmp_path / "bad.pb")
+    with pytest.raises(OutputError, match="only the binary streaming writer"):
+        deferred.write(tmp_path / "bad.pbtxt", text=True)
+    assert not list(tmp_path.iterdir()), "nothing may be written"
+    with pytest.raises(InvalidGraphError, match=f"'{hollow[0]}'.*shape but no values"):
+        check_graph(deferred.graph_def)
+    check_graph(deferred.graph_def, allow_hollow=hollow)
+    assert deferred.write(tmp_path / "f.pb") == whole.write(tmp_path / "g.pb")
+    assert (tmp_path / "f.pb").read_bytes() == (tmp_path / "g.pb").read_bytes() == \
+        whole.graph_def.SerializeToString(deterministic=True)
+    whole.write(tmp_path / "g.pbtxt", text=True)
+    assert load_graph(tmp_path / "g.pbtxt").graph_def == whole.graph_def

@@ -14,10 +14,10 @@ import pytest
 from graphsurgeon._proto import function_pb2, graph_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, MismatchError, NodeNotFoundError
 from graphsurgeon.formats.model import load_graph
-from graphsurgeon.formats.tensors import shape_from_proto
+from graphsurgeon.formats.tensors import parse_dtype, shape_from_proto
 from graphsurgeon.graph.names import node_name, tensor_name
 from graphsurgeon.graph.view import COLOCATION, CONTROL, DATA, GraphView
-from graphsurgeon.rewrite.prune import output_dtype, parse_dtype, prune, prune_graph
+from graphsurgeon.rewrite.prune import output_dtype, prune, prune_graph
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from builders import make_graph, while_loop  # noqa: E402  (tests/builders.py)

@@ -16,6 +16,8 @@ from graphsurgeon.errors import CheckpointError, FileFormatError, MismatchError,
 from graphsurgeon.formats.checkpoint import load_checkpoint
 from graphsurgeon.formats.model import load_graph
 from graphsurgeon.graph import functions as fn
+from graphsurgeon.graph import object_graph
+from graphsurgeon.rewrite import inline, specialize
 from graphsurgeon.rewrite import saved_model_v2 as v2
 
 TF2 = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "tf2"
@@ -66,7 +68,7 @@ def test_freeze_structure(model: str) -> None:
     # Originals are untouched in the input; rewritten functions carry new names.
     originals = set(fn.function_library(meta.graph_def))
     rewritten = [f for f in fn.function_library(result.graph_def) if f not in originals]
-    assert rewritten and all(v2.FROZEN_SUFFIX in f for f in rewritten), rewritten
+    assert rewritten and all(specialize.FROZEN_SUFFIX in f for f in rewritten), rewritten
 
 
 @pytest.mark.parametrize("model", [m for m in MODELS if m != "keras3_export"])
@@ -75,8 +77,9 @@ def test_routes_agree(model: str) -> None:
     loaded = load_graph(TF2 / model)
     meta = loaded.meta_graph_def
     ckpt = load_checkpoint(TF2 / model / "variables" / "variables")
-    route_a = v2._route_a(meta, v2._captured_object_ids(meta, meta.graph_def.node), ckpt.object_graph())
-    route_b = v2._route_b(meta)
+    captured = object_graph._captured_object_ids(meta, meta.graph_def.node)
+    route_a = object_graph._route_a(meta, captured, ckpt.object_graph())
+    route_b = object_graph._route_b(meta)
     assert route_a, "route A found nothing"
     common = set(route_a) & set(route_b)
     assert common == set(route_a), f"route B misses {set(route_a) - set(route_b)}"
@@ -96,12 +99,12 @@ def test_keras3_export_routes_differ_but_values_agree() -> None:
 
 
 def test_variables_listing() -> None:
-    listing = v2.saved_model_variables(TF2 / "keras3_cnn")
+    listing = object_graph.saved_model_variables(TF2 / "keras3_cnn")
     by_node = {v["node"]: v for v in listing}
     assert by_node["conv/kernel"]["key"] == "_operations/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE"
     assert by_node["conv/kernel"]["shape"] == (3, 3, 3, 4)
     assert by_node["conv/kernel"]["signatures"] == ["serving_default"]
-    functions = v2.saved_model_functions(TF2 / "keras3_cnn")
+    functions = object_graph.saved_model_functions(TF2 / "keras3_cnn")
     used = [f["name"] for f in functions if "serving_default" in f["signatures"]]
     assert len(used) == 2 and any("signature_wrapper" in f for f in used), used
 
@@ -326,7 +329,7 @@ def test_inline(model: str) -> None:
 def test_inline_is_pure() -> None:
     result = v2.freeze_signature(TF2 / "keras3_cnn")
     before = result.graph_def.SerializeToString()
-    flat = v2.inline_calls(result.graph_def)
+    flat = inline.inline_calls(result.graph_def)
     assert result.graph_def.SerializeToString() == before
     assert not flat.library.function and len(flat.node) > len(result.graph_def.node)
 

@@ -1,0 +1,697 @@
+"""What validating and running a graph needs without TensorFlow: a graph's inputs and candidate
+outputs, input values (random, or coerced from what the user gave), a TF2 signature's inputs, and
+the comparison and its report.
+
+``graphsurgeon.validate`` runs graphs in TensorFlow with these; ``gs run`` and ``gs validate`` use
+them to parse and check their arguments before TensorFlow is loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import logging
+import math
+import os
+import pathlib
+import re
+import tokenize
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
+from graphsurgeon.errors import CheckpointError, MismatchError, ValidationError, not_found
+from graphsurgeon.formats import model as _model
+from graphsurgeon.formats import tensors
+from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path, resolve_checkpoint_prefix
+from graphsurgeon.graph import names
+from graphsurgeon.graph.variables import VARIABLE_OPS
+from graphsurgeon.summary import summarize
+
+logger = logging.getLogger(__name__)
+
+#: Default tolerances: |frozen - original| <= atol + rtol * |original| (numpy.allclose).
+DEFAULT_RTOL = 1e-4
+DEFAULT_ATOL = 1e-5
+#: The signature of a TF2 SavedModel that is validated unless another is named.
+DEFAULT_SIGNATURE = "serving_default"
+
+PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
+TABLE_INITIALIZER_OPS = frozenset({
+    "InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2",
+    "InitializeTableFromDataset", "LookupTableImport", "LookupTableImportV2",
+})
+# Ops whose unconsumed nodes are bookkeeping, not model outputs.
+_MACHINERY_OPS = frozenset({
+    "NoOp", "Assert", "Const", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice",
+    "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec", "StringJoin", "Assign", "AssignAdd",
+    "AssignSub", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "ReadVariableOp",
+    "VarIsInitializedOp", "IsVariableInitialized", "DisableCopyOnRead", "Print", "PrintV2", "WriteFile",
+    "ScalarSummary", "HistogramSummary", "ImageSummary", "AudioSummary", "AudioSummaryV2", "TensorSummary",
+    "TensorSummaryV2", "MergeSummary", "HashTable", "HashTableV2", "MutableHashTable", "MutableHashTableV2",
+    "MutableHashTableOfTensors", "MutableHashTableOfTensorsV2", "MutableDenseHashTable",
+    "MutableDenseHashTableV2", "ApplyGradientDescent", "ResourceApplyGradientDescent",
+}) | PLACEHOLDER_OPS | TABLE_INITIALIZER_OPS | VARIABLE_OPS
+_MACHINERY_SCOPES = ("save", "init", "report_uninitialized_variables")
+
+
+def normalize_device(device: str) -> str:
+    """``cpu``, ``gpu:1``, ``GPU:0``, ``/gpu:0`` or ``/device:GPU:0`` -> ``/device:GPU:0`` form."""
+    text = device.strip()
+    body = text.split("device:", 1)[1] if "device:" in text else text.lstrip("/")
+    kind, _, index = body.partition(":")
+    if kind.upper() not in ("CPU", "GPU") or (index and not index.isdigit()):
+        raise ValidationError(f"device '{device}' is not a CPU or GPU device name; use e.g. 'cpu', 'gpu:0'")
+    return f"/device:{kind.upper()}:{index or 0}"
+
+
+def short_device(device: str) -> str:
+    """``/device:GPU:0`` -> ``GPU:0`` (for reports)."""
+    return device.split("device:", 1)[-1]
+
+
+# --- reading a graph (no TensorFlow) ------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """One placeholder of a graph.
+
+    Attributes:
+        name: the tensor name (``x:0``).
+        node: the node name (``x``).
+        dtype: the DataType enum value.
+        shape: the declared shape, -1 for unknown sizes, ``None`` for unknown rank.
+        has_default: whether it is a ``PlaceholderWithDefault`` (feeding it is optional).
+    """
+
+    name: str
+    node: str
+    dtype: int
+    shape: tuple[int, ...] | None
+    has_default: bool = False
+
+    @property
+    def dtype_name(self) -> str:
+        return tensors.dtype_name(self.dtype)
+
+    @property
+    def shape_text(self) -> str:
+        if self.shape is None:
+            return "<unknown rank>"
+        return "[" + ",".join("?" if d < 0 else str(d) for d in self.shape) + "]"
+
+    def describe(self) -> str:
+        """``'x:0' (float, shape [?,8])``."""
+        return f"'{self.name}' ({self.dtype_name}, shape {self.shape_text})"
+
+
+def as_graph_def(graph: Any, tags: Iterable[str] | str | None = None) -> tuple[graph_pb2.GraphDef, str]:
+    """(our GraphDef, a label for messages) from a path, a LoadedGraph or a GraphDef."""
+    if isinstance(graph, (str, os.PathLike)):
+        loaded = _model.load_graph(graph, tags)
+        return loaded.graph_def, str(graph)
+    if isinstance(graph, _model.LoadedGraph):
+        return graph.graph_def, str(graph.saved_model_dir or graph.path)
+    if isinstance(graph, graph_pb2.GraphDef):
+        return graph, "the graph"
+    if hasattr(graph, "SerializeToString") and hasattr(graph, "node"):
+        return graph_pb2.GraphDef.FromString(graph.SerializeToString()), "the graph"
+    raise TypeError(f"expected a graph path, LoadedGraph or GraphDef, got {type(graph).__name__}")
+
+
+def graph_inputs(graph_def: graph_pb2.GraphDef) -> list[InputSpec]:
+    """The placeholders of ``graph_def`` in node order, with dtype and declared shape."""
+    out = []
+    for node in graph_def.node:
+        if node.op not in PLACEHOLDER_OPS:
+            continue
+        dtype = node.attr["dtype"].type if "dtype" in node.attr else types_pb2.DT_INVALID
+        shape: tuple[int, ...] | None = None
+        if "shape" in node.attr and node.attr["shape"].HasField("shape"):
+            shape = tensors.shape_from_proto(node.attr["shape"].shape)
+        if shape is None and "_output_shapes" in node.attr and node.attr["_output_shapes"].list.shape:
+            shape = tensors.shape_from_proto(node.attr["_output_shapes"].list.shape[0])
+        out.append(InputSpec(f"{node.name}:0", node.name, dtype, shape, node.op == "PlaceholderWithDefault"))
+    return out
+
+
+def _in_machinery_scope(node_name: str) -> bool:
+    first = node_name.split("/", 1)[0]
+    return any(first == s or (first.startswith(s + "_") and first[len(s) + 1:].isdigit())
+               for s in _MACHINERY_SCOPES)
+
+
+def candidate_outputs(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Tensor names (``probs:0``) of ``summarize``'s candidate outputs: nodes nothing consumes, minus machinery."""
+    return [f"{out['name']}:0" for out in summarize(graph_def)["outputs"] if out["op"] not in _MACHINERY_OPS]
+
+
+def initializer_nodes_of(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Node names to run once before inference: ``init_all_tables`` if present, else table initializers."""
+    by_name = {node.name: node for node in graph_def.node}
+    if "init_all_tables" in by_name:
+        return ["init_all_tables"]
+    return [node.name for node in graph_def.node if node.op in TABLE_INITIALIZER_OPS]
+
+
+def string_pool(graph_def: graph_pb2.GraphDef, limit: int = 256) -> list[bytes]:
+    """String constants of the model (table keys, vocabularies), for random string inputs."""
+    pool: list[bytes] = []
+    for node in graph_def.node:
+        if node.op != "Const" or _in_machinery_scope(node.name):
+            continue
+        value = node.attr["value"].tensor
+        if value.dtype != types_pb2.DT_STRING:
+            continue
+        for item in value.string_val:
+            if len(item) <= 64 and item not in pool:
+                pool.append(item)
+                if len(pool) >= limit:
+                    return pool
+    return pool
+
+
+def random_value(spec: InputSpec, batch: int, rng: np.random.Generator,
+                 string_pool: Sequence[bytes] = ()) -> np.ndarray:
+    """A random array for a placeholder; unknown sizes become ``batch``.
+
+    Floats: standard normal. uint8: 0..255. Other integers: 0..3 (safe as indices). Bools: fair
+    coin. Strings: drawn from ``string_pool`` plus one out-of-vocabulary word.
+    """
+    if spec.shape is None:
+        raise MismatchError(f"placeholder {spec.describe()} has an unknown rank, so no random value can be made; "
+                            f"give it with --input {spec.node}=VALUE")
+    shape = tuple(batch if d < 0 else d for d in spec.shape)
+    dtype = tensors.to_numpy_dtype(spec.dtype, f"placeholder '{spec.name}'")
+    base = tensors.base_dtype(spec.dtype)
+    if base == types_pb2.DT_STRING:
+        pool = [*string_pool, b"<unk>"] if string_pool else [f"word{i}".encode() for i in range(10)]
+        picks = rng.integers(0, len(pool), size=shape)
+        return np.vectorize(lambda i: pool[i], otypes=[object])(picks) if shape else np.array(pool[int(picks)],
+                                                                                             dtype=object)
+    if base == types_pb2.DT_BOOL:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    if dtype.kind in "iu":
+        high = 256 if dtype.itemsize == 1 and dtype.kind == "u" else 4
+        return rng.integers(0, high, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def coerce_value(value: Any, spec: InputSpec) -> np.ndarray:
+    """``value`` as an array of the placeholder's dtype, checked against its shape.
+
+    Bools accept True/False and 0/1; integers refuse fractions and values out of range; strings
+    become bytes. Raises ``MismatchError`` naming the placeholder, its dtype and shape.
+    """
+    target = tensors.to_numpy_dtype(spec.dtype, f"placeholder '{spec.name}'")
+    base = tensors.base_dtype(spec.dtype)
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+
+    def fail(why: str) -> MismatchError:
+        return MismatchError(f"value for placeholder {spec.describe()} {why}")
+
+    if base == types_pb2.DT_STRING:
+        if arr.dtype.kind not in "OSU":
+            raise fail(f"must be text, got {arr.dtype}")
+        out = np.empty(arr.shape, dtype=object)
+        for idx, item in np.ndenumerate(arr):
+            out[idx] = item.encode() if isinstance(item, str) else bytes(item)
+        arr = out
+    elif arr.dtype.kind in "OSU":
+        raise fail(f"must be {spec.dtype_name}, got text")
+    elif base == types_pb2.DT_BOOL:
+        if arr.dtype.kind != "b":
+            if not np.all((arr == 0) | (arr == 1)):
+                raise fail("must be a bool (true/false or 1/0)")
+        arr = arr.astype(np.bool_)
+    elif target.kind in "iu":
+        if arr.dtype.kind == "c" or (arr.dtype.kind == "f" and not np.all(np.mod(arr, 1) == 0)):
+            raise fail(f"must be an integer ({spec.dtype_name}), got {arr.dtype} values")
+        info = np.iinfo(target)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise fail(f"has values out of the range of {spec.dtype_name} [{info.min}, {info.max}]")
+        arr = arr.astype(target)
+    elif target.kind != "c" and arr.dtype.kind == "c":
+        raise fail(f"must be real ({spec.dtype_name}), got complex values")
+    else:
+        arr = arr.astype(target)
+    if spec.shape is not None:
+        if arr.ndim != len(spec.shape):
+            if arr.ndim == 0:
+                raise fail(f"is a scalar, but the placeholder has shape {spec.shape_text}; give an array "
+                           "(a .npy file or a nested list)")
+            raise fail(f"has shape [{','.join(map(str, arr.shape))}], which does not fit {spec.shape_text}")
+        if any(want >= 0 and want != have for want, have in zip(spec.shape, arr.shape)):
+            raise fail(f"has shape [{','.join(map(str, arr.shape))}], which does not fit {spec.shape_text}")
+    return arr
+
+
+def needed_nodes(graph_def: graph_pb2.GraphDef, outputs: Iterable[str], fed: Iterable[str] = ()) -> set[str]:
+    """Names of the nodes TensorFlow runs to compute ``outputs``: their ancestors over data and control
+    inputs, not looking past fed tensors (a fed node is included, its inputs are not)."""
+    by_name = {node.name: node for node in graph_def.node}
+    stop = {names.node_name(name) for name in fed}
+    seen: set[str] = set()
+    stack = [names.node_name(name) for name in outputs]
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        if name not in stop:
+            stack.extend(names.node_name(i) for i in by_name[name].input)
+    return seen
+
+
+def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None = None,
+                  random_inputs: bool = False, batch: int = 1, seed: int = 0,
+                  where: str = "the graph", outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The feed dict (tensor name -> array) for one run of ``graph_def``.
+
+    ``feeds`` keys may be node or tensor names; values for placeholders are cast to their dtype and
+    checked against their shape (``coerce_value``). With ``random_inputs``, every required
+    placeholder not given gets a random value (``random_value``); placeholders with a default are
+    left to it. Without it, a missing required placeholder is a ``MismatchError`` naming it with
+    its dtype and shape. With ``outputs``, only the placeholders those outputs depend on count.
+    """
+    specs = {spec.name: spec for spec in graph_inputs(graph_def)}
+    node_names = [node.name for node in graph_def.node]
+    known = set(node_names)
+    out: dict[str, np.ndarray] = {}
+    for key, value in (feeds or {}).items():
+        try:
+            name = names.tensor_name(key)
+        except ValueError as err:
+            raise MismatchError(f"input '{key}' is a control input, not a tensor") from err
+        if names.node_name(name) not in known:
+            raise not_found("input", key, node_names, where=where)
+        spec = specs.get(name)
+        out[name] = coerce_value(value, spec) if spec else np.asarray(value)
+    if batch < 1:
+        raise MismatchError(f"batch must be at least 1, got {batch}")
+    rng = np.random.default_rng(seed)
+    pool: list[bytes] | None = None
+    missing = []
+    needed = needed_nodes(graph_def, outputs, out) if outputs is not None else None
+    for spec in specs.values():
+        if spec.name in out or spec.has_default or (needed is not None and spec.node not in needed):
+            continue
+        if not random_inputs:
+            missing.append(spec)
+            continue
+        if pool is None:
+            pool = string_pool(graph_def)
+        out[spec.name] = random_value(spec, batch, rng, pool)
+    if missing:
+        listing = ", ".join(s.describe() for s in missing)
+        raise MismatchError(f"no value for required input {listing} of {where}; give --input NAME=VALUE "
+                            "(a .npy file, file.npz:key, or a literal) or use --random-inputs")
+    return out
+
+
+def check_outputs(graph_def: graph_pb2.GraphDef, outputs: Sequence[str], where: str) -> list[str]:
+    node_names = [node.name for node in graph_def.node]
+    known = set(node_names)
+    fetches = []
+    for name in outputs:
+        try:
+            tensor = names.tensor_name(name)
+        except ValueError as err:
+            raise MismatchError(f"output '{name}' is a control input, not a tensor") from err
+        if names.node_name(tensor) not in known:
+            raise not_found("output", name, node_names, where=where)
+        if tensor not in fetches:
+            fetches.append(tensor)
+    return fetches
+
+
+# --- values typed on a command line -------------------------------------------------------------
+
+_TRUE_FALSE = re.compile(r"\b(true|false)\b", re.IGNORECASE)
+_SPECIAL_FLOATS = {"nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
+                   "-inf": -math.inf, "infinity": math.inf, "-infinity": -math.inf}
+# nan / inf inside a list are read as floats (a quoted "nan" stays a string)
+_SPECIAL_NAMES = frozenset({"nan", "inf", "infinity"})
+_MARK = "\x00graphsurgeon-special:"
+
+
+def parse_literal(text: str, spec: InputSpec | None = None) -> Any:
+    """A Python value from a command-line literal.
+
+    ``true``/``false`` (any case), numbers, ``nan``/``inf``, and nested lists (``[[1,2],[3,4]]``).
+    For a string placeholder the text itself is the value, unless it is a list (``["a","b"]``).
+    Raises ``MismatchError`` when the text is none of these.
+    """
+    stripped = text.strip()
+    if spec is not None and spec.dtype_name == "string":
+        if stripped.startswith("["):
+            try:
+                return _literal(stripped)
+            except (ValueError, SyntaxError):
+                pass
+        return text
+    if stripped.lower() in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[stripped.lower()]
+    try:
+        return _literal(_TRUE_FALSE.sub(lambda m: m.group(1).capitalize(), _mark_specials(stripped)))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        target = f"placeholder {spec.describe()}" if spec else "an input"
+        raise MismatchError(f"cannot read '{text}' as a value for {target}; give a number, true/false, a nested "
+                            "list like [[1,2]], a .npy file, or file.npz:key") from None
+
+
+def _literal(text: str) -> Any:
+    value = _unmark(ast.literal_eval(text))
+    if isinstance(value, (dict, set)) or value is None:
+        raise ValueError("not a scalar or list")
+    return value
+
+
+def _mark_specials(text: str) -> str:
+    """``[1, nan, -inf]`` -> the same list with each special float as a marked string, which
+    ``ast.literal_eval`` reads and ``_unmark`` turns back into the float."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    out: list[tuple[int, str]] = []
+    for tok in tokens:
+        if tok.type == tokenize.NAME and tok.string.lower() in _SPECIAL_NAMES:
+            sign = ""
+            if out and out[-1][1] in ("+", "-") and (len(out) < 2 or out[-2][1] in ("[", "(", ",")):
+                sign = out.pop()[1]
+            out.append((tokenize.STRING, repr(_MARK + sign + tok.string.lower())))
+        else:
+            out.append((tok.type, tok.string))
+    return tokenize.untokenize(out)
+
+
+def _unmark(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_MARK):
+        return float(value[len(_MARK):])
+    if isinstance(value, list):
+        return [_unmark(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_unmark(v) for v in value)
+    return value
+
+
+def parse_bind_value(text: str) -> Any:
+    """A ``--bind name=VALUE`` value: what ``parse_literal`` reads (numbers, ``true`` / ``false`` in any
+    case, ``nan`` / ``inf``, nested lists such as ``[True, False]``), else the text itself (for a string
+    placeholder; the placeholder is not known while the command line is read)."""
+    try:
+        return parse_literal(text)
+    except MismatchError:
+        return text
+
+
+# --- a TF2 SavedModel's signature -----------------------------------------------------------------
+
+def signature_def(loaded: _model.LoadedGraph, signature: str, label: str) -> Any:
+    meta = loaded.meta_graph_def
+    if meta is None or signature not in meta.signature_def:
+        available = sorted(k for k in (meta.signature_def if meta is not None else {}) if not k.startswith("__"))
+        raise ValidationError(f"signature '{signature}' not found in the SavedModel '{label}'; available "
+                              f"signatures: {', '.join(available) or '(none)'} (pass one with --signature)")
+    return meta.signature_def[signature]
+
+
+def dense_tensor(info: Any, what: str) -> str:
+    if info.WhichOneof("encoding") != "name" or not info.name:
+        raise ValidationError(f"{what} is not a dense tensor (a sparse or composite tensor); validating it is "
+                              "not supported")
+    return names.tensor_name(info.name)
+
+
+def signature_inputs(loaded: _model.LoadedGraph, signature: str = DEFAULT_SIGNATURE) -> dict[str, InputSpec]:
+    """Signature key -> ``InputSpec`` (tensor name, dtype, shape) of a TF2 SavedModel signature's inputs.
+
+    The spec's ``name`` is the graph tensor the key maps to (``serving_default_x:0``), which a
+    frozen signature keeps as its placeholder. Keys are in sorted order. Raises
+    ``ValidationError`` for an unknown signature (listing the available ones).
+    """
+    label = str(loaded.saved_model_dir or loaded.path)
+    sig = signature_def(loaded, signature, label)
+    out: dict[str, InputSpec] = {}
+    for key in sorted(sig.inputs):
+        info = sig.inputs[key]
+        tensor = dense_tensor(info, f"input '{key}' of signature '{signature}' of '{label}'")
+        shape = None if info.tensor_shape.unknown_rank else tuple(d.size for d in info.tensor_shape.dim)
+        out[key] = InputSpec(tensor, names.node_name(tensor), info.dtype, shape)
+    return out
+
+
+def signature_key(name: str, mapping: Mapping[str, str], kind: str, where: str) -> str:
+    """The signature key ``name`` refers to: a key itself, or the tensor (or node) a key maps to."""
+    if name in mapping:
+        return name
+    try:
+        tensor = names.tensor_name(name)
+    except ValueError as err:
+        raise MismatchError(f"{kind} '{name}' is a control input, not a tensor") from err
+    by_tensor = {value: key for key, value in mapping.items()}
+    if tensor in by_tensor:
+        return by_tensor[tensor]
+    node = names.node_name(tensor)
+    if node in mapping and tensor == f"{node}:0":  # "x:0", as parse_feeds spells the key "x"
+        return node
+    listing = ", ".join(f"{key} ({value})" for key, value in sorted(mapping.items()))
+    raise not_found(kind, name, list(mapping) + list(by_tensor), where=where,
+                          hint=f"the signature's {kind}s are: {listing}")
+
+
+def tensor_order(tensor: str) -> tuple[str, int]:
+    ref = names.parse_input(tensor)
+    return ref.node, ref.index
+
+
+# Keys under which a SavedModel keeps its init op (TF1 builder, TF2 loader).
+SAVED_MODEL_INIT_KEYS = ("saved_model_main_op", "legacy_init_op", "saved_model_init_op")
+
+
+# --- the original model's files ----------------------------------------------------------------
+
+def checkpoint_prefix(checkpoint: str | os.PathLike[str] | None, meta_path: pathlib.Path | None = None) -> str:
+    """A checkpoint prefix, by the package's one resolver (``formats.checkpoint.resolve_checkpoint_prefix``);
+    with no checkpoint, the graph's own (``formats.model.default_checkpoint``: a ``.meta`` file's prefix).
+
+    Raises ``CheckpointError`` when nothing there looks like a checkpoint.
+    """
+    if checkpoint is None:
+        candidate = None if meta_path is None else _model.meta_checkpoint(meta_path)
+        if candidate is None:
+            raise CheckpointError("no checkpoint given; pass --checkpoint PREFIX (e.g. model.ckpt-1000)")
+        if not is_checkpoint_path(candidate):
+            raise CheckpointError(f"no checkpoint '{candidate}' next to '{meta_path}' (expected "
+                                  f"'{candidate}.index'); pass --checkpoint PREFIX")
+        checkpoint = candidate
+    return resolve_checkpoint_prefix(checkpoint)
+
+
+def saver_nodes(graph_def: graph_pb2.GraphDef) -> tuple[str, str] | None:
+    """(restore op, filename tensor) of a Saver built into a bare GraphDef (``save/restore_all``)."""
+    by_name = {node.name: node for node in graph_def.node}
+    scopes = sorted({n.name.rsplit("/", 1)[0] for n in graph_def.node
+                     if n.name.endswith("/restore_all") and n.op == "NoOp"}, key=lambda s: (s != "save", s))
+    for scope in scopes:
+        for filename in (f"{scope}/Const", f"{scope}/filename"):
+            if filename in by_name:
+                return f"{scope}/restore_all", f"{filename}:0"
+    return None
+
+
+def has_saved_model_init(meta: meta_graph_pb2.MetaGraphDef) -> bool:
+    return any(key in meta.collection_def for key in SAVED_MODEL_INIT_KEYS) or \
+        "__saved_model_init_op" in meta.signature_def
+
+
+def prepare_original(original: Any, checkpoint: str | os.PathLike[str] | None,
+                     tags: Iterable[str] | str | None) -> tuple[_model.LoadedGraph, str | None, str]:
+    """(LoadedGraph, checkpoint prefix or None, label) of an original model."""
+    loaded = original if isinstance(original, _model.LoadedGraph) else _model.load_graph(original, tags)
+    label = str(loaded.saved_model_dir or loaded.path)
+    prefix: str | None = None
+    if loaded.kind != _model.SAVED_MODEL:
+        has_vars = any(node.op in VARIABLE_OPS for node in loaded.graph_def.node)
+        if checkpoint is not None or (loaded.kind == _model.META_GRAPH_DEF and has_vars):
+            prefix = checkpoint_prefix(checkpoint, loaded.path)
+    return loaded, prefix, label
+
+
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+_FLOAT_KINDS = "fc"
+
+
+def _is_floating(dtype: np.dtype) -> bool:
+    if dtype.kind in _FLOAT_KINDS:
+        return True
+    try:
+        return np.issubdtype(dtype, np.floating) or "float" in dtype.name
+    except TypeError:
+        return False
+
+
+def compare_arrays(original: np.ndarray, frozen: np.ndarray, rtol: float = DEFAULT_RTOL,
+                   atol: float = DEFAULT_ATOL) -> tuple[float | None, float | None, bool, str]:
+    """(max_abs, max_rel, ok, note) of ``frozen`` against ``original``.
+
+    Floats pass when ``|frozen - original| <= atol + rtol * |original|`` everywhere (NaN matches
+    NaN). ``max_rel`` is over elements where ``original != 0``. Integers, bools and strings must
+    be equal; for them ``max_abs`` is the largest integer difference (``None`` for bools and
+    strings) and ``note`` counts the differing elements.
+    """
+    a = np.asarray(original)
+    b = np.asarray(frozen)
+    if a.shape != b.shape:
+        return None, None, False, f"shape {list(b.shape)} != original {list(a.shape)}"
+    if a.dtype != b.dtype:
+        return None, None, False, f"dtype {b.dtype} != original {a.dtype}"
+    if a.size == 0:
+        return 0.0, 0.0, True, ""
+    if _is_floating(a.dtype):
+        wide = np.complex128 if a.dtype.kind == "c" else np.float64
+        x, y = a.astype(wide), b.astype(wide)
+        same = (x == y) | (np.isnan(x) & np.isnan(y))
+        diff = np.where(same, 0.0, np.abs(y - x))
+        max_abs: float | None = float(np.max(diff)) if not np.isnan(diff).all() else math.nan
+        nonzero = np.abs(x) > 0
+        rel = np.divide(diff, np.abs(x), out=np.zeros_like(diff, dtype=np.float64), where=nonzero)
+        max_rel = float(np.max(rel))
+        close = np.isclose(y, x, rtol=rtol, atol=atol, equal_nan=True)
+        ok = bool(np.all(close))
+        note = "" if ok else f"{int(np.sum(~close))} of {a.size} differ"
+        return max_abs, max_rel, ok, note
+    differ = int(np.sum(a != b))
+    max_abs = None
+    if a.dtype.kind in "iu":
+        max_abs = float(np.max(np.abs(b.astype(np.float64) - a.astype(np.float64))))
+    return max_abs, None, differ == 0, f"{differ} of {a.size} differ" if differ else ""
+
+
+@dataclasses.dataclass
+class ValidationRow:
+    """One output on one device: the frozen graph's answer against the original's."""
+
+    output: str
+    device: str
+    shape: tuple[int, ...]
+    dtype: str
+    max_abs: float | None
+    max_rel: float | None
+    ok: bool
+    note: str = ""
+
+
+def _num(value: float | None) -> float | str | None:
+    if value is None:
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return value
+
+
+@dataclasses.dataclass
+class ValidationReport:
+    """What ``validate`` found: one row per output and device.
+
+    Attributes:
+        original: the original model (path) and ``checkpoint`` its checkpoint prefix, if any.
+        frozen: the frozen graph (path, or ``"the graph"``).
+        rows: ``ValidationRow`` per output per device.
+        inputs: tensor name -> (shape, dtype) of what was fed; ``random``: names given random values.
+        devices: the devices run on (``CPU:0``, ``GPU:0``...).
+        rtol, atol: the tolerances for floating-point outputs.
+    """
+
+    original: str
+    frozen: str
+    checkpoint: str | None
+    rows: list[ValidationRow]
+    inputs: dict[str, tuple[tuple[int, ...], str]]
+    random: list[str]
+    devices: list[str]
+    rtol: float
+    atol: float
+    seed: int = 0
+    signature: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every output matched on every device (and there was at least one)."""
+        return bool(self.rows) and all(row.ok for row in self.rows)
+
+    @property
+    def failures(self) -> list[ValidationRow]:
+        return [row for row in self.rows if not row.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (NaN and infinity as strings)."""
+        return {
+            "ok": self.ok,
+            "original": self.original,
+            "checkpoint": self.checkpoint,
+            "frozen": self.frozen,
+            "devices": list(self.devices),
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "seed": self.seed,
+            "signature": self.signature,
+            "inputs": {name: {"shape": list(shape), "dtype": dtype, "random": name in self.random}
+                       for name, (shape, dtype) in self.inputs.items()},
+            "rows": [{"output": r.output, "device": r.device, "shape": list(r.shape), "dtype": r.dtype,
+                      "max_abs": _num(r.max_abs), "max_rel": _num(r.max_rel), "ok": r.ok, "note": r.note}
+                     for r in self.rows],
+        }
+
+    def format(self) -> str:
+        """An aligned table for people, with a one-line verdict at the end."""
+        lines = [f"original: {self.original}" + (f" (checkpoint {self.checkpoint})" if self.checkpoint else ""),
+                 f"frozen:   {self.frozen}"]
+        if self.signature:
+            lines.append(f"signature: {self.signature} (TF2 SavedModel, run eagerly)")
+        for name, (shape, dtype) in self.inputs.items():
+            how = f"random, seed {self.seed}" if name in self.random else "given"
+            lines.append(f"input:    {name} {dtype}[{','.join(map(str, shape))}] ({how})")
+        header = ("output", "device", "shape", "dtype", "max_abs", "max_rel", "ok")
+        table = [header]
+        for r in self.rows:
+            table.append((r.output, r.device, "[" + ",".join(map(str, r.shape)) + "]", r.dtype,
+                          _fmt(r.max_abs), _fmt(r.max_rel), "ok" if r.ok else "MISMATCH" + (f" ({r.note})" if r.note
+                                                                                          else "")))
+        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+        lines.append("")
+        for row in table:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+        lines.append("")
+        outputs = sorted({r.output for r in self.rows})
+        where = ", ".join(self.devices)
+        if self.ok:
+            lines.append(f"OK: {len(outputs)} output(s) match on {where} (rtol {self.rtol:g}, atol {self.atol:g})")
+        else:
+            bad = ", ".join(f"{r.output} on {r.device}" for r in self.failures)
+            lines.append(f"MISMATCH: {bad} (rtol {self.rtol:g}, atol {self.atol:g})")
+        return "\n".join(lines)
+
+
+def dtype_label(array: np.ndarray) -> str:
+    """numpy's dtype name, or ``string`` for TensorFlow strings (object/bytes arrays)."""
+    return "string" if array.dtype.kind in "OSU" else str(array.dtype)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    return f"{value:.3g}"
+
+
