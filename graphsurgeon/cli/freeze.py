@@ -38,7 +38,6 @@ from graphsurgeon.graph.names import split_names
 from graphsurgeon.rewrite.freeze import freeze
 from graphsurgeon.rewrite.optimize import optimize_frozen
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
-from graphsurgeon.validate import validate
 from graphsurgeon.values import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -241,6 +240,9 @@ def _report_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, result:
 
 def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: str, outputs: list[str],
               initializer_nodes: list[str], bound: dict, tags: str | None, signature: str | None = None) -> int:
+    # Imported here: only --validate needs it, and it is a large module (a float32 freeze imports it never).
+    from graphsurgeon.validate import validate
+
     original = str(loaded.saved_model_dir) if loaded.saved_model_dir is not None else str(loaded.path)
     prefix = None if loaded.saved_model_dir is not None else (
         getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))
