@@ -12,6 +12,8 @@ Benchmarks (each can also be run alone, see its docstring):
 - bench_prune.py: pruning 10k .. 1M nodes vs extract_sub_graph ("## Pruning");
 - bench_nvidia.py: the README's TensorRT SSD config.py steps through gs.DynamicGraph, 10k .. 1M nodes
   ("## NVIDIA graphsurgeon API").
+- bench_draw.py: gs draw and gs diff on a 100k-node graph, and the page's layout time by size
+  ("## Drawing and diffing"; the layout part needs node).
 
 Work files go to benchmarks/work/ (gitignored) and are deleted afterwards.
 """
@@ -33,12 +35,14 @@ FULL = {
     "checkpoint": ["bench_checkpoint.py", "--gib", "1", "--repeat", "5"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
     "nvidia": ["bench_nvidia.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
+    "draw": ["bench_draw.py", "--nodes", "100000", "--repeat", "3", "--layout"],
 }
 QUICK = {
     "freeze": ["bench_freeze.py", "--sizes", "10,100", "--real-runs", "1", "--runs", "2"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "0.05", "--repeat", "2"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000", "--repeat", "1"],
     "nvidia": ["bench_nvidia.py", "--sizes", "10000,100000", "--repeat", "1"],
+    "draw": ["bench_draw.py", "--nodes", "20000", "--repeat", "1"],
 }
 
 

@@ -268,8 +268,33 @@ def _run_graph(name: str):  # noqa: ANN202
             _quiet_gs("inspect", path)
         with contextlib.suppress(GraphSurgeonError):
             prune(loaded.graph_def, ["probs"])
+        _draw_diff_convert(work, path, loaded.graph_def)
         _freeze_and_write(work, path, work / "model.ckpt", "probs")
     return run
+
+
+def _draw_diff_convert(work: pathlib.Path, path: pathlib.Path, graph_def: graph_pb2.GraphDef) -> None:
+    """gs draw (to DOT), gs diff against the pristine MLP and gs convert (text, event file and back)."""
+    from graphsurgeon.diff import diff_graphs
+    from graphsurgeon.draw import build_drawing, to_dot
+    from graphsurgeon.formats.convert import convert
+
+    with contextlib.suppress(GraphSurgeonError):
+        to_dot(build_drawing(graph_def, outputs=["probs"], why="x"))
+    with contextlib.suppress(GraphSurgeonError):
+        to_dot(build_drawing(graph_def, depth=1))
+    with contextlib.suppress(GraphSurgeonError):
+        diff_graphs(load_graph(MLP / "graph.pb").graph_def, graph_def).format()
+    out_dir = work / "converted"
+    out_dir.mkdir(exist_ok=True)
+    try:
+        convert(path, out_dir / "graph.pbtxt")
+        convert(path, out_dir / "events.out.tfevents.1.fuzz")
+        convert(out_dir / "events.out.tfevents.1.fuzz", out_dir / "back.pb")
+        if load_graph(out_dir / "back.pb").graph_def != graph_def:
+            raise Finding("a graph converted to an event file and back changed")
+    finally:
+        shutil.rmtree(out_dir)
 
 
 def mutate_graph_def(graph_def: graph_pb2.GraphDef, seed: bytes) -> None:

@@ -36,7 +36,8 @@ import pytest
 from graphsurgeon import errors
 from graphsurgeon._proto import graph_pb2, saved_model_pb2
 from graphsurgeon.cli import main
-from graphsurgeon.formats import protofile
+from graphsurgeon.formats import events, protofile
+from graphsurgeon.formats.model import load_graph
 from graphsurgeon.formats.sstable import read_table
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -511,7 +512,48 @@ CASES = [
          errors.InvalidGraphError, ("'probs'", "'logitz'")),
     Case("prune-output-is-input", lambda ws: ["prune", ws.mlp()[0], "--outputs", "probs", "-o", ws.inp / "graph.pb"],
          errors.OutputError, ("is the same file as input",)),
+    # gs draw, gs diff, gs convert
+    Case("draw-truncated-graph", lambda ws: ["draw", ws.mlp_damaged(_truncate_graph)[2], "-o", ws.out / "g.html"],
+         errors.FileFormatError, ("'{inp}/graph.pb' is not a GraphDef",)),
+    Case("draw-too-large", lambda ws: ["draw", _flat_graph(ws.inp / "flat.pb", 2000), "-o", ws.out / "g.html"],
+         errors.UnsupportedError, ("too large to draw: 2000 nodes", "--around NODE")),
+    Case("draw-unknown-node", lambda ws: ["draw", ws.mlp()[0], "--around", "prob", "-o", ws.out / "g.svg"],
+         errors.NodeNotFoundError, ("'prob'", "probs")),
+    Case("draw-disk-full", lambda ws: ["draw", ws.mlp()[0], "-o", ws.out / "g.html"], errors.OutputError,
+         ("cannot write '{out}/g.html': No space left on device",), patch=_fail_writes_after(700, ENOSPC)),
+    Case("diff-truncated-graph", lambda ws: ["diff", ws.mlp()[0], ws.mlp_damaged(_truncate_graph)[2]],
+         errors.FileFormatError, ("'{inp}/graph.pb' is not a GraphDef",)),
+    Case("diff-draw-over-input", lambda ws: ["diff", ws.mlp()[0], ws.mlp()[0], "--draw", ws.inp / "graph.pb",
+                                             "--format", "dot"],
+         errors.OutputError, ("is the same file as input",)),
+    Case("convert-event-file-flipped", lambda ws: ["convert", _event_file(ws, flip=40), ws.out / "g.pb"],
+         errors.ChecksumError, ("record 1 of '{inp}/events.out.tfevents.1.gs'", "fails its data checksum")),
+    Case("convert-event-file-truncated", lambda ws: ["convert", _event_file(ws, cut=-10), ws.out / "g.pb"],
+         errors.FileFormatError, ("record 1 of '{inp}/events.out.tfevents.1.gs' says",)),
+    Case("convert-disk-full", lambda ws: ["convert", ws.mlp()[0], ws.out / "events.out.tfevents.1.x"],
+         errors.OutputError, ("cannot write '{out}/events.out.tfevents.1.x': No space left on device",),
+         patch=_fail_writes_after(700, ENOSPC)),
 ]
+
+
+def _flat_graph(path: pathlib.Path, nodes: int) -> pathlib.Path:
+    """A graph of ``nodes`` chained nodes in no namespace: too many boxes to draw."""
+    graph = graph_pb2.GraphDef()
+    for i in range(nodes):
+        graph.node.add(name=f"n{i}", op="Relu", input=[f"n{i - 1}"] if i else [])
+    path.write_bytes(graph.SerializeToString())
+    return path
+
+
+def _event_file(ws: Workspace, flip: int | None = None, cut: int | None = None) -> pathlib.Path:
+    """The MLP graph as a TensorBoard event file, then damaged (the graph record starts near byte 60)."""
+    path = ws.inp / "events.out.tfevents.1.gs"
+    events.write_graph_events(load_graph(ws.mlp()[0]).graph_def, path, wall_time=1.0)
+    if flip is not None:
+        damage.flip_byte(path, 80 + flip)
+    if cut is not None:
+        damage.truncate(path, cut)
+    return path
 
 
 def _run_recording(monkeypatch: pytest.MonkeyPatch, command: str, argv: list[str]) -> tuple[int, list]:

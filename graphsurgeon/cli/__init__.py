@@ -13,7 +13,7 @@ from graphsurgeon.errors import GraphSurgeonError
 
 # Subcommand name -> module under graphsurgeon.cli. A module that is missing is skipped, so a
 # subcommand can land on its own.
-SUBCOMMANDS = ["freeze", "constify", "prune", "inspect", "run", "validate", "optimize"]
+SUBCOMMANDS = ["freeze", "constify", "prune", "inspect", "run", "validate", "optimize", "draw", "diff", "convert"]
 
 
 def _wanted(argv: Sequence[str] | None) -> list[str]:

@@ -10,6 +10,8 @@ graph_def=...)`` writes). TensorBoard finds event files by the ``tfevents`` in t
 
     path = write_graph_event(graph_def, "logs/")      # -> logs/events.out.tfevents.<time>.<host>.<pid>.graphsurgeon
     events = list(read_events(path))                  # [Event(file_version=...), Event(graph_def=...)]
+    write_graph_events(graph_def, "g.tfevents")       # a file (or a directory) for `gs convert`
+    graph = read_graph_events(path)                   # the GraphDef back
 """
 
 from __future__ import annotations
@@ -19,22 +21,23 @@ import pathlib
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 import google_crc32c
 
-from graphsurgeon._proto import event_pb2
-from graphsurgeon.errors import FileFormatError, OutputError
-from graphsurgeon.formats.checkpoint import mask_crc
-from graphsurgeon.formats.protofile import atomic_writer, check_size
+from graphsurgeon._proto import event_pb2, graph_pb2
+from graphsurgeon.errors import ChecksumError, FileFormatError, OutputError
+from graphsurgeon.formats.protofile import atomic_writer, check_size, parse_message, read_bytes, serialize_message
+from graphsurgeon.formats.sstable import mask_crc
 
 FILE_VERSION = "brain.Event:2"
 _HEADER = struct.Struct("<QI")
 _FOOTER = struct.Struct("<I")
 
-__all__ = ["FILE_VERSION", "encode_record", "event_file_name", "read_events", "read_records", "write_events",
-           "write_graph_event"]
+__all__ = ["FILE_VERSION", "encode_record", "event_file_name", "is_event_file_name", "looks_like_records",
+           "read_events", "read_graph_events", "read_records", "write_events", "write_graph_event",
+           "write_graph_events"]
 
 
 class _Serializable(Protocol):
@@ -51,26 +54,35 @@ def encode_record(data: bytes) -> bytes:
     return length + _FOOTER.pack(_masked_crc(length)) + data + _FOOTER.pack(_masked_crc(data))
 
 
+def looks_like_records(data: bytes) -> bool:
+    """True when ``data`` starts with a TFRecord header whose length checksum holds."""
+    return len(data) >= _HEADER.size and _HEADER.unpack_from(data)[1] == _masked_crc(data[:8])
+
+
 def read_records(path: str | os.PathLike[str]) -> Iterator[bytes]:
-    """The records of a TFRecord file, each checked against its crc32c; damage raises ``FileFormatError``."""
-    data = pathlib.Path(path).read_bytes()
-    pos = 0
+    """The records of a TFRecord file, each checked against its crc32c: a damaged record raises
+    ``ChecksumError``, a truncated file ``FileFormatError``, each naming the record and the file."""
+    data = read_bytes(path, "event file")
+    pos = number = 0
     while pos < len(data):
-        if pos + _HEADER.size > len(data):
-            raise FileFormatError(f"'{path}': truncated record header at byte {pos}")
+        if len(data) - pos < _HEADER.size:
+            raise FileFormatError(f"'{path}' ends inside the header of record {number} (truncated file?)")
         length, length_crc = _HEADER.unpack_from(data, pos)
         if _masked_crc(data[pos:pos + 8]) != length_crc:
-            raise FileFormatError(f"'{path}': record length checksum mismatch at byte {pos}")
+            raise ChecksumError(f"record {number} of '{path}' (byte {pos}) fails its length checksum; the file "
+                                "is damaged or is not a TFRecord / event file")
         start = pos + _HEADER.size
         end = start + length
         if end + _FOOTER.size > len(data):
-            raise FileFormatError(f"'{path}': truncated record at byte {pos} ({length} bytes announced)")
+            raise FileFormatError(f"record {number} of '{path}' says {length} bytes but the file ends first "
+                                  "(truncated file?)")
         payload = data[start:end]
-        (data_crc,) = _FOOTER.unpack_from(data, end)
-        if _masked_crc(payload) != data_crc:
-            raise FileFormatError(f"'{path}': record data checksum mismatch at byte {pos}")
+        if _masked_crc(payload) != _FOOTER.unpack_from(data, end)[0]:
+            raise ChecksumError(f"record {number} of '{path}' (byte {pos}) fails its data checksum; the file "
+                                "is damaged")
         yield payload
         pos = end + _FOOTER.size
+        number += 1
 
 
 def read_events(path: str | os.PathLike[str]) -> Iterator[event_pb2.Event]:
@@ -126,3 +138,38 @@ def write_graph_event(graph_def: _Serializable | bytes, logdir: str | os.PathLik
     events = [event_pb2.Event(wall_time=now, file_version=FILE_VERSION),
               event_pb2.Event(wall_time=now, step=0, graph_def=data)]
     return write_events(events, logdir, file_name=file_name)
+
+
+def is_event_file_name(path: str | os.PathLike[str]) -> bool:
+    """Whether TensorBoard would take ``path`` for an event file (``tfevents`` in its name)."""
+    return "tfevents" in pathlib.Path(path).name
+
+
+def write_graph_events(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str],
+                       inputs: Iterable[str | os.PathLike[str]] = (), wall_time: float | None = None) -> int:
+    """Writes an event file holding ``graph_def`` at ``path`` atomically (never over one of ``inputs``);
+    returns the bytes written. A directory ``path`` (a TensorBoard log directory) gets a new file named
+    as TensorBoard expects. Checks the 2 GiB limit before writing anything."""
+    target = pathlib.Path(path)
+    if target.is_dir():
+        target = target / event_file_name(wall_time)
+    check_size(graph_def.ByteSize(), target)
+    now = time.time() if wall_time is None else wall_time
+    records = [event_pb2.Event(wall_time=now, file_version=FILE_VERSION),
+               event_pb2.Event(wall_time=now, step=0, graph_def=serialize_message(graph_def))]
+    data = b"".join(encode_record(event.SerializeToString()) for event in records)
+    with atomic_writer(target, inputs) as handle:
+        handle.write(data)
+    return len(data)
+
+
+def read_graph_events(path: str | os.PathLike[str]) -> graph_pb2.GraphDef:
+    """The (last) GraphDef in an event file; ``FileFormatError`` when it holds none."""
+    graph_bytes = None
+    for event in read_events(path):
+        if event.WhichOneof("what") == "graph_def":
+            graph_bytes = event.graph_def
+    if graph_bytes is None:
+        raise FileFormatError(f"event file '{path}' holds no graph (no Event with a graph_def); was it written "
+                              "with the graph, e.g. tf.compat.v1.summary.FileWriter(logdir, graph)?")
+    return parse_message(graph_bytes, graph_pb2.GraphDef, f"{path} (graph_def event)", text=False)

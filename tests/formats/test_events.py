@@ -13,7 +13,8 @@ import textwrap
 import pytest
 
 from graphsurgeon._proto import event_pb2, graph_pb2
-from graphsurgeon.errors import FileFormatError, OutputError
+from graphsurgeon.errors import ChecksumError, FileFormatError, OutputError
+from graphsurgeon.formats import events
 from graphsurgeon.formats.events import encode_record, read_events, read_records, write_events, write_graph_event
 from graphsurgeon.formats.model import load_graph
 
@@ -55,16 +56,16 @@ def test_write_events_adds_the_file_version(tmp_path):
 def test_damaged_records_are_reported(tmp_path):
     path = write_graph_event(load_graph(GRAPH).graph_def, tmp_path)
     data = bytearray(path.read_bytes())
-    for offset, message in [(len(data) - 40, "record data checksum mismatch"),
-                            (2, "record length checksum mismatch")]:
+    for offset, message in [(len(data) - 40, "fails its data checksum"),
+                            (2, "fails its length checksum")]:
         damaged = bytearray(data)
         damaged[offset] ^= 0x40
         bad = tmp_path / f"bad{offset}"
         bad.write_bytes(bytes(damaged))
-        with pytest.raises(FileFormatError, match=message):
+        with pytest.raises((FileFormatError, ChecksumError), match=message):
             list(read_records(bad))
     (tmp_path / "short").write_bytes(bytes(data[:-3]))
-    with pytest.raises(FileFormatError, match="truncated record"):
+    with pytest.raises(FileFormatError, match="says .* bytes but the file ends first"):
         list(read_records(tmp_path / "short"))
 
 
@@ -110,3 +111,38 @@ def test_tensorboard_reads_it_without_tensorflow(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines() == ["['file_version', 'graph_def'] brain.Event:2", "154 image_tensor"]
+
+
+# --- gs convert's entry points: a graph into an event file (or a log directory) and back
+
+
+def test_graph_events_round_trip(tmp_path):
+    graph = load_graph(ROOT / "tests" / "fixtures" / "graphs" / "cnn_bn.pb").graph_def
+    written = events.write_graph_events(graph, tmp_path, wall_time=1234.5)
+    (path,) = tmp_path.iterdir()
+    assert path.name.startswith("events.out.tfevents.0000001234.") and events.is_event_file_name(path)
+    assert path.stat().st_size == written and events.looks_like_records(path.read_bytes())
+    read = list(read_events(path))
+    assert [e.WhichOneof("what") for e in read] == ["file_version", "graph_def"]
+    assert read[0].file_version == events.FILE_VERSION and read[0].wall_time == 1234.5
+    assert events.read_graph_events(path) == graph
+    assert not events.looks_like_records(b"node {\n name: 'x'\n}")
+
+
+def test_graph_events_damage_and_no_graph(tmp_path):
+    graph = load_graph(ROOT / "tests" / "fixtures" / "graphs" / "mlp.pb").graph_def
+    good = tmp_path / "events.out.tfevents.1.good"
+    events.write_graph_events(graph, good)
+    data = good.read_bytes()
+    path = tmp_path / "events.out.tfevents.1.x"
+    version_only = event_pb2.Event(wall_time=1.0, file_version=events.FILE_VERSION)
+    no_graph = encode_record(version_only.SerializeToString())
+    for damaged, message in [(data[:-3], "says .* bytes but the file ends first"),
+                             (data[:7], "ends inside the header of record 0"),
+                             (data[:30] + bytes([data[30] ^ 1]) + data[31:], "fails its data checksum"),
+                             (no_graph, "holds no graph")]:
+        path.write_bytes(damaged)
+        with pytest.raises((FileFormatError, ChecksumError), match=message):
+            events.read_graph_events(path)
+    with pytest.raises(FileFormatError, match="does not exist"):
+        events.read_graph_events(tmp_path / "missing")
