@@ -1,7 +1,8 @@
 """The package's import graph: no cycle, no import from a lower layer to a higher one, no huge module.
 
-Layers, top to bottom: ``cli`` -> ``rewrite`` / ``surgery`` / ``summary`` / ``validate`` / ``nvidia`` -> ``graph``
--> ``formats`` -> ``_proto`` / ``errors``. A module may import its own layer or any layer below.
+Layers, top to bottom: ``cli`` -> ``rewrite`` / ``surgery`` / ``summary`` / ``validate`` / ``nvidia`` /
+``draw`` / ``diff`` -> ``graph`` -> ``formats`` -> ``_proto`` / ``errors``. A module may import its own
+layer or any layer below.
 Imports are read with ``ast`` (module level and inside functions, ``TYPE_CHECKING`` blocks too), so
 a function-level import cannot hide a cycle. Lazy imports of third-party modules are not looked at.
 """
@@ -18,10 +19,11 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "graphsurgeon"
 
 # The layer of each top-level part of the package; a higher number is a higher layer.
 LAYERS = {
-    "_proto": 0, "errors": 0,
+    "_proto": 0, "errors": 0, "_vendor": 0,  # _vendor: data files only (Viz.js for gs draw)
     "formats": 1,
     "graph": 2,
     "rewrite": 3, "surgery": 3, "summary": 3, "validate": 3, "values": 3, "nvidia": 3,
+    "draw": 3, "diff": 3,
     "cli": 4, "__main__": 4,
     "__init__": 5,  # the package's public API re-exports every layer
 }
