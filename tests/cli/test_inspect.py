@@ -300,3 +300,21 @@ def test_keras_saved_model_against_tensorflow(capsys: pytest.CaptureFixture[str]
               if name.endswith("/.ATTRIBUTES/VARIABLE_VALUE") and "optimizer" not in name]
     elements = sum(int(tf.TensorShape(shape).num_elements()) for _, shape in stored)
     assert (data["variable_totals"]["count"], data["variable_totals"]["elements"]) == (len(stored), elements)
+
+
+def test_tensor_prints_attr_values(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--tensor`` on a TF-made If node shows its branch function names, dtypes and shapes."""
+    path = ROOT / "tests" / "fixtures" / "freeze" / "control_flow_v2" / "graph.pb"
+    graph_def = load_graph(path).graph_def
+    node = next(n for n in graph_def.node if n.op in ("If", "StatelessIf"))
+    assert main(["inspect", str(path), "--tensor", node.name]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"^attr\s+then_branch\s+{re.escape(node.attr['then_branch'].func.name)}$", out, re.MULTILINE)
+    assert re.search(rf"^attr\s+else_branch\s+{re.escape(node.attr['else_branch'].func.name)}$", out, re.MULTILINE)
+    assert re.search(r"^attr\s+Tcond\s+bool$", out, re.MULTILINE)
+    assert re.search(r"^attr\s+output_shapes\s+\[\[\?,3\]\]$", out, re.MULTILINE)
+    data = _inspect_json(capsys, str(path), "--tensor", node.name)
+    assert data["attr_values"]["then_branch"] == node.attr["then_branch"].func.name
+    assert data["attrs"] == sorted(node.attr)
+    assert main(["inspect", str(GRAPHS / "mlp.pb"), "--tensor", "head/biases"]) == 0
+    assert re.search(r"^attr\s+shape\s+\[3\]$", capsys.readouterr().out, re.MULTILINE)
