@@ -196,9 +196,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
     used = getattr(result.checkpoint, "prefix", None) or getattr(checkpoint, "prefix", checkpoint)
     print(f"checkpoint: {used or '(none: the graph holds no variables)'}")
-    print(f"converted:  {len(result.converted)} variable(s) to constants")
-    for name, key in result.converted.items():
-        print(f"  {name}" + (f" <- {key}" if key != name else ""))
+    print(f"converted:  {len(result.converted)} variable(s) to constants"
+          + ("" if getattr(args, "verbose", False) or not result.converted else " (gs -v freeze ... lists them)"))
+    if getattr(args, "verbose", False):
+        for name, key in result.converted.items():
+            print(f"  {name}" + (f" <- {key}" if key != name else ""))
     if result.kept_variables:
         print(f"kept:       {len(result.kept_variables)} variable(s): {', '.join(result.kept_variables)}")
     for name, value in result.bound.items():
