@@ -35,6 +35,7 @@ from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import parse_input, split_names
 from graphsurgeon.rewrite import constify as constify_lib
+from graphsurgeon.rewrite import initial_values
 from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.prune import prune
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
@@ -169,6 +170,11 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
         working, bound = bind_placeholders(working, bind)
     roots = output_names + [n for n in init_names if n not in output_names]
     pruned = _prune(working, roots)
+    filled = _fill_from_initializers(loaded, pruned, working, ckpt, init_names, output_names, whitelist, blacklist,
+                                     all_variables, saver_def)
+    ckpt = filled.checkpoint
+    blacklist = None if blacklist is None and not filled.keep else \
+        (_restrict(blacklist) or []) + filled.keep
     converted = constify_lib.convert_variables(
         pruned, ckpt, saver_def=saver_def, whitelist=_restrict(whitelist), blacklist=_restrict(blacklist),
         keep=[parse_input(n).node for n in roots], saver_graph_def=original, known_variables=all_variables,
@@ -188,6 +194,7 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
                           rewritten={k: v for k, v in converted.rewritten.items() if k in kept_names},
                           dropped=converted.dropped, notes=list(converted.notes),
                           deferred={k: v for k, v in converted.deferred.items() if k in kept_names}, checkpoint=ckpt)
+    result.notes.extend(filled.notes)
     if init_names:
         result.notes.append("run initializer node(s) " + ", ".join(init_names) + " once after importing the "
                             "frozen graph, before the outputs")
@@ -216,6 +223,27 @@ def _freeze_tf2(loaded: model_lib.LoadedGraph, checkpoint: Mapping[str, np.ndarr
         for node in result.graph_def.node:
             node.device = ""
     return result
+
+
+def _fill_from_initializers(loaded: model_lib.LoadedGraph, pruned: graph_pb2.GraphDef, working: graph_pb2.GraphDef,
+                            ckpt: Mapping[str, np.ndarray], init_names: list[str], output_names: list[str],
+                            whitelist: str | Iterable[str] | None, blacklist: str | Iterable[str] | None,
+                            all_variables: list[str], saver_def: saver_pb2.SaverDef | None) -> initial_values.Filled:
+    """Variables the checkpoint lacks get the value TensorFlow's session would give them: what the
+    initializer nodes (and a TF1 SavedModel's main_op / legacy_init_op, which its loader runs) assign."""
+    init_roots = list(init_names)
+    labels = {n: f"--initializer_nodes {n}" for n in init_names}
+    if loaded.saved_model_dir is not None:
+        for name in initial_values.saved_model_init_ops(loaded.meta_graph_def):
+            if name not in labels:
+                init_roots.append(name)
+                labels[name] = f"the SavedModel's init op '{name}'"
+    if not init_roots:
+        return initial_values.Filled(checkpoint=ckpt)
+    convert, _ = constify_lib.select_variables(pruned, _restrict(whitelist), _restrict(blacklist), all_variables)
+    return initial_values.fill_from_initializers(pruned, working, ckpt, roots=init_roots, outputs=output_names,
+                                                 names=convert, saver_def=saver_def,
+                                                 meta_graph_def=loaded.meta_graph_def, labels=labels)
 
 
 _FILE_INIT_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})

@@ -13,11 +13,11 @@ which op blocks it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2
 from graphsurgeon.graph.names import TensorRef, parse_input
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
 
@@ -172,3 +172,124 @@ def initial_values(graph_def: graph_pb2.GraphDef, variables: Iterable[str],
                     break
         out[variable] = first
     return out
+
+
+class WithInitialValues(Mapping[str, np.ndarray]):
+    """A checkpoint plus computed initial values under their keys (read-only; the values win)."""
+
+    def __init__(self, base: Mapping[str, np.ndarray], extra: Mapping[str, np.ndarray]) -> None:
+        self.base = base
+        self.extra = dict(extra)
+        self.prefix = getattr(base, "prefix", None)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.extra[key] if key in self.extra else self.base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.extra or key in self.base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.extra
+        yield from (k for k in self.base if k not in self.extra)
+
+    def __len__(self) -> int:
+        return len(self.extra) + sum(1 for k in self.base if k not in self.extra)
+
+
+@dataclasses.dataclass
+class Filled:
+    """What ``fill_from_initializers`` did: the checkpoint to freeze from, the variables to leave as
+    variables (not needed by the outputs, not computable), and notes for the user."""
+
+    checkpoint: Mapping[str, np.ndarray]
+    keep: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def fill_from_initializers(pruned: graph_pb2.GraphDef, graph_def: graph_pb2.GraphDef,
+                           checkpoint: Mapping[str, np.ndarray], *, roots: Iterable[str], outputs: Iterable[str],
+                           names: Iterable[str], saver_def: saver_pb2.SaverDef | None = None,
+                           meta_graph_def: meta_graph_pb2.MetaGraphDef | None = None,
+                           labels: Mapping[str, str] | None = None) -> Filled:
+    """Gives variables of ``pruned`` (among ``names``) that ``checkpoint`` lacks the value the
+    initializer ops ``roots`` would assign in TensorFlow's session.
+
+    ``graph_def`` is the whole graph (the initializers may lie outside ``pruned``); ``outputs``
+    tells which variables the outputs need. A variable the outputs need whose value cannot be
+    computed raises ``UnsupportedError`` naming it, the op that blocks it and what to do; one only
+    the initializer nodes need is left a variable (``keep``). A variable no initializer sets is left
+    for the usual "not in checkpoint" error. ``labels`` says how to name a root in messages
+    (default ``--initializer_nodes NAME``).
+    """
+    from graphsurgeon.errors import UnsupportedError
+    from graphsurgeon.graph import variables as var_lib
+    from graphsurgeon.rewrite.prune import prune
+
+    roots = list(roots)
+    infos = var_lib.map_variables(pruned, saver_def, names=list(names), saver_graph_def=graph_def,
+                                  meta_graph_def=meta_graph_def)
+    nodes = {n.name: n for n in pruned.node}
+    missing: dict[str, var_lib.VariableInfo] = {}
+    for name, info in infos.items():
+        if info.slice is not None or info.key in checkpoint:
+            continue
+        shared = nodes[name].attr["shared_name"].s.decode("utf-8", "replace") if "shared_name" in nodes[name].attr \
+            else ""
+        if shared and shared in checkpoint:
+            continue
+        missing[name] = info
+    result = Filled(checkpoint=checkpoint)
+    if not missing or not roots:
+        return result
+    found = initial_values(graph_def, list(missing), roots)
+    if not found:
+        return result
+    needed = {n.name for n in prune(pruned, list(outputs)).node}
+    graph_nodes = {n.name: n for n in graph_def.node}
+    reach = {r: set(_ancestry(graph_nodes, [r])) for r in roots}
+
+    def run_by(assign: str) -> str:
+        names = [r for r in roots if assign in reach[r]] or roots
+        return ", ".join((labels or {}).get(r, f"--initializer_nodes {r}") for r in names)
+
+    extra: dict[str, np.ndarray] = {}
+    from graphsurgeon.formats.tensors import dtype_name, to_numpy_dtype
+
+    for name, initial in found.items():
+        info = missing[name]
+        value = initial.value
+        problem = initial.reason
+        if value is not None:
+            try:
+                want = np.dtype(to_numpy_dtype(info.dtype))
+            except Exception:  # noqa: BLE001  (a dtype numpy lacks: say so below)
+                want = None
+            if want is None or value.dtype != want:
+                problem = f"it assigns {value.dtype}, the variable is {dtype_name(info.dtype)}"
+                value = None
+            elif info.shape is not None and (len(info.shape) != value.ndim or any(
+                    d >= 0 and d != s for d, s in zip(info.shape, value.shape))):
+                problem = f"it assigns shape {list(value.shape)}, the variable is {list(info.shape)}"
+                value = None
+        if value is not None:
+            extra[info.key] = value
+            how = "" if initial.exact else " (computed in float64: equal to TensorFlow's within float tolerance)"
+            result.notes.append(f"{info.describe()} is not in the checkpoint: frozen with the value that "
+                                f"'{initial.assign}' (run by {run_by(initial.assign)}) assigns{how}")
+            continue
+        if name not in needed:
+            result.keep.append(name)
+            result.notes.append(f"{info.describe()} is not in the checkpoint and its initializer cannot be computed "
+                                f"without TensorFlow; the outputs do not need it, so it stays a variable (set by "
+                                f"{run_by(initial.assign)})")
+            continue
+        blocker = initial.blocker
+        blocked = f"{blocker.op} '{blocker.name}'" if blocker is not None else f"'{initial.assign}'"
+        raise UnsupportedError(
+            f"{info.describe()} is not in the checkpoint, and gs cannot compute the value that '{initial.assign}' "
+            f"(run by {run_by(initial.assign)}) gives it: {blocked} blocks it ({problem}). Save the variable "
+            "in the checkpoint (run the initializer in TensorFlow and save), or leave it a variable with "
+            f"--variable_names_blacklist {name}")
+    if extra:
+        result.checkpoint = WithInitialValues(checkpoint, extra)
+    return result
