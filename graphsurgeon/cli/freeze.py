@@ -113,6 +113,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "(faster for large graphs; TensorFlow's freeze_graph never waits)")
     extra.add_argument("--validate", action="store_true",
                        help="afterwards, run the original and the frozen graph in TensorFlow and compare")
+    extra.add_argument("--inference", action="store_true",
+                       help="bind every training switch the outputs depend on (is_training, keep_prob, "
+                            "keras_learning_phase ..., as gs inspect lists them) to its inference value; "
+                            "--bind wins for a placeholder it names")
     extra.add_argument("--optimize", action="store_true",
                        help="also run the inference rewrites of 'gs optimize' on the frozen graph")
     extra.add_argument("--signature", metavar="KEY",
@@ -185,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
     result = freeze(loaded, checkpoint, args.output_node_names, clear_devices=bool(args.clear_devices),
                     initializer_nodes=split_names(args.initializer_nodes),
                     whitelist=args.variable_names_whitelist, blacklist=args.variable_names_blacklist,
-                    bind=binds, saver_def=saver_def, defer_values=not (args.output_text or optimize),
+                    bind=binds, saver_def=saver_def, inference=bool(getattr(args, "inference", False)),
+                    defer_values=not (args.output_text or optimize),
                     signature=args.signature, inline=bool(getattr(args, "inline", False)))
     if optimize:
         optimize_frozen(result)
@@ -211,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note:       {note}")
     print(f"nodes:      {result.nodes_before} -> {result.nodes_after}")
     print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
+    for warning in result.warnings:
+        print(f"gs: warning: {warning}", file=sys.stderr)
     if args.validate:
         return _validate(loaded, used, args.output_graph, result.outputs, result.initializer_nodes, result.bound,
                          args.saved_model_tags)
