@@ -15,6 +15,7 @@ from typing import Any
 
 from graphsurgeon.cli import _inspect_checkpoint
 from graphsurgeon.errors import GraphSurgeonError, not_found
+from graphsurgeon.formats import tensors
 from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path
 from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.formats.protofile import format_bytes
@@ -108,8 +109,6 @@ def _print_node(graph_def: Any, name: str, source: str, as_json: bool) -> int:
 
 
 def _dtype(value: int) -> str:
-    from graphsurgeon.formats import tensors
-
     try:
         return tensors.dtype_name(value)
     except Exception:  # noqa: BLE001  (an unknown enum from a damaged file prints as its number)
@@ -147,8 +146,6 @@ def format_attr(attr: Any) -> str:
     if kind == "placeholder":
         return f"${attr.placeholder}"
     if kind == "tensor":
-        from graphsurgeon.formats import tensors
-
         shape = _attr_shape(attr.tensor.tensor_shape)
         try:
             value = tensors.tensor_to_array(attr.tensor)

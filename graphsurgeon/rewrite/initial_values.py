@@ -18,8 +18,12 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, node_def_pb2, saver_pb2
+from graphsurgeon.errors import UnsupportedError
+from graphsurgeon.formats.tensors import dtype_name, to_numpy_dtype
+from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.names import TensorRef, parse_input
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
+from graphsurgeon.rewrite.prune import prune
 
 #: Ops that set a variable: input 0 is the variable (ref) or its handle (resource), input 1 the value.
 ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp"})
@@ -221,9 +225,6 @@ def fill_from_initializers(pruned: graph_pb2.GraphDef, graph_def: graph_pb2.Grap
     for the usual "not in checkpoint" error. ``labels`` says how to name a root in messages
     (default ``--initializer_nodes NAME``).
     """
-    from graphsurgeon.errors import UnsupportedError
-    from graphsurgeon.graph import variables as var_lib
-    from graphsurgeon.rewrite.prune import prune
 
     roots = list(roots)
     infos = var_lib.map_variables(pruned, saver_def, names=list(names), saver_graph_def=graph_def,
@@ -253,8 +254,6 @@ def fill_from_initializers(pruned: graph_pb2.GraphDef, graph_def: graph_pb2.Grap
         return ", ".join((labels or {}).get(r, f"--initializer_nodes {r}") for r in names)
 
     extra: dict[str, np.ndarray] = {}
-    from graphsurgeon.formats.tensors import dtype_name, to_numpy_dtype
-
     for name, initial in found.items():
         info = missing[name]
         value = initial.value

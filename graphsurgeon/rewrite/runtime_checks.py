@@ -16,6 +16,7 @@ from typing import Any
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
 from graphsurgeon.graph.names import parse_input, split_names
+from graphsurgeon.summary import _node_shape, _switch_hint
 
 _PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 #: Ops that make a lookup table (resource or ref handle).
@@ -44,8 +45,6 @@ def _ancestry(nodes: dict[str, node_def_pb2.NodeDef], roots: Iterable[str]) -> s
 
 def switch_binds(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str]) -> dict[str, Any]:
     """placeholder -> its inference value, for every training switch the outputs depend on."""
-    from graphsurgeon.summary import _node_shape, _switch_hint
-
     nodes = {n.name: n for n in graph_def.node}
     needed = _ancestry(nodes, [parse_input(o).node for o in split_names(outputs)])
     binds: dict[str, Any] = {}
