@@ -95,3 +95,39 @@ def test_saved_model_legacy_init_gives_tensorflows_outputs():
     y, z = _run_tf(result.graph_def, ["init_all_tables"], feeds, ["y:0", "z:0"])
     np.testing.assert_allclose(y, expected["out:y:0"], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(z, expected["out:z:0"], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.tf
+def test_local_variable_constants_equal_tensorflows_freeze_graph(tmp_path):
+    """TensorFlow's own freeze_graph (which runs --initializer_nodes in its session) makes the same constants."""
+    import tensorflow as tf
+    from tensorflow.python.tools import freeze_graph
+
+    out = tmp_path / "tf.pb"
+    with tf.Graph().as_default():  # freeze_graph builds in the default graph
+        freeze_graph.freeze_graph(input_graph=str(LOCAL / "graph.pb"), input_saver="", input_binary=True,
+                                  input_checkpoint=str(LOCAL / "model.ckpt"), output_node_names="out",
+                                  restore_op_name="", filename_tensor_name="", output_graph=str(out),
+                                  clear_devices=True, initializer_nodes="init_locals")
+    theirs = tf.compat.v1.GraphDef.FromString(out.read_bytes())
+    ours = _freeze_local().graph_def
+    for name in ("scale", "shift"):
+        node = next(n for n in theirs.node if n.name == name)
+        assert _const(ours, name).tobytes() == tf.make_ndarray(node.attr["value"].tensor).tobytes(), name
+
+
+@pytest.mark.tf
+def test_saved_model_constant_equals_tensorflows_freeze_graph(tmp_path):
+    """TensorFlow's freeze_graph --input_saved_model_dir (its loader runs legacy_init_op) freezes the same offset."""
+    import tensorflow as tf
+    from tensorflow.python.tools import freeze_graph
+
+    out = tmp_path / "tf.pb"
+    with tf.Graph().as_default():  # freeze_graph builds in the default graph
+        freeze_graph.freeze_graph(input_graph="", input_saver="", input_binary=True, input_checkpoint="",
+                                  output_node_names="y", restore_op_name="", filename_tensor_name="",
+                                  output_graph=str(out), clear_devices=True, initializer_nodes="",
+                                  input_saved_model_dir=str(LEGACY / "saved_model"), saved_model_tags="serve")
+    theirs = next(n for n in tf.compat.v1.GraphDef.FromString(out.read_bytes()).node if n.name == "offset")
+    ours = freeze(LEGACY / "saved_model", None, ["y"]).graph_def
+    assert _const(ours, "offset").tobytes() == tf.make_ndarray(theirs.attr["value"].tensor).tobytes()
