@@ -26,6 +26,7 @@ from graphsurgeon.rewrite.fold_constants import DEFAULT_MAX_GROWTH, fold_constan
 from graphsurgeon.rewrite.freeze import FreezeResult
 from graphsurgeon.rewrite.prune import prune
 from graphsurgeon.rewrite.remove_import_prefix import remove_import_prefix, strip_prefix
+from graphsurgeon.rewrite.runtime_checks import refresh_switch_warning
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
 from graphsurgeon.rewrite.strip_training import strip_training
 
@@ -171,6 +172,7 @@ def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:
     result.notes.append("optimized for inference: " + ", ".join(
         f"{name} {before}->{after}" for name, before, after in optimized.steps))
     result.notes.extend(_learning_phase_notes(optimized))
+    result.warnings = refresh_switch_warning(result.warnings, optimized.graph_def, outputs)
     result.graph_def = optimized.graph_def
     result.nodes_after = len(optimized.graph_def.node)
 

@@ -58,6 +58,18 @@ def switch_binds(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str]) ->
     return binds
 
 
+#: How a switch warning starts (``refresh_switch_warning`` replaces it after a rewrite).
+SWITCH_WARNING = "the outputs still depend on training switch placeholder(s)"
+
+
+def refresh_switch_warning(warnings: list[str], graph_def: graph_pb2.GraphDef,
+                           outputs: str | Iterable[str]) -> list[str]:
+    """``warnings`` with the switch warning recomputed for ``graph_def`` (after optimize bound some)."""
+    kept = [w for w in warnings if not w.startswith(SWITCH_WARNING)]
+    line = switch_warning(graph_def, outputs)
+    return ([line] if line else []) + kept
+
+
 def _bind_text(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else repr(value)
 
@@ -69,7 +81,7 @@ def switch_warning(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str]) 
         return None
     names = ", ".join(binds)
     flags = " ".join(f"--bind {name}={_bind_text(value)}" for name, value in binds.items())
-    return (f"the outputs still depend on training switch placeholder(s) {names}: for inference, freeze with "
+    return (f"{SWITCH_WARNING} {names}: for inference, freeze with "
             f"{flags} (or --inference); unbound, gs optimize folds nothing behind them and converters "
             "stop on them or make them inputs")
 

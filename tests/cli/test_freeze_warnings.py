@@ -81,3 +81,12 @@ def test_inference_freeze_gives_tensorflows_inference_outputs(tmp_path, capsys):
     got = run_graph(load_graph(tmp_path / "f.pb").graph_def, {"input:0": expected["in:input:0"]}, ["output:0"],
                     device="cpu")["output:0"]
     np.testing.assert_allclose(got, expected["out:output:0"], rtol=1e-5, atol=1e-5)
+
+
+def test_freeze_optimize_binds_learning_phase_and_does_not_warn(tmp_path, capsys):
+    """gs freeze --optimize binds keras_learning_phase as gs optimize does (with a note), so no switch warning."""
+    out, err = _freeze(capsys, KERAS, "model.ckpt.meta", "probs/Softmax", tmp_path / "k.pb", "--optimize")
+    assert "bound keras_learning_phase to false" in out, out
+    assert not _warnings(err), err
+    ops = {n.op for n in load_graph(tmp_path / "k.pb").graph_def.node}
+    assert "Switch" not in ops and "Merge" not in ops, ops
