@@ -38,7 +38,7 @@ FULL = {
     "draw": ["bench_draw.py", "--nodes", "100000", "--repeat", "3", "--layout"],
 }
 QUICK = {
-    "freeze": ["bench_freeze.py", "--sizes", "10,100", "--runs", "2"],
+    "freeze": ["bench_freeze.py", "--sizes", "10,100", "--real-runs", "1", "--runs", "2"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "0.05", "--repeat", "2"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000", "--repeat", "1"],
     "nvidia": ["bench_nvidia.py", "--sizes", "10000,100000", "--repeat", "1"],

@@ -31,9 +31,12 @@ _SAVER_SCOPE = re.compile(r"^save(_\d+)?$")
 _INIT_SCOPE = re.compile(r"^(init(_\d+)?|init_all_tables|report_uninitialized_variables(_\d+)?|"
                          r"report_uninitialized_resources(_\d+)?|concat_\d*|group_deps(_\d+)?)$")
 _TRAINING_SCOPE = re.compile(r"^gradients(_\d+)?$")
+# TF-Slim / tf.contrib weight decay: ``<variable>/Regularizer/l2_regularizer`` (a loss even without collections).
+_REGULARIZER_SCOPE = re.compile(r"(^|/)Regularizer/")
 _SUMMARY_SCOPE = re.compile(r"^(summaries|Merge|MergeSummary)(_\d+)?$")
 # tf.cond (v1) creates Identity nodes named pred_id, switch_t, switch_f that nothing consumes.
 _COND_MACHINERY = re.compile(r"(^|/)(pred_id|switch_t|switch_f)$")
+_FUNCTIONAL_CONTROL_OPS = frozenset({"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase"})
 # Scalar placeholders named like these switch training behaviour (dropout, batch norm, Keras).
 _SWITCH_NAME = re.compile(r"(is_?train|training|train_?phase|phase_?train|learning_phase|keep_?prob|dropout|"
                           r"drop_?rate|(^|/)rate$)", re.IGNORECASE)
@@ -98,7 +101,8 @@ def _sink_reason(node: node_def_pb2.NodeDef, by_name: dict[str, node_def_pb2.Nod
         return "initializer"
     if "Summary" in op or _SUMMARY_SCOPE.match(scope):
         return "summary"
-    if _TRAINING_SCOPE.match(scope) or op.startswith(("Apply", "ResourceApply", "SparseApply", "Assign")) \
+    if _TRAINING_SCOPE.match(scope) or _REGULARIZER_SCOPE.search(node.name) \
+            or op.startswith(("Apply", "ResourceApply", "SparseApply", "Assign")) \
             or op in ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "ScatterUpdate"):
         return "training"
     if op == "NoOp" or op == "Assert":
@@ -113,7 +117,76 @@ def _sink_reason(node: node_def_pb2.NodeDef, by_name: dict[str, node_def_pb2.Nod
         return "constant"
     if op == "Exit" or _COND_MACHINERY.search(node.name):
         return "control flow"
+    if op == "Identity" and node.input and _node_dtype(node, {}) == types_pb2.DT_VARIANT:
+        # tf.cond / tf.while_loop v2 expose their branch intermediates for the gradient as variant
+        # optionals (``cond/Identity_N``); at inference nothing reads them.
+        source = by_name.get(parse_input(node.input[0]).node)
+        if source is not None and source.op in _FUNCTIONAL_CONTROL_OPS:
+            return "control flow"
     return None
+
+
+#: MetaGraph collections whose members (and what they lead to) are training machinery, not outputs.
+_TRAINING_COLLECTIONS = ("train_op", "losses", "regularization_losses", "update_ops")
+# Top-level scopes tf_keras (TF1 graph mode) builds its loss, metrics and optimizer in.
+_KERAS_SCOPES = ("training/", "loss/", "metrics/")
+_GRADIENTS_SCOPE = re.compile(r"(^|/)gradients(_\d+)?/")
+
+
+def _training_machinery(loaded: LoadedGraph, by_name: dict[str, node_def_pb2.NodeDef],
+                        consumers_of: dict[str, list[str]]) -> tuple[set[str], set[str]]:
+    """(machinery, loss_side): the nodes that exist to train the model, and those of them that compute
+    a loss or a metric.
+
+    Machinery is the MetaGraph's train_op, losses, regularization_losses and update_ops
+    collections with everything they lead to and everything in their own scope (``<loss>/...``,
+    and ``<scope>/`` of a ``<scope>/value`` loss), gradients scopes, and tf_keras' ``training/``,
+    ``loss/`` and ``metrics/`` scopes. A model output is often consumed only by a loss or a metric:
+    it is still an output, and ``loss_side`` tells it from a batch statistic read only by an update.
+    """
+    roots: set[str] = set()
+    loss_roots: set[str] = set()
+    scopes: list[str] = []
+    loss_scopes: list[str] = []
+    meta = loaded.meta_graph_def
+    if meta is not None:
+        for key in _TRAINING_COLLECTIONS:
+            if key not in meta.collection_def or meta.collection_def[key].WhichOneof("kind") != "node_list":
+                continue
+            is_loss = key in ("losses", "regularization_losses")
+            for value in meta.collection_def[key].node_list.value:
+                name = parse_input(value).node
+                if name not in by_name:
+                    continue
+                found = [name + "/"] + ([name[: -len("value")]] if is_loss and name.endswith("/value") else [])
+                roots.add(name)
+                scopes.extend(found)
+                if is_loss:
+                    loss_roots.add(name)
+                    loss_scopes.extend(found)
+    keras = "keras_learning_phase" in by_name or any(
+        n.startswith("training/") and "/gradients/" in n for n in by_name)
+    if keras:
+        scopes.extend(_KERAS_SCOPES)
+        loss_scopes.extend(("loss/", "metrics/"))
+    prefixes, loss_prefixes = tuple(scopes), tuple(loss_scopes)
+    for name in by_name:
+        if (prefixes and name.startswith(prefixes)) or _GRADIENTS_SCOPE.search(name):
+            roots.add(name)
+        if loss_prefixes and name.startswith(loss_prefixes):
+            loss_roots.add(name)
+    return _descendants_of(roots, consumers_of), loss_roots
+
+
+def _descendants_of(starts: set[str], consumers_of: dict[str, list[str]]) -> set[str]:
+    seen = set(starts)
+    stack = list(starts)
+    while stack:
+        for dst in consumers_of.get(stack.pop(), ()):
+            if dst not in seen:
+                seen.add(dst)
+                stack.append(dst)
+    return seen
 
 
 def _default_value(node: node_def_pb2.NodeDef, by_name: dict[str, node_def_pb2.NodeDef]) -> Any:
@@ -293,10 +366,19 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
     # Which inputs each node depends on: one forward walk per input (graphs have few inputs).
     reached_by = {i["name"]: _descendants(i["name"], consumers_of) for i in inputs}
 
+    machinery, loss_side = _training_machinery(loaded, by_name, consumers_of)
     outputs = []
     ignored: dict[str, list[str]] = collections.defaultdict(list)
     for node in nodes:
-        if node.name in consumers_of:
+        users = consumers_of.get(node.name, ())
+        if node.name in machinery:
+            if not users:
+                ignored["training"].append(node.name)
+            continue
+        if any(u not in machinery for u in users):
+            continue
+        if users and not any(u in loss_side for u in users):
+            ignored["training"].append(node.name)  # read only by updates / the optimizer
             continue
         reason = _sink_reason(node, by_name, saver_nodes)
         if reason is not None:

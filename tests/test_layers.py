@@ -1,10 +1,10 @@
 """The package's import graph: no cycle, no import from a lower layer to a higher one, no huge module.
 
 Layers, top to bottom: ``cli`` -> ``rewrite`` / ``surgery`` / ``summary`` / ``validate`` / ``nvidia`` /
-``draw`` / ``diff`` -> ``graph`` -> ``formats`` -> ``_proto`` / ``errors`` / ``_vendor`` (data only).
-A module may import its own layer or any layer below. Imports are read with ``ast`` (module level
-and inside functions, ``TYPE_CHECKING`` blocks too), so a function-level import cannot hide a
-cycle. Lazy imports of third-party modules are not looked at.
+``draw`` / ``diff`` -> ``graph`` -> ``formats`` -> ``_proto`` / ``errors``. A module may import its own
+layer or any layer below.
+Imports are read with ``ast`` (module level and inside functions, ``TYPE_CHECKING`` blocks too), so
+a function-level import cannot hide a cycle. Lazy imports of third-party modules are not looked at.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "graphsurgeon"
 
 # The layer of each top-level part of the package; a higher number is a higher layer.
 LAYERS = {
-    "_proto": 0, "errors": 0, "_vendor": 0,
+    "_proto": 0, "errors": 0, "_vendor": 0,  # _vendor: data files only (Viz.js for gs draw)
     "formats": 1,
     "graph": 2,
     "rewrite": 3, "surgery": 3, "summary": 3, "validate": 3, "values": 3, "nvidia": 3,

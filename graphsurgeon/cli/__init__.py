@@ -16,7 +16,25 @@ from graphsurgeon.errors import GraphSurgeonError
 SUBCOMMANDS = ["freeze", "constify", "prune", "inspect", "run", "validate", "optimize", "draw", "diff", "convert"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _wanted(argv: Sequence[str] | None) -> list[str]:
+    """The subcommand modules that parsing ``argv`` needs (all of them when ``argv`` is None).
+
+    Importing a subcommand imports what it works with (numpy, the generated protobuf modules, ...),
+    so ``gs inspect x.pb`` imports only the inspect command and ``gs --version`` none at all. The
+    options before a subcommand take no values, so the first word not starting with ``-`` is the
+    subcommand; a word that is none (a typo) gets all of them, for argparse's list of choices.
+    """
+    if argv is None:
+        return SUBCOMMANDS
+    words = list(argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    if command is None and "--version" in words and not {"-h", "--help"} & set(words):
+        return []
+    return [command] if command in SUBCOMMANDS else SUBCOMMANDS
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``gs`` parser; with ``argv``, only the subcommand it names is set up (see :func:`_wanted`)."""
     parser = argparse.ArgumentParser(
         prog="gs",
         description="Freeze, prune and inspect TensorFlow graphs without TensorFlow.",
@@ -24,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = _wanted(argv)
     for name in SUBCOMMANDS:
+        if name not in wanted:
+            continue
         try:
             module = importlib.import_module(f"graphsurgeon.cli.{name}")
         except ModuleNotFoundError as err:
@@ -43,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``gs`` in-process; returns the exit code (0 ok, 1 user error, 2 usage error)."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:

@@ -38,7 +38,6 @@ from graphsurgeon.graph.names import split_names
 from graphsurgeon.rewrite.freeze import freeze
 from graphsurgeon.rewrite.optimize import optimize_frozen
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
-from graphsurgeon.validate import validate
 from graphsurgeon.values import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -114,6 +113,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "(faster for large graphs; TensorFlow's freeze_graph never waits)")
     extra.add_argument("--validate", action="store_true",
                        help="afterwards, run the original and the frozen graph in TensorFlow and compare")
+    extra.add_argument("--inference", action="store_true",
+                       help="bind every training switch the outputs depend on (is_training, keep_prob, "
+                            "keras_learning_phase ..., as gs inspect lists them) to its inference value; "
+                            "--bind wins for a placeholder it names")
     extra.add_argument("--optimize", action="store_true",
                        help="also run the inference rewrites of 'gs optimize' on the frozen graph")
     extra.add_argument("--signature", metavar="KEY",
@@ -187,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
     result = freeze(loaded, checkpoint, args.output_node_names, clear_devices=bool(args.clear_devices),
                     initializer_nodes=split_names(args.initializer_nodes),
                     whitelist=args.variable_names_whitelist, blacklist=args.variable_names_blacklist,
-                    bind=binds, saver_def=saver_def, defer_values=not (args.output_text or optimize),
+                    bind=binds, saver_def=saver_def, inference=bool(getattr(args, "inference", False)),
+                    defer_values=not (args.output_text or optimize),
                     signature=args.signature, inline=bool(getattr(args, "inline", False)))
     if optimize:
         optimize_frozen(result)
@@ -199,9 +203,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"graph:      {loaded.path} ({loaded.kind}{', text' if loaded.text else ''})")
     used = getattr(result.checkpoint, "prefix", None) or getattr(checkpoint, "prefix", checkpoint)
     print(f"checkpoint: {used or '(none: the graph holds no variables)'}")
-    print(f"converted:  {len(result.converted)} variable(s) to constants")
-    for name, key in result.converted.items():
-        print(f"  {name}" + (f" <- {key}" if key != name else ""))
+    print(f"converted:  {len(result.converted)} variable(s) to constants"
+          + ("" if getattr(args, "verbose", False) or not result.converted else " (gs -v freeze ... lists them)"))
+    if getattr(args, "verbose", False):
+        for name, key in result.converted.items():
+            print(f"  {name}" + (f" <- {key}" if key != name else ""))
     if result.kept_variables:
         print(f"kept:       {len(result.kept_variables)} variable(s): {', '.join(result.kept_variables)}")
     for name, value in result.bound.items():
@@ -212,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note:       {note}")
     print(f"nodes:      {result.nodes_before} -> {result.nodes_after}")
     print(f"wrote:      {args.output_graph} ({format_bytes(written)})")
+    for warning in result.warnings:
+        print(f"gs: warning: {warning}", file=sys.stderr)
     if args.validate:
         return _validate(loaded, used, args.output_graph, result.outputs, result.initializer_nodes, result.bound,
                          args.saved_model_tags)
@@ -243,6 +251,9 @@ def _report_tf2(args: argparse.Namespace, loaded: model_lib.LoadedGraph, result:
 
 def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: str, outputs: list[str],
               initializer_nodes: list[str], bound: dict, tags: str | None, signature: str | None = None) -> int:
+    # Imported here: only --validate needs it, and it is a large module (a float32 freeze imports it never).
+    from graphsurgeon.validate import validate
+
     original = str(loaded.saved_model_dir) if loaded.saved_model_dir is not None else str(loaded.path)
     prefix = None if loaded.saved_model_dir is not None else (
         getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))

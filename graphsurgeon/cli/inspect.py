@@ -15,6 +15,7 @@ from typing import Any
 
 from graphsurgeon.cli import _inspect_checkpoint
 from graphsurgeon.errors import GraphSurgeonError, not_found
+from graphsurgeon.formats import tensors
 from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path
 from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.formats.protofile import format_bytes
@@ -91,6 +92,7 @@ def _print_node(graph_def: Any, name: str, source: str, as_json: bool) -> int:
     data = {
         "name": node.name, "op": node.op, "device": node.device, "inputs": list(node.input),
         "consumers": consumers, "attrs": sorted(node.attr),
+        "attr_values": {key: format_attr(node.attr[key]) for key in sorted(node.attr)},
     }
     if as_json:
         json.dump(data, sys.stdout, indent=1)
@@ -101,9 +103,69 @@ def _print_node(graph_def: Any, name: str, source: str, as_json: bool) -> int:
         lines.append(["device", node.device])
     lines += [["input", i] for i in node.input]
     lines += [["consumer", c] for c in consumers]
-    lines += [["attr", key] for key in sorted(node.attr)]
+    lines += [["attr", key, format_attr(node.attr[key])] for key in sorted(node.attr)]
     sys.stdout.write(_table(lines))
     return 0
+
+
+def _dtype(value: int) -> str:
+    try:
+        return tensors.dtype_name(value)
+    except Exception:  # noqa: BLE001  (an unknown enum from a damaged file prints as its number)
+        return str(value)
+
+
+def _attr_shape(proto: Any) -> str:
+    if proto.unknown_rank:
+        return "<unknown>"
+    return "[" + ",".join("?" if d.size < 0 else str(d.size) for d in proto.dim) + "]"
+
+
+def _text(raw: bytes, limit: int = 80) -> str:
+    text = raw.decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def format_attr(attr: Any) -> str:
+    """One AttrValue as a short line: dtypes by name, shapes as ``[?,3]``, functions by name, a tensor
+    as ``dtype[shape]`` with its values when it has at most 8, lists as ``[a, b]``."""
+    kind = attr.WhichOneof("value")
+    if kind == "type":
+        return _dtype(attr.type)
+    if kind == "shape":
+        return _attr_shape(attr.shape)
+    if kind == "func":
+        return attr.func.name + (f" {{{', '.join(sorted(attr.func.attr))}}}" if attr.func.attr else "")
+    if kind == "s":
+        return repr(_text(attr.s))
+    if kind == "b":
+        return "true" if attr.b else "false"
+    if kind in ("i", "f"):
+        return str(getattr(attr, kind))
+    if kind == "placeholder":
+        return f"${attr.placeholder}"
+    if kind == "tensor":
+        shape = _attr_shape(attr.tensor.tensor_shape)
+        try:
+            value = tensors.tensor_to_array(attr.tensor)
+        except Exception:  # noqa: BLE001  (what cannot be decoded is shown by dtype and shape only)
+            value = None
+        described = f"{_dtype(attr.tensor.dtype)}{shape}"
+        if value is not None and value.size <= 8:
+            items = [_text(v, 20) if isinstance(v, bytes) else v for v in value.reshape(-1).tolist()]
+            described += " " + (str(items[0]) if value.ndim == 0 else str(items))
+        return described
+    if kind == "list":
+        lst = attr.list
+        parts: list[str] = []
+        parts += [repr(_text(v)) for v in lst.s] + [str(v) for v in lst.i] + [str(v) for v in lst.f]
+        parts += ["true" if v else "false" for v in lst.b] + [_dtype(v) for v in lst.type]
+        parts += [_attr_shape(v) for v in lst.shape] + [f.name for f in lst.func]
+        parts += [f"tensor<{_dtype(t.dtype)}>" for t in lst.tensor]
+        shown = parts[:16] + ([f"... {len(parts) - 16} more"] if len(parts) > 16 else [])
+        return "[" + ", ".join(shown) + "]"
+    return "<unset>"
 
 
 def _shape(shape: Sequence[int] | None) -> str:

@@ -10,6 +10,9 @@ passes: fold_constant_switches, strip_training, fold_constants, fold_batch_norm,
 examples:
   gs optimize frozen.pb --outputs InceptionV3/Predictions/Reshape_1 -o optimized.pb
   gs optimize frozen.pb --outputs out --bind is_training=false -o optimized.pb
+
+A bool placeholder named keras_learning_phase is bound to false without --bind, as TensorFlow's
+optimize_for_inference does; --keep-learning-phase leaves it a placeholder.
   gs optimize exported.pb --outputs import/probs --passes remove_import_prefix,strip_training -o clean.pb
 """
 
@@ -31,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--passes", metavar="NAMES", default=None,
                         help="comma-separated passes to run, in order (default: the standard list above)")
     flags.add_bind(parser)
+    parser.add_argument("--keep-learning-phase", "--keep_learning_phase", dest="keep_learning_phase",
+                        action="store_true",
+                        help="leave a bool placeholder named keras_learning_phase alone (by default it is bound "
+                             "to false, as TensorFlow's optimize_for_inference does)")
     parser.add_argument("--max-growth", "--max_growth", dest="max_growth", type=_size, default=None, metavar="SIZE",
                         help="how much fold_constants may grow the graph: bytes, or with KiB/MiB/GiB (default 1MiB)")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", dest="saved_model_tags", metavar="TAGS",
@@ -62,11 +69,15 @@ def run(args: argparse.Namespace) -> int:
     binds = flags.parse_binds(args.bind)
     loaded = load_graph(args.graph, tags=args.saved_model_tags)
     growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
-    result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds, **growth)
+    result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds,
+                            bind_learning_phase=not args.keep_learning_phase, **growth)
     result.graph_def = flags.apply_default_attrs(args, result.graph_def)
     written = save_graph(result.graph_def, args.output, text=args.text, inputs=[loaded.path, args.graph])
     for name, value in result.bound.items():
         print(f"bound  {name} = {value}")
+    if result.default_bound:
+        print(f"note   bound {', '.join(result.default_bound)} to false by default, as TensorFlow's "
+              "optimize_for_inference does (--keep-learning-phase to keep it)")
     width = max(len(name) for name, _, _ in result.steps)
     for name, before, after in result.steps:
         print(f"pass   {name:<{width}}  {before} -> {after} nodes")

@@ -20,7 +20,6 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import google_crc32c
 import numpy as np
 from google.protobuf import message as _message
 
@@ -445,6 +444,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
                 "this checkpoint was written by a newer TensorFlow or is corrupt")
         raw = self._stored_bytes(entry)
         if verify:
+            import google_crc32c  # here, so that a command reading no checkpoint never loads it
             self._populate(entry)
             crc = 0
             for start in range(0, len(raw), _CHUNK):
@@ -498,6 +498,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
         else:
             length_bytes = b"".join(struct.pack(f"{order}Q" if n > 0xFFFFFFFF else f"{order}I", n) for n in lengths)
         if verify:
+            import google_crc32c  # here, so that a command reading no checkpoint never loads it
             crc = google_crc32c.value(length_bytes)
             stored = int.from_bytes(buf[pos:start], "big" if self.big_endian else "little")
             if mask_crc(crc) != stored:
@@ -607,6 +608,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
             raise ValueError("chunk_size must be positive")
         verify = self.verify if verify is None else verify
         raw = self._stored_bytes(entry)
+        import google_crc32c  # here, so that a command reading no checkpoint never loads it
         crc = 0
         for start in range(0, len(raw), chunk_size):
             chunk = raw[start:start + chunk_size].tobytes()

@@ -7,8 +7,6 @@ import logging
 import os
 import struct
 
-import google_crc32c
-
 from graphsurgeon.errors import (
     CheckpointError,
     ChecksumError,
@@ -47,6 +45,8 @@ def _read_block(data: bytes, offset: int, size: int, path: str, what: str, verif
     block = data[offset:offset + size]
     kind = data[offset + size]
     if verify:
+        import google_crc32c  # here, so that a command reading no checkpoint never loads it
+
         stored = int.from_bytes(data[offset + size + 1:offset + size + 5], "little")
         actual = google_crc32c.extend(google_crc32c.value(block), bytes([kind]))
         if unmask_crc(stored) != actual:

@@ -432,23 +432,28 @@ def _bulk_digraph(view: GraphView) -> nx.DiGraph:
     succ: dict[str, dict[str, Mapping[str, str]]] = {n: {} for n in names}
     pred: dict[str, dict[str, Mapping[str, str]]] = {}
     data, control = _EDGE_ATTRS[DATA], _EDGE_ATTRS[CONTROL]
-    for i, (name, srcs, raw) in enumerate(zip(names, view._sources, view._raw)):
-        node_pred: dict[str, Mapping[str, str]] = {}
-        pred[name] = node_pred
-        if srcs is raw:  # no ports, no control inputs: all data edges
-            for src in srcs:
-                src_succ = succ.get(src)
-                if src_succ is not None:
-                    node_pred[src] = src_succ[name] = data
+    for name, srcs, raw in zip(names, view._sources, view._raw):
+        if srcs is raw or "^" not in "".join(raw):  # no control inputs: all data edges
+            node_pred: dict[str, Mapping[str, str]] = dict.fromkeys(srcs, data)  # made in C, once per producer
+            try:
+                for src in node_pred:
+                    succ[src][name] = data
+            except KeyError:  # a dangling input: no edge for it
+                node_pred = {src: data for src in node_pred if src in succ}
+                for src in node_pred:
+                    succ[src][name] = data
+            pred[name] = node_pred
             continue
-        for src, _, is_control in view._refs(i):
+        node_pred = {}
+        for src, text in zip(srcs, raw):  # the input's own text tells a control input
             src_succ = succ.get(src)
             if src_succ is None:
                 continue
-            if not is_control:
+            if text[:1] != "^":
                 node_pred[src] = src_succ[name] = data
             elif src not in node_pred:
                 node_pred[src] = src_succ[name] = control
+        pred[name] = node_pred
     coloc = _EDGE_ATTRS[COLOCATION]
     for name, targets in view._colocated.items():
         for target in targets:

@@ -5,6 +5,9 @@ by a ``BiasAdd`` with a constant bias) whose weights are constant:
 
 * ``FusedBatchNorm`` / ``V2`` / ``V3`` with ``is_training=false`` and constant scale, offset, mean
   and variance: ``y = (x - mean) * scale / sqrt(variance + epsilon) + offset``;
+* the legacy ``BatchNormWithGlobalNormalization`` (inputs ``t, m, v, beta, gamma``; ``gamma`` is used
+  only with ``scale_after_normalization``; ``variance_epsilon``), as TensorFlow's
+  ``optimize_for_inference`` folds it;
 * the unfused form ``x * m + b`` (``Mul``, then optionally ``Add``/``AddV2``/``BiasAdd``/``Sub``)
   where ``m`` and ``b`` are per-channel constants, possibly computed from constants (the
   ``batchnorm/Rsqrt``, ``mul``, ``sub`` arithmetic of ``tf.nn.batch_normalization``; evaluated
@@ -38,6 +41,8 @@ from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
 log = logging.getLogger(__name__)
 
 FUSED_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
+#: The pre-2016 batch norm op (graphs with GraphDef producer < 9), inputs (t, m, v, beta, gamma).
+GLOBAL_NORM_OP = "BatchNormWithGlobalNormalization"
 LINEAR_OPS = frozenset({"Conv2D", "DepthwiseConv2dNative", "MatMul"})
 _ADD_OPS = frozenset({"Add", "AddV2", "BiasAdd", "Sub"})
 
@@ -77,6 +82,8 @@ def fold_batch_norm(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] 
         try:
             if node.op in FUSED_OPS:
                 plan = _fused(node, nodes, view, evaluator, protected)
+            elif node.op == GLOBAL_NORM_OP:
+                plan = _global_norm(node, nodes, view, evaluator, protected)
             elif node.op == "Mul":
                 plan = _unfused(node, nodes, view, evaluator, protected)
             else:
@@ -249,6 +256,30 @@ def _fused(node, nodes, view, evaluator, protected):
     return linear, factor, shift, node, chain
 
 
+def _global_norm(node, nodes, view, evaluator, protected):
+    data = _data(node)
+    if len(data) != 5:
+        raise _Skip(f"{len(data)} data inputs")
+    linear = _linear(data[0], node.name, nodes, view, evaluator, protected)
+    if linear.node.op == "MatMul":
+        raise _Skip("a BatchNormWithGlobalNormalization on a MatMul")
+    if not linear.channels_last:
+        raise _Skip("BatchNormWithGlobalNormalization normalizes the last axis; the convolution is NCHW")
+    mean, variance, beta, gamma = (_float(evaluator.value(r), name).astype(np.float64)
+                                   for r, name in zip(data[1:], ("mean", "variance", "beta", "gamma")))
+    channels = _channels(linear)
+    for value, name in ((mean, "mean"), (variance, "variance"), (beta, "beta"), (gamma, "gamma")):
+        if value.shape != (channels,):
+            raise _Skip(f"{name} has shape {list(value.shape)}, expected [{channels}]")
+    epsilon = float(node.attr["variance_epsilon"].f)
+    factor = 1.0 / np.sqrt(variance + epsilon)
+    if node.attr["scale_after_normalization"].b:
+        factor = factor * gamma
+    shift = beta - mean * factor
+    chain = [linear.node.name, node.name] + ([linear.bias_node.name] if linear.bias_node is not None else [])
+    return linear, factor, shift, node, chain
+
+
 def _per_channel(value: np.ndarray | None, channels: int, channels_last: bool, what: str) -> np.ndarray:
     value = _float(value, what)
     if value.size == 1:
@@ -266,17 +297,28 @@ def _per_channel(value: np.ndarray | None, channels: int, channels_last: bool, w
 
 
 def _unfused(node, nodes, view, evaluator, protected):
+    # A Mul is a batch norm only if it fits the pattern; one named like tf.nn.batch_normalization's
+    # (``.../batchnorm/mul``) that does not is skipped with its reason (logged), any other silently.
+    def not_folded(why: str) -> None:
+        if "batchnorm" in node.name.lower() or "batch_norm" in node.name.lower():
+            raise _Skip(why)
+        return None
+
     data = _data(node)
     if len(data) != 2:
-        return None
+        return not_folded(f"{len(data)} data inputs")
     # Which operand is the convolution: the one that is not constant.
     consts = [evaluator.value(r) for r in data]
     if (consts[0] is None) == (consts[1] is None):
-        return None
+        return not_folded("both operands are constant" if consts[0] is not None
+                          else "neither operand is constant (is the graph frozen?)")
     x_ref, m = (data[0], consts[1]) if consts[0] is None else (data[1], consts[0])
     producer = nodes.get(x_ref.node)
-    if producer is None or producer.op not in LINEAR_OPS | {"BiasAdd"}:
-        return None
+    if producer is None:
+        return not_folded(f"its input '{x_ref.node}' is not in the graph")
+    if producer.op not in LINEAR_OPS | {"BiasAdd"}:
+        return not_folded(f"its input comes from {producer.op} '{producer.name}', "
+                          "not Conv2D, DepthwiseConv2dNative, MatMul or BiasAdd")
     linear = _linear(x_ref, node.name, nodes, view, evaluator, protected)
     channels = _channels(linear)
     factor = _per_channel(m, channels, linear.channels_last, f"multiplier of '{node.name}'")

@@ -246,12 +246,30 @@ def _tile(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.ndarray:
 
 def _range(node: node_def_pb2.NodeDef, args: list[np.ndarray]) -> np.ndarray:
     start, limit, delta = args
+    if start.dtype in (np.float32, np.float64):
+        return _float_range(start, limit, delta)
     if start.dtype.kind not in "iu":
-        raise _Skip("float Range is not folded (rounding)")
+        raise _Skip(f"Range of {start.dtype}")
     if int(delta) == 0:
         raise _Skip("Range with delta 0")
     _check_result_size(len(range(int(start), int(limit), int(delta))), start.dtype, "Range")
     return np.arange(int(start), int(limit), int(delta), dtype=start.dtype)
+
+
+def _float_range(start: np.ndarray, limit: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """TensorFlow's float Range: size ceil(|(limit - start) / delta|), value i = start + T(i) * delta,
+    each step rounded to the dtype (so the result is bit-exact)."""
+    dtype = start.dtype
+    start, limit, delta = (np.asarray(a, dtype).reshape(()) for a in (start, limit, delta))
+    if delta == 0 or not (np.isfinite(start) and np.isfinite(limit) and np.isfinite(delta)):
+        raise _Skip("Range with delta 0 or a non-finite bound")
+    if (delta > 0 and start > limit) or (delta < 0 and start < limit):
+        raise _Skip("Range whose limit is on the wrong side of start (TensorFlow raises)")
+    with np.errstate(all="ignore"):
+        size = int(np.ceil(np.abs(np.asarray((limit - start) / delta, dtype))))
+    _check_result_size(size, dtype, "Range")
+    steps = np.arange(size).astype(dtype)
+    return np.asarray(start + np.asarray(steps * delta, dtype), dtype)
 
 
 def _reduce(fn: Callable[..., np.ndarray]) -> Callable[[node_def_pb2.NodeDef, list[np.ndarray]], np.ndarray]:

@@ -35,6 +35,7 @@ from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import parse_input, split_names
 from graphsurgeon.rewrite import constify as constify_lib
+from graphsurgeon.rewrite import initial_values, runtime_checks
 from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.prune import prune
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult, freeze_signature
@@ -61,6 +62,9 @@ class FreezeResult:
         deferred: with ``defer_values``, hollow Consts (dtype and shape only) -> checkpoint key;
             such a result must be written with ``graphsurgeon.formats.stream.save_frozen``.
         checkpoint: the opened checkpoint the values were read from (the deferred ones' source).
+        warnings: what the frozen graph still needs to run for inference (training switches the
+            outputs depend on, with ``--bind`` values; lookup tables whose initializer is not kept).
+        inference_bound: with ``inference``, the switches bound to their inference values.
     """
 
     graph_def: graph_pb2.GraphDef
@@ -76,6 +80,8 @@ class FreezeResult:
     notes: list[str] = dataclasses.field(default_factory=list)
     deferred: dict[str, str] = dataclasses.field(default_factory=dict)
     checkpoint: Any = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    inference_bound: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def write(self, path: str | os.PathLike[str], *, text: bool = False,
               inputs: Iterable[str | os.PathLike[str]] = (), progress: Any = None, fsync: bool = True) -> int:
@@ -99,7 +105,7 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
            blacklist: str | Iterable[str] | None = None, bind: Mapping[str, Any] | None = None,
            saver_def: saver_pb2.SaverDef | None = None, tags: Iterable[str] | str | None = None,
            defer_values: bool = False, signature: str | None = None,
-           inline: bool = False) -> FreezeResult | SignatureFreezeResult:
+           inline: bool = False, inference: bool = False) -> FreezeResult | SignatureFreezeResult:
     """Freezes ``graph`` with the values in ``checkpoint`` into one self-contained GraphDef for ``outputs``.
 
     Args:
@@ -113,6 +119,9 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
         bind: placeholder name -> value; each placeholder becomes a Const holding the value.
         saver_def: picks the Saver when the graph has several (default: the MetaGraphDef's).
         tags: the SavedModel meta graph's tags when ``graph`` is a SavedModel path.
+        inference: bind every training switch the outputs depend on (``is_training``, ``keep_prob``,
+            ``keras_learning_phase`` ..., as ``gs inspect`` lists them) to its inference value;
+            ``bind`` wins for a placeholder it names.
         defer_values: leave constants whose checkpoint bytes can be copied as they are hollow
             (``result.deferred``); ``result.write(path)`` then streams them into the file. Only that
             writer accepts hollow constants (``save_graph`` and ``check_graph`` refuse them).
@@ -136,8 +145,8 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
     """
     loaded = model_lib.as_loaded(graph, tags)
     if model_lib.is_tf2_saved_model(loaded):
-        tf1_options = {"bind": bind, "initializer_nodes": split_names(initializer_nodes), "whitelist": whitelist,
-                       "blacklist": blacklist, "saver_def": saver_def}
+        tf1_options = {"bind": bind, "inference": inference, "initializer_nodes": split_names(initializer_nodes),
+                       "whitelist": whitelist, "blacklist": blacklist, "saver_def": saver_def}
         return _freeze_tf2(loaded, checkpoint, outputs, clear_devices=clear_devices, signature=signature,
                            inline=inline, tf1_options=tf1_options)
     original = loaded.graph_def
@@ -165,10 +174,21 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
 
     working = original
     bound: dict[str, Any] = {}
+    inference_bound: dict[str, Any] = {}
+    if inference:
+        given = {parse_input(k).node for k in (bind or {})}
+        inference_bound = {k: v for k, v in runtime_checks.switch_binds(original, output_names).items()
+                           if k not in given}
+        bind = {**inference_bound, **(bind or {})}
     if bind:
         working, bound = bind_placeholders(working, bind)
     roots = output_names + [n for n in init_names if n not in output_names]
     pruned = _prune(working, roots)
+    filled = _fill_from_initializers(loaded, pruned, working, ckpt, init_names, output_names, whitelist, blacklist,
+                                     all_variables, saver_def)
+    ckpt = filled.checkpoint
+    blacklist = None if blacklist is None and not filled.keep else \
+        (_restrict(blacklist) or []) + filled.keep
     converted = constify_lib.convert_variables(
         pruned, ckpt, saver_def=saver_def, whitelist=_restrict(whitelist), blacklist=_restrict(blacklist),
         keep=[parse_input(n).node for n in roots], saver_graph_def=original, known_variables=all_variables,
@@ -188,10 +208,17 @@ def freeze(graph: model_lib.LoadedGraph | graph_pb2.GraphDef | str | os.PathLike
                           rewritten={k: v for k, v in converted.rewritten.items() if k in kept_names},
                           dropped=converted.dropped, notes=list(converted.notes),
                           deferred={k: v for k, v in converted.deferred.items() if k in kept_names}, checkpoint=ckpt)
+    result.notes.extend(filled.notes)
     if init_names:
         result.notes.append("run initializer node(s) " + ", ".join(init_names) + " once after importing the "
                             "frozen graph, before the outputs")
     result.notes.extend(_file_reads(frozen))
+    result.inference_bound = inference_bound
+    if inference_bound:
+        result.notes.append("--inference bound " + ", ".join(f"{k} = {v}" for k, v in inference_bound.items()))
+    switches = runtime_checks.switch_warning(frozen, output_names)
+    result.warnings = ([switches] if switches else []) + runtime_checks.table_warnings(
+        frozen, output_names, original, init_names)
     if not converted.converted and not kept_variables:
         result.notes.append("the outputs need no variables (was the graph already frozen?); the result is the "
                             "pruned graph")
@@ -216,6 +243,27 @@ def _freeze_tf2(loaded: model_lib.LoadedGraph, checkpoint: Mapping[str, np.ndarr
         for node in result.graph_def.node:
             node.device = ""
     return result
+
+
+def _fill_from_initializers(loaded: model_lib.LoadedGraph, pruned: graph_pb2.GraphDef, working: graph_pb2.GraphDef,
+                            ckpt: Mapping[str, np.ndarray], init_names: list[str], output_names: list[str],
+                            whitelist: str | Iterable[str] | None, blacklist: str | Iterable[str] | None,
+                            all_variables: list[str], saver_def: saver_pb2.SaverDef | None) -> initial_values.Filled:
+    """Variables the checkpoint lacks get the value TensorFlow's session would give them: what the
+    initializer nodes (and a TF1 SavedModel's main_op / legacy_init_op, which its loader runs) assign."""
+    init_roots = list(init_names)
+    labels = {n: f"--initializer_nodes {n}" for n in init_names}
+    if loaded.saved_model_dir is not None:
+        for name in initial_values.saved_model_init_ops(loaded.meta_graph_def):
+            if name not in labels:
+                init_roots.append(name)
+                labels[name] = f"the SavedModel's init op '{name}'"
+    if not init_roots:
+        return initial_values.Filled(checkpoint=ckpt)
+    convert, _ = constify_lib.select_variables(pruned, _restrict(whitelist), _restrict(blacklist), all_variables)
+    return initial_values.fill_from_initializers(pruned, working, ckpt, roots=init_roots, outputs=output_names,
+                                                 names=convert, saver_def=saver_def,
+                                                 meta_graph_def=loaded.meta_graph_def, labels=labels)
 
 
 _FILE_INIT_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from graphsurgeon._proto import graph_pb2
+from graphsurgeon._proto import graph_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError, close_matches
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import parse_input, split_names
@@ -26,6 +26,7 @@ from graphsurgeon.rewrite.fold_constants import DEFAULT_MAX_GROWTH, fold_constan
 from graphsurgeon.rewrite.freeze import FreezeResult
 from graphsurgeon.rewrite.prune import prune
 from graphsurgeon.rewrite.remove_import_prefix import remove_import_prefix, strip_prefix
+from graphsurgeon.rewrite.runtime_checks import refresh_switch_warning
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
 from graphsurgeon.rewrite.strip_training import strip_training
 
@@ -42,6 +43,10 @@ PASSES: dict[str, Pass] = {
     "remove_import_prefix": remove_import_prefix,
 }
 
+#: A bool placeholder whose name contains this is Keras' training flag: ``optimize`` binds it to False
+#: unless told otherwise, as TensorFlow's ``optimize_for_inference`` does.
+LEARNING_PHASE = "keras_learning_phase"
+
 #: What ``optimize`` runs when ``passes`` is None.
 DEFAULT_PASSES = ("fold_constant_switches", "strip_training", "fold_constants", "fold_batch_norm", "strip_training")
 
@@ -55,6 +60,17 @@ class OptimizeResult:
     steps: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
     """(pass name, nodes before, nodes after the pass and a prune)."""
     bound: dict[str, Any] = dataclasses.field(default_factory=dict)
+    default_bound: list[str] = dataclasses.field(default_factory=list)
+    """The placeholders bound without being asked (``keras_learning_phase``)."""
+
+
+def learning_phase_placeholders(graph_def: graph_pb2.GraphDef, outputs: Iterable[str] = ()) -> list[str]:
+    """The bool Placeholder / PlaceholderWithDefault nodes named like ``keras_learning_phase`` (the
+    name contains it, as TensorFlow's optimize_for_inference matches), other than requested outputs."""
+    wanted = {parse_input(o).node for o in outputs}
+    return [n.name for n in graph_def.node
+            if n.op in ("Placeholder", "PlaceholderWithDefault") and LEARNING_PHASE in n.name
+            and n.attr["dtype"].type == types_pb2.DT_BOOL and n.name not in wanted]
 
 
 def parse_passes(passes: str | Iterable[str] | None) -> list[str]:
@@ -77,11 +93,13 @@ def parse_passes(passes: str | Iterable[str] | None) -> list[str]:
 
 def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes: str | Iterable[str] | None = None,
              *, bind: Mapping[str, Any] | None = None,
-             max_growth_bytes: int = DEFAULT_MAX_GROWTH) -> graph_pb2.GraphDef:
+             max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True) -> graph_pb2.GraphDef:
     """Returns a new GraphDef for ``outputs`` after the named passes, a prune and a structural check.
 
     ``graph_def`` is not modified. ``bind`` first turns placeholders into constants (as ``freeze``'s
-    bind: ``{"is_training": False, "keep_prob": 1.0}``). With ``remove_import_prefix`` among the
+    bind: ``{"is_training": False, "keep_prob": 1.0}``). A bool placeholder named like
+    ``keras_learning_phase`` that ``bind`` does not name is bound to False, as TensorFlow's
+    ``optimize_for_inference`` does, unless ``bind_learning_phase`` is False. With ``remove_import_prefix`` among the
     passes, outputs may be given with or without the prefix. ``max_growth_bytes`` is fold_constants'
     limit on how much folding may grow the graph (default 1 MiB).
 
@@ -90,12 +108,13 @@ def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes
         GraphSurgeonError: an unknown pass name.
         InvalidGraphError: the input or the result is structurally broken.
     """
-    return optimize_graph(graph_def, outputs, passes, bind=bind, max_growth_bytes=max_growth_bytes).graph_def
+    return optimize_graph(graph_def, outputs, passes, bind=bind, max_growth_bytes=max_growth_bytes,
+                          bind_learning_phase=bind_learning_phase).graph_def
 
 
 def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
                    passes: str | Iterable[str] | None = None, *, bind: Mapping[str, Any] | None = None,
-                   max_growth_bytes: int = DEFAULT_MAX_GROWTH) -> OptimizeResult:
+                   max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True) -> OptimizeResult:
     """``optimize`` that also reports node counts after each pass (see ``optimize``)."""
     names = parse_passes(passes)
     output_names = split_names(outputs)
@@ -103,6 +122,14 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
         raise GraphSurgeonError("optimize needs at least one output (run 'gs inspect' to list candidate outputs)")
     bound: dict[str, Any] = {}
     working = graph_def
+    default_bound: list[str] = []
+    if bind_learning_phase:
+        given = {parse_input(k).node for k in (bind or {})}
+        default_bound = [n for n in learning_phase_placeholders(graph_def, output_names) if n not in given]
+        if default_bound:
+            bind = {**(bind or {}), **{n: False for n in default_bound}}
+            log.info("optimize: binding %s to False (as TensorFlow's optimize_for_inference does)",
+                     ", ".join(default_bound))
     if bind:
         working, bound = bind_placeholders(working, bind)
     working = prune(working, output_names)
@@ -121,7 +148,8 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
         steps.append((name, before, len(working.node)))
         log.info("optimize: %s: %d -> %d nodes", name, before, len(working.node))
     check_graph(working, frozen=False, source="optimized graph")
-    return OptimizeResult(graph_def=working, outputs=output_names, steps=steps, bound=bound)
+    return OptimizeResult(graph_def=working, outputs=output_names, steps=steps, bound=bound,
+                          default_bound=default_bound)
 
 
 def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:
@@ -132,6 +160,7 @@ def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:
         optimized = optimize_graph(result.graph_def, list(result.output_names))
         result.notes.append("optimized for inference (top-level graph): " + ", ".join(
             f"{name} {before}->{after}" for name, before, after in optimized.steps))
+        result.notes.extend(_learning_phase_notes(optimized))
         result.graph_def = optimized.graph_def
         return
     if result.deferred:
@@ -142,5 +171,14 @@ def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:
     optimized = optimize_graph(result.graph_def, keep)
     result.notes.append("optimized for inference: " + ", ".join(
         f"{name} {before}->{after}" for name, before, after in optimized.steps))
+    result.notes.extend(_learning_phase_notes(optimized))
+    result.warnings = refresh_switch_warning(result.warnings, optimized.graph_def, outputs)
     result.graph_def = optimized.graph_def
     result.nodes_after = len(optimized.graph_def.node)
+
+
+def _learning_phase_notes(optimized: OptimizeResult) -> list[str]:
+    if not optimized.default_bound:
+        return []
+    return [f"bound {', '.join(optimized.default_bound)} to false, as TensorFlow's optimize_for_inference does "
+            "(--bind keras_learning_phase=true to keep training behaviour)"]

@@ -312,9 +312,9 @@ def _freeze_signature(loaded: LoadedGraph, signature: str, checkpoint: Mapping[s
         raise UnsupportedError(f"node '{missing[0][0]}' calls function '{missing[0][1]}', which the SavedModel "
                                "does not define")
     notes = list(dict.fromkeys(freezer.notes))
-    if key_notes:
-        notes.append(f"{len(key_notes)} variable(s) are saved under two checkpoint keys with equal values "
-                     f"(first: {key_notes[0]})")
+    if key_notes:  # nothing a user can act on (plain Keras 3 exports do this): debug level only
+        logger.debug("%d variable(s) are saved under two checkpoint keys with equal values (first: %s)",
+                  len(key_notes), key_notes[0])
     if inline:
         op_defs = {op.name: op for op in meta.meta_info_def.stripped_op_list.op}
         out = inline_calls(out, op_defs)

@@ -5,7 +5,9 @@ Each removed node's consumers read its input instead; its control inputs move on
 is kept, with the reason logged, when removing it is not provably safe:
 
 * it is a requested output, or it has no consumers at all (it may be an output nobody named);
-* another node is colocated with it (``_class: loc:@node``);
+* another node is colocated with it (``_class: loc:@node``), or any ``_class`` entry names it
+  without the ``loc:@`` prefix (TensorFlow's ``remove_training_nodes`` keeps such a node too, and
+  removing it would leave an entry naming a node that is gone);
 * it reads an output of a Switch: such Identities are a ``tf.cond`` branch's pivot
   (``cond/switch_t``) or a loop's ``while/Identity``, and the control edges hung on them decide
   which branch or iteration runs (run ``fold_constant_switches`` first to resolve constant
@@ -47,12 +49,19 @@ def strip_training(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] =
     colocated_with: set[str] = set()
     for name in view.names:
         colocated_with.update(view.colocated_with(name))
+    named_by_class: set[str] = set()
+    for node in graph_def.node:
+        if "_class" in node.attr:
+            named_by_class.update(e.decode("utf-8", "replace") for e in node.attr["_class"].list.s
+                                  if not e.startswith(b"loc:@"))
     nodes = {n.name: n for n in graph_def.node}
     plan: dict[str, dict[int, TensorRef | None]] = {}
     for node in graph_def.node:
         if node.op not in STRIP_OPS:
             continue
         reason = _keep_reason(node, nodes, protected, colocated_with, view)
+        if reason is None and node.name in named_by_class:
+            reason = "a _class entry (without loc:@) names it"
         if reason:
             log.info("strip_training: keeping '%s' (%s): %s", node.name, node.op, reason)
             continue

@@ -31,6 +31,19 @@ def _inspect_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def _losses(path: pathlib.Path) -> set[str]:
+    """The nodes in a MetaGraph's ``losses`` collection: training machinery, not candidate outputs."""
+    meta = load_graph(path).meta_graph_def
+    if meta is None or "losses" not in meta.collection_def:
+        return set()
+    return {node_name(v) for v in meta.collection_def["losses"].node_list.value}
+
+
+def _expected_outputs(model: str, name: str) -> set[str]:
+    """The recorded outputs of a model; from a MetaGraph file, without its losses."""
+    return set(EXPECTED[model]["outputs"]) - _losses(GRAPHS / name)
+
+
 def _io(items: list[dict]) -> set[tuple]:
     return {(i["name"], i["dtype"], None if i["shape"] is None else tuple(i["shape"])) for i in items}
 
@@ -40,7 +53,8 @@ def test_tf1_graphs_match_recorded_answers(capsys: pytest.CaptureFixture[str], n
     data = _inspect_json(capsys, str(GRAPHS / name))
     expected = EXPECTED[model]
     assert _io(data["inputs"]) == _io(expected["inputs"])
-    assert sorted(o["name"] for o in data["outputs"]) == sorted(expected["outputs"]), data["ignored_sinks"]
+    assert {o["name"] for o in data["outputs"]} == _expected_outputs(model, name), data["ignored_sinks"]
+    assert _losses(GRAPHS / name) <= set(data["ignored_sinks"].get("training", ()))
     assert [s["name"] for s in data["switches"]] == expected["switches"]
     totals = data["variable_totals"]
     want = expected["variables"]
@@ -98,7 +112,9 @@ def test_switches_say_what_to_feed(capsys: pytest.CaptureFixture[str]) -> None:
 def test_outputs_name_the_inputs_they_need(capsys: pytest.CaptureFixture[str]) -> None:
     outputs = {o["name"]: o for o in _inspect_json(capsys, str(GRAPHS / "cnn_bn.meta"))["outputs"]}
     assert outputs["probs"]["feeds"] == ["images", "is_training"]
-    assert outputs["sparse_softmax_cross_entropy_loss/value"]["feeds"] == ["images", "is_training", "labels"]
+    assert "sparse_softmax_cross_entropy_loss/value" not in outputs  # in the losses collection
+    pb_outputs = {o["name"]: o for o in _inspect_json(capsys, str(GRAPHS / "cnn_bn.pb"))["outputs"]}
+    assert pb_outputs["sparse_softmax_cross_entropy_loss/value"]["feeds"] == ["images", "is_training", "labels"]
     assert (outputs["probs"]["dtype"], outputs["probs"]["shape"]) == ("float32", [-1, 3])
     assert (outputs["classes"]["op"], outputs["classes"]["dtype"]) == ("ArgMax", "int64")
 
@@ -118,7 +134,8 @@ def test_example_classifier(capsys: pytest.CaptureFixture[str]) -> None:
     inputs = {i["name"]: i for i in data["inputs"]}
     assert (inputs["input"]["dtype"], inputs["input"]["shape"]) == ("float32", [-1, 28, 28, 1])
     assert {s["name"]: s["feed"] for s in data["switches"]} == {"keep_prob": 1.0, "is_training": False}
-    assert [o["name"] for o in data["outputs"]] == ["probs", "sparse_softmax_cross_entropy_loss/value"]
+    assert [o["name"] for o in data["outputs"]] == ["probs"]
+    assert "sparse_softmax_cross_entropy_loss/value" in data["ignored_sinks"]["training"]
     names = {v["name"] for v in data["variables"]}
     assert {"conv1/bn/moving_mean", "conv1/bn/moving_variance", "fc2/kernel", "global_step"} <= names
 
@@ -130,7 +147,7 @@ def test_human_output_is_aligned_and_greppable(capsys: pytest.CaptureFixture[str
     for line in lines:
         by_kind.setdefault(line.split()[0], []).append(line)
     assert [line.split()[1] for line in by_kind["input"]] == ["images", "labels", "is_training"]
-    assert {line.split()[1] for line in by_kind["output"]} == set(EXPECTED["cnn_bn"]["outputs"])
+    assert {line.split()[1] for line in by_kind["output"]} == _expected_outputs("cnn_bn", "cnn_bn.meta")
     assert by_kind["switch"][0].split()[1:3] == ["is_training", "bool"]
     assert re.match(r"variables\s+7 variables, 823 elements, 3\.2 KiB, 5 trainable$", by_kind["variables"][0])
     for kind in ("input", "output", "variable", "op"):
@@ -231,7 +248,7 @@ def test_tf1_graphs_against_tensorflow(capsys: pytest.CaptureFixture[str], model
         assert _io(data["inputs"]) == answers["inputs"], suffix
         ours = {o["name"] for o in data["outputs"]}
         assert ours <= answers["sinks"], f"{suffix}: {ours - answers['sinks']} are consumed in TensorFlow's graph"
-        assert ours == set(EXPECTED[model]["outputs"]), suffix
+        assert ours == _expected_outputs(model, f"{model}{suffix}"), suffix
     with tf.Graph().as_default() as graph:
         graph_def = v1.GraphDef()
         graph_def.ParseFromString((GRAPHS / f"{model}.pb").read_bytes())
@@ -283,3 +300,21 @@ def test_keras_saved_model_against_tensorflow(capsys: pytest.CaptureFixture[str]
               if name.endswith("/.ATTRIBUTES/VARIABLE_VALUE") and "optimizer" not in name]
     elements = sum(int(tf.TensorShape(shape).num_elements()) for _, shape in stored)
     assert (data["variable_totals"]["count"], data["variable_totals"]["elements"]) == (len(stored), elements)
+
+
+def test_tensor_prints_attr_values(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--tensor`` on a TF-made If node shows its branch function names, dtypes and shapes."""
+    path = ROOT / "tests" / "fixtures" / "freeze" / "control_flow_v2" / "graph.pb"
+    graph_def = load_graph(path).graph_def
+    node = next(n for n in graph_def.node if n.op in ("If", "StatelessIf"))
+    assert main(["inspect", str(path), "--tensor", node.name]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"^attr\s+then_branch\s+{re.escape(node.attr['then_branch'].func.name)}$", out, re.MULTILINE)
+    assert re.search(rf"^attr\s+else_branch\s+{re.escape(node.attr['else_branch'].func.name)}$", out, re.MULTILINE)
+    assert re.search(r"^attr\s+Tcond\s+bool$", out, re.MULTILINE)
+    assert re.search(r"^attr\s+output_shapes\s+\[\[\?,3\]\]$", out, re.MULTILINE)
+    data = _inspect_json(capsys, str(path), "--tensor", node.name)
+    assert data["attr_values"]["then_branch"] == node.attr["then_branch"].func.name
+    assert data["attrs"] == sorted(node.attr)
+    assert main(["inspect", str(GRAPHS / "mlp.pb"), "--tensor", "head/biases"]) == 0
+    assert re.search(r"^attr\s+shape\s+\[3\]$", capsys.readouterr().out, re.MULTILINE)

@@ -94,6 +94,45 @@ def _graph_for(ckpt, hollow: bool) -> tuple[graph_pb2.GraphDef, dict[str, str]]:
     return graph, deferred
 
 
+def test_writeback_while_streaming_keeps_the_bytes(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fsync, disk writes start while streaming (tiny chunks and lag: many calls); same bytes."""
+    ckpt = load_checkpoint(CHECKPOINTS["dtypes"])
+    whole, _ = _graph_for(ckpt, hollow=False)
+    hollow, deferred = _graph_for(ckpt, hollow=True)
+    calls: list[tuple[int, int, int]] = []
+    real = stream._sync_file_range()
+
+    def spy(fd: int, offset: int, nbytes: int, flags: int) -> int:
+        calls.append((offset, nbytes, flags))
+        return real(fd, offset, nbytes, flags) if real is not None else 0
+
+    monkeypatch.setattr(stream, "_sync_file_range", lambda: spy)
+    monkeypatch.setattr(stream, "WRITEBACK_LAG", 64)
+    out = tmp_path / "g.pb"
+    stream.write_graph(hollow, out, ckpt, deferred, chunk_size=16)
+    assert out.read_bytes() == whole.SerializeToString(deterministic=True)
+    started = [(o, n) for o, n, f in calls if f == 2]
+    waited = [(o, n) for o, n, f in calls if f == 7]
+    assert started and waited
+    # started ranges are contiguous from 0 and stay within the file; waits trail them
+    assert started[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(started, started[1:]))
+    assert started[-1][0] + started[-1][1] <= out.stat().st_size
+    assert waited[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(waited, waited[1:]))
+    calls.clear()
+    stream.write_graph(hollow, tmp_path / "h.pb", ckpt, deferred, chunk_size=16, fsync=False)
+    assert not calls  # without fsync the page cache keeps the data, as TensorFlow leaves it
+
+
+@pytest.mark.skipif(stream._sync_file_range() is None, reason="no sync_file_range on this platform")
+def test_sync_file_range_is_accepted_here(tmp_path: pathlib.Path) -> None:
+    with open(tmp_path / "f", "wb") as f:
+        f.write(os.urandom(1 << 16))
+        f.flush()
+        writeback = stream._Writeback(f.fileno(), lag=4096)
+        writeback.written(1 << 16)
+        assert writeback._call is not None and writeback._started == 1 << 16 and writeback._waited == (1 << 16) - 4096
+
+
 @pytest.mark.parametrize("name", sorted(CHECKPOINTS))
 def test_every_checkpoint_tensor_round_trips(name: str, tmp_path: pathlib.Path) -> None:
     ckpt = load_checkpoint(CHECKPOINTS[name])

@@ -158,3 +158,58 @@ def test_nchw_folds_with_nchw_bias_and_mismatch_is_skipped(caplog):
     with caplog.at_level(logging.INFO, logger="graphsurgeon.rewrite.fold_batch_norm"):
         assert fold_batch_norm(g, ["out"]) == g
     assert "the batch norm and the convolution use different data formats" in caplog.text
+
+
+PARITY = __import__("pathlib").Path(__file__).parent.parent / "fixtures" / "parity"
+
+
+def test_legacy_batch_norm_with_global_normalization_is_folded():
+    """A TF-made graph (producer 8) with both BatchNormWithGlobalNormalization forms: folded into the
+    convolutions, as TensorFlow's optimize_for_inference does; values checked against the formula."""
+    import json
+
+    from graphsurgeon.formats.model import load_graph
+
+    g = load_graph(PARITY / "legacy_batch_norm" / "graph.pb").graph_def
+    spec = json.loads((PARITY / "legacy_batch_norm" / "spec.json").read_text())
+    nodes = {n.name: n for n in g.node}
+    out = prune(fold_batch_norm(g, ["out"]), ["out"])
+    ops = sorted({n.op for n in out.node})
+    assert ops == spec["tf_optimized_ops"]  # what TensorFlow's optimize_for_inference leaves
+    bn1 = nodes["bn1"]
+    m, v, beta, gamma = (value_of(g, i) for i in bn1.input[1:])
+    eps = bn1.attr["variance_epsilon"].f
+    factor = gamma.astype(np.float64) / np.sqrt(v.astype(np.float64) + eps)
+    w = value_of(g, nodes["conv1"].input[1])
+    np.testing.assert_allclose(value_of(out, "conv1/folded_weights"), w * factor, rtol=1e-6)
+    np.testing.assert_allclose(value_of(out, "bn1/folded_bias"), beta - m * factor, rtol=1e-5, atol=1e-6)
+    # scale_after_normalization false: gamma is not used
+    bn2 = nodes["bn2"]
+    assert not bn2.attr["scale_after_normalization"].b
+    m, v, beta, _ = (value_of(g, i) for i in bn2.input[1:])
+    factor = 1 / np.sqrt(v.astype(np.float64) + bn2.attr["variance_epsilon"].f)
+    bias = value_of(g, nodes["conv2/bias"].input[1])
+    np.testing.assert_allclose(value_of(out, "bn2/folded_bias"), (bias - m) * factor + beta, rtol=1e-5, atol=1e-6)
+    check_graph(out, frozen=False)
+
+
+@pytest.mark.tf
+def test_legacy_batch_norm_folded_gives_tensorflows_outputs():
+    from graphsurgeon.formats.model import load_graph
+
+    g = load_graph(PARITY / "legacy_batch_norm" / "graph.pb").graph_def
+    expected = np.load(PARITY / "legacy_batch_norm" / "expected.npz")
+    got = run_tf(prune(fold_batch_norm(g, ["out"]), ["out"]), {"x": expected["in:x:0"]}, ["out:0"])["out:0"]
+    np.testing.assert_allclose(got, expected["out:out:0"], rtol=1e-4, atol=1e-4)
+
+
+def test_unfused_batchnorm_mul_that_does_not_fit_says_why(caplog):
+    """A ``batchnorm/mul`` (tf.nn.batch_normalization's name) on a non-linear input is skipped with a
+    logged reason; other Muls are skipped silently."""
+    g = build(placeholder("x"), ("r", "Relu", ["x"], F32), const("m", np.ones(3, np.float32)),
+              ("bn/batchnorm/mul", "Mul", ["r", "m"], F32), ("other", "Mul", ["r", "m"], F32),
+              ("out", "AddN", ["bn/batchnorm/mul", "other"], {"T": DT.DT_FLOAT, "N": 2}))
+    with caplog.at_level(logging.INFO, logger="graphsurgeon.rewrite.fold_batch_norm"):
+        assert fold_batch_norm(g, ["out"]) == g
+    assert "not folding 'bn/batchnorm/mul' (Mul): its input comes from Relu 'r'" in caplog.text
+    assert "'other'" not in caplog.text

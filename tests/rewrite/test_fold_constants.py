@@ -157,3 +157,37 @@ def test_tf_every_folded_op_gives_tensorflows_value():
         got = value_of(folded, name)
         assert got.dtype == want[f"{name}:0"].dtype, name
         np.testing.assert_array_equal(got, want[f"{name}:0"], err_msg=name)
+
+
+@pytest.mark.tf
+def test_float_range_is_bit_exact_with_tensorflow():
+    """Float Range (initializers use it: tf.range(n, dtype=tf.float32) * step) folds to TensorFlow's
+    exact values, for float32/64, positive and negative steps."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(21)
+    cases = []
+    with v1_graph() as graph:
+        for k in range(60):
+            dtype = (tf.float32, tf.float64)[k % 2]
+            start, limit = rng.normal(scale=10, size=2)
+            delta = abs(rng.normal()) + 0.01
+            delta = -delta if limit < start else delta
+            r = tf.range(tf.constant(start, dtype), tf.constant(limit, dtype), tf.constant(delta, dtype))
+            cases.append(tf.identity(r, name=f"r{k}").op.name)
+        gd = graph_def_of(graph)
+    folded = fold_constants(gd, cases)
+    want = run_tf(gd, {}, [f"{n}:0" for n in cases])
+    for name in cases:
+        got = value_of(folded, name)
+        assert got.dtype == want[f"{name}:0"].dtype and got.shape == want[f"{name}:0"].shape, name
+        assert got.tobytes() == want[f"{name}:0"].tobytes(), name
+
+
+def test_float_range_values():
+    g = build(const("s", np.float32(0.5)), const("l", np.float32(2.0)), const("d", np.float32(0.5)),
+              ("r", "Range", ["s", "l", "d"], {"Tidx": DT.DT_FLOAT}))
+    np.testing.assert_array_equal(evaluate(g, "r"), np.array([0.5, 1.0, 1.5], np.float32))
+    wrong_side = build(const("s", np.float32(3.0)), const("l", np.float32(2.0)), const("d", np.float32(0.5)),
+                       ("r", "Range", ["s", "l", "d"], {"Tidx": DT.DT_FLOAT}))
+    assert evaluate(wrong_side, "r") is None

@@ -70,3 +70,40 @@ def test_tf_cond_while_graph_outputs_unchanged():
         want = run_tf(gd, {"x": xv, "flag": flag}, ["out:0"])["out:0"]
         got = run_tf(stripped, {"x": xv, "flag": flag}, ["out:0"])["out:0"]
         np.testing.assert_array_equal(got, want)
+
+
+PARITY = __import__("pathlib").Path(__file__).parent.parent / "fixtures" / "parity"
+
+
+def _class_entries(graph_def):
+    return {n.name: [e.decode() for e in n.attr["_class"].list.s] for n in graph_def.node if "_class" in n.attr}
+
+
+def test_class_entry_without_loc_prefix_keeps_its_node_as_tensorflow_does(caplog):
+    """A TF-made graph whose ``_class`` entries name Identities with and without ``loc:@``: the same
+    nodes are kept as by TensorFlow's remove_training_nodes, and no entry names a missing node."""
+    import json
+
+    from graphsurgeon.formats.model import load_graph
+
+    spec = json.loads((PARITY / "class_ref" / "spec.json").read_text())
+    g = load_graph(PARITY / "class_ref" / "graph.pb").graph_def
+    with caplog.at_level(logging.INFO, logger="graphsurgeon.rewrite.strip_training"):
+        out = strip_training(g, ["out"])
+    names = {n.name for n in out.node}
+    assert sorted(names) == spec["tf_stripped_nodes"]
+    assert "keeping 'features' (Identity): a _class entry (without loc:@) names it" in caplog.text
+    for node, entries in _class_entries(out).items():
+        for entry in entries:
+            assert entry.removeprefix("loc:@") in names, f"{node}: _class {entry} names a removed node"
+    check_graph(out, frozen=False)
+
+
+@pytest.mark.tf
+def test_class_entry_fixture_runs_in_tensorflow_after_strip():
+    from graphsurgeon.formats.model import load_graph
+
+    g = load_graph(PARITY / "class_ref" / "graph.pb").graph_def
+    expected = np.load(PARITY / "class_ref" / "expected.npz")
+    got = run_tf(strip_training(g, ["out"]), {"x": expected["in:x:0"]}, ["out:0"])["out:0"]
+    np.testing.assert_allclose(got, expected["out:out:0"], rtol=1e-6, atol=1e-6)
