@@ -119,6 +119,25 @@ def test_constants_devices_attrs_and_inputs(capsys, tmp_path):
     assert f"constant  {reshaped.name}: dtype float32 -> float64; shape [" in text
 
 
+def test_function_library_and_versions_against_graphs_without_them():
+    """A graph with a function library against one without: protobuf 4.21.1-4.21.2 crashed comparing them."""
+    a = load_graph(GRAPHS / "mlp.pb").graph_def
+    b = graph_pb2.GraphDef()
+    b.CopyFrom(a)
+    b.ClearField("library")
+    b.ClearField("versions")
+    with_library = graph_pb2.GraphDef()
+    with_library.CopyFrom(b)
+    with_library.library.function.add().signature.name = "f"
+    with_library.versions.producer = 2100
+    result = diff_graphs(b, with_library)
+    assert not result.added and not result.removed and not result.changed and not result.equal
+    assert result.other == ["function library differs (0 -> 1 functions; 1 added, 0 removed)",
+                            "versions differ (producer 0 -> 2100, min_consumer 0 -> 0)"]
+    assert diff_graphs(with_library, b).other[0] == "function library differs (1 -> 0 functions; 0 added, 1 removed)"
+    assert diff_graphs(b, b).equal
+
+
 def test_equal_constants_are_never_decoded(monkeypatch):
     g = load_graph(GRAPHS / "cnn_bn.pb").graph_def
     copy = graph_pb2.GraphDef()
