@@ -22,7 +22,7 @@ _LAZY = {
     "errors": "graphsurgeon.errors",
     "GraphSurgeonError": "graphsurgeon.errors",
     "Checkpoint": "graphsurgeon.formats.checkpoint",
-    "TensorInfo": "graphsurgeon.formats.checkpoint",
+    "TensorInfo": "graphsurgeon.formats.bundle_entries",
     "load_checkpoint": "graphsurgeon.formats.checkpoint",
     "LoadedGraph": "graphsurgeon.formats.model",
     "load_graph": "graphsurgeon.formats.model",
@@ -57,7 +57,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from graphsurgeon import errors
     from graphsurgeon.errors import GraphSurgeonError
-    from graphsurgeon.formats.checkpoint import Checkpoint, TensorInfo, load_checkpoint
+    from graphsurgeon.formats.bundle_entries import TensorInfo
+    from graphsurgeon.formats.checkpoint import Checkpoint, load_checkpoint
     from graphsurgeon.formats.model import LoadedGraph, load_graph, save_graph
     from graphsurgeon.formats.tensors import array_to_tensor, tensor_to_array
     from graphsurgeon.graph.check import check_graph

@@ -10,7 +10,6 @@ checked when it is read. Partitioned variables (§2) are reassembled under the v
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import mmap
@@ -27,7 +26,6 @@ from graphsurgeon._proto import (
     saved_tensor_slice_pb2,
     tensor_bundle_pb2,
     tensor_pb2,
-    tensor_slice_pb2,
     trackable_object_graph_pb2,
     types_pb2,
 )
@@ -37,6 +35,7 @@ from graphsurgeon.errors import (
     UnsupportedError,
     not_found,
 )
+from graphsurgeon.formats.bundle_entries import ShardPaths, TensorInfo, encode_slice_key, entry_shape, slice_extents
 from graphsurgeon.formats.checkpoint_paths import resolve_checkpoint_prefix
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.formats.sstable import is_table_file, mask_crc, read_table, unmask_crc
@@ -61,98 +60,6 @@ _populate_ok = sys.platform.startswith("linux")
 
 # The highest bundle format version this reader understands (TF's kTensorBundleVersion).
 _BUNDLE_VERSION = 1
-
-
-# --- slice keys (OrderedCode, docs/formats.md §2) --------------------------------------------------
-
-def _encode_unsigned(value: int) -> bytes:
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    return bytes([len(raw)]) + raw
-
-
-def _encode_signed(value: int) -> bytes:
-    for n in range(1, 9):
-        if -(1 << (7 * n - 1)) <= value < (1 << (7 * n - 1)):
-            raw = value & ((1 << (8 * n)) - 1)
-            raw ^= ((1 << n) - 1) << (7 * n)  # length prefix: top n bits set (>= 0) or cleared (< 0)
-            return raw.to_bytes(n, "big")
-    raise UnsupportedError(f"slice bound {value} is too large for a checkpoint slice key")
-
-
-def encode_slice_key(name: str, extents: list[tuple[int, int]]) -> bytes:
-    """The index key of one slice of tensor ``name`` (TF's ``EncodeTensorNameSlice``).
-
-    ``extents`` holds ``(start, length)`` per dimension; ``(0, -1)`` means the whole dimension.
-    """
-    escaped = bytearray()
-    for byte in name.encode("utf-8", "surrogateescape"):
-        escaped += b"\x00\xff" if byte == 0 else b"\xff\x00" if byte == 0xFF else bytes((byte,))
-    parts = [_encode_unsigned(0), bytes(escaped), b"\x00\x01", _encode_unsigned(len(extents))]
-    for start, length in extents:
-        parts.append(_encode_signed(start))
-        parts.append(_encode_signed(length))
-    return b"".join(parts)
-
-
-# --- the reader ------------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class TensorInfo:
-    """What the index says about one tensor, known without reading its data."""
-
-    name: str
-    dtype: int  # a DataType enum value (types_pb2.DT_FLOAT, ...)
-    shape: tuple[int, ...]
-    nbytes: int  # bytes in the data file(s) (for strings: the stored encoding's size)
-    num_slices: int = 0  # >0 for a partitioned tensor reassembled from slices
-    shard_id: int = 0  # data shard of an unpartitioned tensor (the first slice's for a partitioned one)
-
-    @property
-    def num_elements(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def dtype_name(self) -> str:
-        """``'float'``, ``'int64'``, ... as TensorFlow prints dtypes."""
-        return dtype_name(self.dtype)
-
-
-def _shape_of(entry: tensor_bundle_pb2.BundleEntryProto) -> tuple[int, ...]:
-    return tuple(int(d.size) for d in entry.shape.dim)
-
-
-def _extents(slice_proto: tensor_slice_pb2.TensorSliceProto, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
-    """-> per dimension (start, length, key_length) where key_length is -1 for a whole dimension."""
-    result = []
-    for extent, dim in zip(slice_proto.extent, shape):
-        if extent.HasField("length"):
-            result.append((int(extent.start), int(extent.length), int(extent.length)))
-        else:
-            result.append((0, dim, -1))
-    return result
-
-
-class _ShardPaths(Sequence[str]):
-    """``<prefix>.data-SSSSS-of-NNNNN`` for every shard, computed on access (a damaged header may
-    claim billions of shards; nothing is allocated for them)."""
-
-    def __init__(self, prefix: str, num_shards: int) -> None:
-        self._prefix, self._count = prefix, num_shards
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, index):  # noqa: ANN001, ANN204
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._count))]
-        if index < 0:
-            index += self._count
-        if not 0 <= index < self._count:
-            raise IndexError(index)
-        return f"{self._prefix}.data-{index:05d}-of-{self._count:05d}"
-
-    def __repr__(self) -> str:
-        return f"<{self._count} data shard paths of '{self._prefix}'>"
 
 
 class Checkpoint(Mapping[str, np.ndarray]):
@@ -189,7 +96,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
                 name = key.decode("utf-8", "surrogateescape")
                 self._entries[name] = self._parse(tensor_bundle_pb2.BundleEntryProto, value, f"tensor '{name}'")
         self.num_shards = int(self.header.num_shards)
-        self.data_paths: Sequence[str] = _ShardPaths(prefix, self.num_shards)
+        self.data_paths: Sequence[str] = ShardPaths(prefix, self.num_shards)
         if self.num_shards > 1 and not os.path.isfile(self.data_paths[-1]):
             # shards the entries name are checked below; this catches a damaged shard count too
             raise CheckpointError(
@@ -248,7 +155,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
     def _check_stored(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto) -> None:
         """Checks one stored piece (a whole tensor or a slice) against its shard's real size."""
-        shape = _shape_of(entry)
+        shape = entry_shape(entry)
         if entry.shape.unknown_rank or any(d < 0 for d in shape):
             raise CheckpointError(f"tensor '{name}' in '{self.index_path}' has an invalid shape {shape}")
         size = self._shard_size(entry.shard_id, name)
@@ -271,7 +178,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
                     f"({expected} bytes) but its entry says {entry.size} bytes; the index is corrupt")
 
     def _validate(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto) -> TensorInfo:
-        shape = _shape_of(entry)
+        shape = entry_shape(entry)
         if not entry.slices:
             self._check_stored(name, entry)
             return TensorInfo(name, int(entry.dtype), shape, int(entry.size), 0, int(entry.shard_id))
@@ -284,7 +191,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
                 raise CheckpointError(
                     f"partitioned tensor '{name}' in '{self.index_path}' has a slice of rank {len(piece.extent)} "
                     f"for a shape of rank {len(shape)}; the index is corrupt")
-            extents = _extents(piece, shape)
+            extents = slice_extents(piece, shape)
             for (start, length, _), dim in zip(extents, shape):
                 if start < 0 or length < 0 or start + length > dim:
                     raise CheckpointError(
@@ -292,10 +199,10 @@ class Checkpoint(Mapping[str, np.ndarray]):
                         f"outside its shape {list(shape)}; the index is corrupt")
             slice_entry = self._slice_entry(name, extents)
             self._check_stored(f"{name}[{self._spec(extents)}]", slice_entry)
-            if slice_entry.dtype != entry.dtype or _shape_of(slice_entry) != tuple(e[1] for e in extents):
+            if slice_entry.dtype != entry.dtype or entry_shape(slice_entry) != tuple(e[1] for e in extents):
                 raise CheckpointError(
                     f"slice {self._spec(extents)} of tensor '{name}' in '{self.index_path}' is "
-                    f"{dtype_name(slice_entry.dtype)}{list(_shape_of(slice_entry))}, which does not match "
+                    f"{dtype_name(slice_entry.dtype)}{list(entry_shape(slice_entry))}, which does not match "
                     f"the variable ({dtype_name(entry.dtype)}); the index is corrupt")
             nbytes += slice_entry.size
             covered += math.prod(e[1] for e in extents)
@@ -429,7 +336,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
     def _read_entry(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto, verify: bool,
                     progress: Callable[[int], None] | None) -> np.ndarray:
         dtype = int(entry.dtype)
-        shape = _shape_of(entry)
+        shape = entry_shape(entry)
         if dtype == DT.DT_STRING:
             return self._read_strings(name, entry, shape, verify, progress)
         if dtype == DT.DT_VARIANT:
@@ -552,9 +459,9 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
     def _iter_slices(self, name: str, entry: tensor_bundle_pb2.BundleEntryProto, verify: bool,
                      progress: Callable[[int], None] | None) -> Iterator[tuple[list[tuple[int, int, int]], np.ndarray]]:
-        shape = _shape_of(entry)
+        shape = entry_shape(entry)
         for piece in entry.slices:
-            extents = _extents(piece, shape)
+            extents = slice_extents(piece, shape)
             slice_entry = self._slice_entry(name, extents)
             yield extents, self._read_entry(f"{name}[{self._spec(extents)}]", slice_entry, verify, progress)
 
@@ -658,7 +565,7 @@ class V1Checkpoint(Checkpoint):
                 if len(piece.extent) != len(shape):
                     raise CheckpointError(f"tensor '{name}' in '{path}' has a slice of the wrong rank; the file is "
                                           "corrupt")
-                extents = _extents(piece, shape)
+                extents = slice_extents(piece, shape)
                 for (start, length, _), dim in zip(extents, shape):
                     if start < 0 or length < 0 or start + length > dim:
                         raise CheckpointError(

@@ -19,7 +19,8 @@ import pytest
 from graphsurgeon._proto import tensor_bundle_pb2, trackable_object_graph_pb2, types_pb2
 from graphsurgeon.errors import CheckpointError, ChecksumError, NodeNotFoundError, UnsupportedError
 from graphsurgeon.formats import snappy
-from graphsurgeon.formats.checkpoint import encode_slice_key, load_checkpoint
+from graphsurgeon.formats.bundle_entries import encode_slice_key
+from graphsurgeon.formats.checkpoint import load_checkpoint
 from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path, resolve_checkpoint_prefix
 from graphsurgeon.formats.sstable import mask_crc, read_table, unmask_crc
 
