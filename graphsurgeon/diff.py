@@ -29,7 +29,7 @@ from graphsurgeon._proto import graph_pb2, node_def_pb2, tensor_pb2
 from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError
 from graphsurgeon.formats.tensors import tensor_to_array
 from graphsurgeon.graph.view import GraphView
-from graphsurgeon.summary import _dtype_str  # numpy names (float32), as gs inspect prints them
+from graphsurgeon.summary import dtype_str  # numpy names (float32), as gs inspect prints them
 
 CONST_OPS = frozenset({"Const", "HostConst"})
 
@@ -242,7 +242,7 @@ def _dims(tensor: tensor_pb2.TensorProto) -> list[int] | None:
 
 
 def _constant_change(name: str, a: tensor_pb2.TensorProto, b: tensor_pb2.TensorProto) -> ConstantChange:
-    change = ConstantChange(name=name, dtype=(str(_dtype_str(a.dtype)), str(_dtype_str(b.dtype))),
+    change = ConstantChange(name=name, dtype=(str(dtype_str(a.dtype)), str(dtype_str(b.dtype))),
                             shape=(_dims(a), _dims(b)))
     if a.dtype != b.dtype or change.shape[0] != change.shape[1]:
         return change

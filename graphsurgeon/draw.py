@@ -37,7 +37,7 @@ from graphsurgeon.errors import GraphSurgeonError, MissingDependencyError, Unsup
 from graphsurgeon.formats.protofile import atomic_writer, format_bytes
 from graphsurgeon.formats.tensors import NUMPY_DTYPES
 from graphsurgeon.graph.view import GraphView
-from graphsurgeon.summary import _dtype_str  # numpy names (float32), as gs inspect prints them
+from graphsurgeon.summary import dtype_str  # numpy names (float32), as gs inspect prints them
 
 #: The most boxes (and edges) a page is asked to lay out. Graphviz's ``dot`` runs in the page's main
 #: thread and its time grows faster than linearly: measured with the vendored Viz.js on a shared
@@ -159,7 +159,7 @@ def _const_detail(node: node_def_pb2.NodeDef, with_text: bool = True) -> tuple[s
     if not with_text:
         return "", size
     shape = "[" + ",".join(str(d) for d in dims) + "]"
-    return f"{_dtype_str(tensor.dtype)} {shape} {format_bytes(size)}", size
+    return f"{dtype_str(tensor.dtype)} {shape} {format_bytes(size)}", size
 
 
 def _selected(view: GraphView, names: Sequence[str], outputs: Sequence[str], around: str | None,

@@ -53,7 +53,7 @@ def _shape(proto: Any) -> list[int] | None:
     return None if shape is None else list(shape)
 
 
-def _node_shape(node: node_def_pb2.NodeDef) -> list[int] | None:
+def node_shape(node: node_def_pb2.NodeDef) -> list[int] | None:
     """The first output's shape from ``shape`` or ``_output_shapes`` attrs, if the graph records it."""
     if node.op in PLACEHOLDER_OPS or node.op in VARIABLE_OPS:
         if "shape" in node.attr:
@@ -69,7 +69,7 @@ def _elements(shape: list[int] | None) -> int | None:
     return int(np.prod(shape, dtype=np.int64))
 
 
-def _dtype_str(dtype: int | None) -> str | None:
+def dtype_str(dtype: int | None) -> str | None:
     if dtype is None:
         return None
     base = tensors.base_dtype(dtype)
@@ -207,7 +207,7 @@ def _default_value(node: node_def_pb2.NodeDef, by_name: dict[str, node_def_pb2.N
     return value.tolist()
 
 
-def _switch_hint(name: str, dtype: int | None, shape: list[int] | None) -> Any:
+def switch_hint(name: str, dtype: int | None, shape: list[int] | None) -> Any:
     """The value to feed at inference for a training switch, or ``None`` if it is not one."""
     if shape not in ([], None):
         return None
@@ -272,7 +272,7 @@ def _tensor_info(info: meta_graph_pb2.TensorInfo) -> dict[str, Any]:
         name = "composite(" + ", ".join(c.name for c in info.composite_tensor.components) + ")"
     else:
         name = None
-    return {"name": name, "dtype": _dtype_str(info.dtype) if info.dtype else None,
+    return {"name": name, "dtype": dtype_str(info.dtype) if info.dtype else None,
             "shape": _shape(info.tensor_shape)}
 
 
@@ -356,11 +356,11 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
         if node.name in saver_nodes or _SAVER_SCOPE.match(_scope(node.name)) or _scope(node.name) in saver_scopes:
             continue
         dtype = _node_dtype(node, functions)
-        shape = _node_shape(node)
-        entry = {"name": node.name, "op": node.op, "dtype": _dtype_str(dtype), "shape": shape,
+        shape = node_shape(node)
+        entry = {"name": node.name, "op": node.op, "dtype": dtype_str(dtype), "shape": shape,
                  "default": _default_value(node, by_name)}
         inputs.append(entry)
-        hint = _switch_hint(node.name, dtype, shape)
+        hint = switch_hint(node.name, dtype, shape)
         if hint is not None:
             switches.append({**entry, "has_default": node.op == "PlaceholderWithDefault", "feed": hint})
     # Which inputs each node depends on: one forward walk per input (graphs have few inputs).
@@ -385,8 +385,8 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
             ignored[reason].append(node.name)
             continue
         feeds = sorted(name for name, reached in reached_by.items() if node.name in reached)
-        outputs.append({"name": node.name, "op": node.op, "dtype": _dtype_str(_node_dtype(node, functions)),
-                        "shape": _node_shape(node), "feeds": feeds})
+        outputs.append({"name": node.name, "op": node.op, "dtype": dtype_str(_node_dtype(node, functions)),
+                        "shape": node_shape(node), "feeds": feeds})
 
     trainable = _trainable_names(loaded)
     variables = []
@@ -398,7 +398,7 @@ def summarize(loaded: LoadedGraph | graph_pb2.GraphDef) -> dict[str, Any]:
         count = _elements(shape)
         itemsize = _itemsize(dtype)
         variables.append({
-            "name": node.name, "op": node.op, "dtype": _dtype_str(dtype), "shape": shape, "elements": count,
+            "name": node.name, "op": node.op, "dtype": dtype_str(dtype), "shape": shape, "elements": count,
             "bytes": None if count is None or itemsize is None else count * itemsize,
             "trainable": None if trainable is None else node.name in trainable,
         })

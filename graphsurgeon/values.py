@@ -29,6 +29,7 @@ from graphsurgeon.formats import tensors
 from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path, resolve_checkpoint_prefix
 from graphsurgeon.graph import names
 from graphsurgeon.graph.variables import VARIABLE_OPS
+from graphsurgeon.graph.walk import ancestors
 from graphsurgeon.summary import summarize
 
 logger = logging.getLogger(__name__)
@@ -109,17 +110,13 @@ class InputSpec:
 
 
 def as_graph_def(graph: Any, tags: Iterable[str] | str | None = None) -> tuple[graph_pb2.GraphDef, str]:
-    """(our GraphDef, a label for messages) from a path, a LoadedGraph or a GraphDef."""
+    """(our GraphDef, a label for messages) from a path, a LoadedGraph or a GraphDef (``as_loaded``)."""
+    loaded = _model.as_loaded(graph, tags)
     if isinstance(graph, (str, os.PathLike)):
-        loaded = _model.load_graph(graph, tags)
         return loaded.graph_def, str(graph)
     if isinstance(graph, _model.LoadedGraph):
-        return graph.graph_def, str(graph.saved_model_dir or graph.path)
-    if isinstance(graph, graph_pb2.GraphDef):
-        return graph, "the graph"
-    if hasattr(graph, "SerializeToString") and hasattr(graph, "node"):
-        return graph_pb2.GraphDef.FromString(graph.SerializeToString()), "the graph"
-    raise TypeError(f"expected a graph path, LoadedGraph or GraphDef, got {type(graph).__name__}")
+        return loaded.graph_def, str(graph.saved_model_dir or graph.path)
+    return loaded.graph_def, "the graph"
 
 
 def graph_inputs(graph_def: graph_pb2.GraphDef) -> list[InputSpec]:
@@ -255,17 +252,7 @@ def needed_nodes(graph_def: graph_pb2.GraphDef, outputs: Iterable[str], fed: Ite
     """Names of the nodes TensorFlow runs to compute ``outputs``: their ancestors over data and control
     inputs, not looking past fed tensors (a fed node is included, its inputs are not)."""
     by_name = {node.name: node for node in graph_def.node}
-    stop = {names.node_name(name) for name in fed}
-    seen: set[str] = set()
-    stack = [names.node_name(name) for name in outputs]
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in by_name:
-            continue
-        seen.add(name)
-        if name not in stop:
-            stack.extend(names.node_name(i) for i in by_name[name].input)
-    return seen
+    return set(ancestors(by_name, outputs, stop={names.node_name(name) for name in fed}))
 
 
 def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None = None,
@@ -514,7 +501,7 @@ def has_saved_model_init(meta: meta_graph_pb2.MetaGraphDef) -> bool:
 def prepare_original(original: Any, checkpoint: str | os.PathLike[str] | None,
                      tags: Iterable[str] | str | None) -> tuple[_model.LoadedGraph, str | None, str]:
     """(LoadedGraph, checkpoint prefix or None, label) of an original model."""
-    loaded = original if isinstance(original, _model.LoadedGraph) else _model.load_graph(original, tags)
+    loaded = _model.as_loaded(original, tags)
     label = str(loaded.saved_model_dir or loaded.path)
     prefix: str | None = None
     if loaded.kind != _model.SAVED_MODEL:

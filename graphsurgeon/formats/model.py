@@ -309,14 +309,17 @@ CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
 
 def as_loaded(graph: LoadedGraph | graph_pb2.GraphDef | str | os.PathLike[str],
               tags: Iterable[str] | str | None = None) -> LoadedGraph:
-    """A LoadedGraph from a LoadedGraph, a GraphDef, or a path (``load_graph``): the one place that
-    accepts all three."""
+    """A LoadedGraph from a LoadedGraph, a GraphDef (ours or TensorFlow's), or a path (``load_graph``):
+    the one place that accepts all three."""
     if isinstance(graph, LoadedGraph):
         return graph
     if isinstance(graph, graph_pb2.GraphDef):
         return LoadedGraph(graph_def=graph, path=pathlib.Path("<GraphDef>"), kind=GRAPH_DEF, text=False)
     if isinstance(graph, (str, os.PathLike)):
         return load_graph(graph, tags=tags)
+    if hasattr(graph, "SerializeToString") and hasattr(graph, "node") and hasattr(graph, "library"):
+        # another GraphDef class (TensorFlow's own tf.compat.v1.GraphDef): same schema, re-parsed
+        return as_loaded(graph_pb2.GraphDef.FromString(graph.SerializeToString()))
     raise TypeError(f"graph must be a LoadedGraph, a GraphDef or a path, not {type(graph).__name__}")
 
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
-from graphsurgeon.formats.model import LoadedGraph
+from graphsurgeon.formats.model import LoadedGraph, as_loaded
 from graphsurgeon.graph import op_registry
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,7 @@ def _library_nodes(graph_def: graph_pb2.GraphDef) -> Iterable[node_def_pb2.NodeD
 
 
 def _copy(graph_def: graph_pb2.GraphDef | LoadedGraph) -> tuple[graph_pb2.GraphDef, set[str]]:
-    if isinstance(graph_def, LoadedGraph):
-        graph_def = graph_def.graph_def
+    graph_def = as_loaded(graph_def).graph_def
     out = graph_pb2.GraphDef()
     out.CopyFrom(graph_def)
     return out, {f.signature.name for f in graph_def.library.function}

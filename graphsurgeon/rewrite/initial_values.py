@@ -22,6 +22,7 @@ from graphsurgeon.errors import UnsupportedError
 from graphsurgeon.formats.tensors import dtype_name, to_numpy_dtype
 from graphsurgeon.graph import variables as var_lib
 from graphsurgeon.graph.names import TensorRef, parse_input
+from graphsurgeon.graph.walk import ancestors
 from graphsurgeon.rewrite.fold_constants import ConstantEvaluator
 from graphsurgeon.rewrite.prune import prune
 
@@ -70,19 +71,6 @@ def saved_model_init_ops(meta: meta_graph_pb2.MetaGraphDef | None) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _ancestry(nodes: dict[str, node_def_pb2.NodeDef], roots: Iterable[str]) -> list[str]:
-    """Every node ``roots`` reach through data and control inputs, in discovery order."""
-    seen: dict[str, None] = {}
-    stack = [r for r in roots if r in nodes]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen[name] = None
-        stack.extend(parse_input(i).node for i in nodes[name].input if parse_input(i).node in nodes)
-    return list(seen)
-
-
 def _target(nodes: dict[str, node_def_pb2.NodeDef], ref: TensorRef) -> str | None:
     """The variable an assign's input 0 names, through Identity forwarders."""
     seen = 0
@@ -98,7 +86,7 @@ def initializer_assigns(graph_def: graph_pb2.GraphDef, roots: Iterable[str]) -> 
     """variable node -> the assign nodes among what ``roots`` run that set it."""
     nodes = {n.name: n for n in graph_def.node}
     out: dict[str, list[str]] = {}
-    for name in _ancestry(nodes, roots):
+    for name in ancestors(nodes, roots):
         node = nodes[name]
         if node.op not in ASSIGN_OPS:
             continue
@@ -247,7 +235,7 @@ def fill_from_initializers(pruned: graph_pb2.GraphDef, graph_def: graph_pb2.Grap
         return result
     needed = {n.name for n in prune(pruned, list(outputs)).node}
     graph_nodes = {n.name: n for n in graph_def.node}
-    reach = {r: set(_ancestry(graph_nodes, [r])) for r in roots}
+    reach = {r: set(ancestors(graph_nodes, [r])) for r in roots}
 
     def run_by(assign: str) -> str:
         names = [r for r in roots if assign in reach[r]] or roots

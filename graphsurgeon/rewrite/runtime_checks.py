@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from graphsurgeon._proto import graph_pb2, node_def_pb2
+from graphsurgeon._proto import graph_pb2
 from graphsurgeon.graph.names import parse_input, split_names
-from graphsurgeon.summary import _node_shape, _switch_hint
+from graphsurgeon.graph.walk import ancestors
+from graphsurgeon.summary import node_shape, switch_hint
 
 _PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 #: Ops that make a lookup table (resource or ref handle).
@@ -31,28 +32,16 @@ TABLE_INIT_OPS = frozenset({"InitializeTable", "InitializeTableV2", "InitializeT
 _MUTABLE_TABLE_OPS = frozenset(op for op in TABLE_OPS if "Mutable" in op)
 
 
-def _ancestry(nodes: dict[str, node_def_pb2.NodeDef], roots: Iterable[str]) -> set[str]:
-    seen: set[str] = set()
-    stack = [r for r in roots if r in nodes]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        stack.extend(parse_input(i).node for i in nodes[name].input if parse_input(i).node in nodes)
-    return seen
-
-
 def switch_binds(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str]) -> dict[str, Any]:
     """placeholder -> its inference value, for every training switch the outputs depend on."""
     nodes = {n.name: n for n in graph_def.node}
-    needed = _ancestry(nodes, [parse_input(o).node for o in split_names(outputs)])
+    needed = set(ancestors(nodes, split_names(outputs)))
     binds: dict[str, Any] = {}
     for node in graph_def.node:
         if node.name not in needed or node.op not in _PLACEHOLDER_OPS:
             continue
         dtype = node.attr["dtype"].type if "dtype" in node.attr else None
-        hint = _switch_hint(node.name, dtype, _node_shape(node))
+        hint = switch_hint(node.name, dtype, node_shape(node))
         if hint is not None:
             binds[node.name] = hint
     return binds
@@ -90,11 +79,11 @@ def table_warnings(frozen: graph_pb2.GraphDef, outputs: str | Iterable[str], ori
                    initializer_nodes: Iterable[str] = ()) -> list[str]:
     """Lines for each lookup table the outputs read whose initializer the frozen graph does not keep."""
     nodes = {n.name: n for n in frozen.node}
-    needed = _ancestry(nodes, [parse_input(o).node for o in split_names(outputs)])
+    needed = set(ancestors(nodes, split_names(outputs)))
     tables = [n for n in frozen.node if n.name in needed and n.op in TABLE_OPS and n.op not in _MUTABLE_TABLE_OPS]
     if not tables:
         return []
-    kept_inits = _ancestry(nodes, [parse_input(n).node for n in initializer_nodes])
+    kept_inits = set(ancestors(nodes, initializer_nodes))
     originals = {n.name: n for n in original.node}
     inits_of: dict[str, list[str]] = {}
     for node in original.node:
@@ -102,7 +91,7 @@ def table_warnings(frozen: graph_pb2.GraphDef, outputs: str | Iterable[str], ori
             inits_of.setdefault(parse_input(node.input[0]).node, []).append(node.name)
     # which named group (init_all_tables / a SavedModel main_op) runs a table's initializer
     runners = [n for n in ("init_all_tables", "legacy_init_op", "main_op") if n in originals]
-    runner_reach = {r: _ancestry(originals, [r]) for r in runners}
+    runner_reach = {r: set(ancestors(originals, [r])) for r in runners}
     lines = []
     for table in tables:
         inits = inits_of.get(table.name, [])

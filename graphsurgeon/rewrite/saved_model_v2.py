@@ -63,6 +63,7 @@ from graphsurgeon.graph.object_graph import (
     saved_model_variables,
     variable_keys,
 )
+from graphsurgeon.graph.walk import ancestors
 from graphsurgeon.rewrite.inline import inline_calls
 from graphsurgeon.rewrite.specialize import FunctionFreezer, Key, VariableInfo
 
@@ -182,18 +183,6 @@ def _output_key(sig: meta_graph_pb2.SignatureDef, name: str) -> str:
     return name
 
 
-def _backward(nodes: Mapping[str, node_def_pb2.NodeDef], starts: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    stack = list(starts)
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in nodes:
-            continue
-        seen.add(name)
-        stack.extend(names.node_name(x) for x in nodes[name].input)
-    return [n for n in nodes if n in seen]
-
-
 def freeze_signature(saved_model_dir: str | os.PathLike[str] | LoadedGraph, *, signature: str = "serving_default",
                      tags: Iterable[str] | str | None = None, checkpoint: Mapping[str, Any] | None = None,
                      outputs: Sequence[str] | str | None = None, inline: bool = False) -> SignatureFreezeResult:
@@ -247,8 +236,7 @@ def _freeze_signature(loaded: LoadedGraph, signature: str, checkpoint: Mapping[s
     output_map = {k: names.tensor_name(info.name) for d, k, info in tensor_infos if d == "output"}
     input_map = {k: names.tensor_name(info.name) for d, k, info in tensor_infos if d == "input"}
 
-    kept = _backward(graph_nodes, [names.node_name(t) for t in output_map.values()])
-    kept_set = set(kept) | {names.node_name(t) for t in input_map.values()}
+    kept_set = set(ancestors(graph_nodes, output_map.values())) | {names.node_name(t) for t in input_map.values()}
     kept = [n for n in graph_nodes if n in kept_set]
     var_nodes = [n for n in kept if graph_nodes[n].op == "VarHandleOp"]
     other_resources = [n for n in kept if graph_nodes[n].op.endswith(("TableV2", "HashTable"))
