@@ -2,7 +2,11 @@
 
 ``GraphView`` (graph/view.py) is the fast path for whole-graph reachability over positions and
 edge kinds; ``ancestors`` is the plain walk over a name -> NodeDef mapping that rewrites use on
-graphs they are still building, function bodies, or a few roots of a large graph.
+graphs they are still building, function bodies, or a few roots of a large graph. The other loops
+in the package walk something else or stop on their own rule, so they stay where they are: the
+function call graph (graph/functions.py), consumers forward with an early exit (surgery's cycle
+check, the freezer's write-after-read check), reference counts (the NVIDIA API's exclusive
+dependencies), and training-scope descendants (summary.py).
 """
 
 from __future__ import annotations
