@@ -43,6 +43,8 @@ _LAZY = {
     "shape": "graphsurgeon.nvidia",
     "update_node": "graphsurgeon.nvidia",
     "constify": "graphsurgeon.rewrite.constify",
+    "fill_default_attrs": "graphsurgeon.rewrite.default_attrs",
+    "strip_default_attrs": "graphsurgeon.rewrite.default_attrs",
     "FreezeResult": "graphsurgeon.rewrite.freeze",
     "freeze": "graphsurgeon.rewrite.freeze",
     "optimize": "graphsurgeon.rewrite.optimize",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         update_node,
     )
     from graphsurgeon.rewrite.constify import constify
+    from graphsurgeon.rewrite.default_attrs import fill_default_attrs, strip_default_attrs
     from graphsurgeon.rewrite.freeze import FreezeResult, freeze
     from graphsurgeon.rewrite.optimize import optimize
     from graphsurgeon.rewrite.prune import prune
@@ -120,6 +123,7 @@ __all__ = [
     "errors",
     "extract_numpy_array",
     "extras",
+    "fill_default_attrs",
     "freeze",
     "freeze_signature",
     "load_checkpoint",
@@ -130,6 +134,7 @@ __all__ = [
     "save_graph",
     "select_node_namespaces",
     "shape",
+    "strip_default_attrs",
     "summarize",
     "summarize_checkpoint",
     "tensor_to_array",

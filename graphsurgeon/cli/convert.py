@@ -13,12 +13,14 @@ examples:
   gs convert saved_model/ graph.pbtxt --tags serve  # a SavedModel's graph
   gs convert frozen.pb logs/                        # TensorBoard: tensorboard --logdir logs
   gs convert logs/events.out.tfevents.1.host graph.pb
+  gs convert new_tf.pb old_tf.pb --strip-default-attrs # for an older TensorFlow that lacks new attrs
 """
 
 from __future__ import annotations
 
 import argparse
 
+from graphsurgeon.cli import _flags as flags
 from graphsurgeon.formats.convert import KINDS, convert
 from graphsurgeon.formats.protofile import format_bytes
 
@@ -34,9 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     encoding.add_argument("--binary", dest="text", action="store_const", const=False, help="write binary protobuf")
     parser.add_argument("--saved_model_tags", "--saved-model-tags", "--tags", dest="tags", metavar="TAGS",
                         help="SavedModel tag set, comma-separated (default: serve)")
+    flags.add_default_attrs(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    kind, written = convert(args.input, args.output, to=args.to, text=args.text, tags=args.tags)
+    strip, fill = args.strip_default_attrs, args.fill_default_attrs
+    kind, written = convert(args.input, args.output, to=args.to, text=args.text, tags=args.tags,
+                            transform=(lambda g: flags.apply_default_attrs(args, g)) if strip or fill else None,
+                            stripped_default_attrs=True if strip else False if fill else None)
     print(f"wrote  {args.output} ({format_bytes(written)}, {kind})")
     return 0

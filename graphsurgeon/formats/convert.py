@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from graphsurgeon._proto import meta_graph_pb2
+from graphsurgeon._proto import graph_pb2, meta_graph_pb2
 from graphsurgeon.errors import GraphSurgeonError
 from graphsurgeon.formats import events, protofile
 from graphsurgeon.formats.model import GRAPH_DEF, LoadedGraph, load_graph
@@ -82,17 +82,28 @@ def _starts_like_records(path: pathlib.Path) -> bool:
 
 
 def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], to: str | None = None,
-            text: bool | None = None, tags: Iterable[str] | str | None = None) -> tuple[str, int]:
-    """Reads ``src`` and writes it to ``dst`` in the chosen kind; returns ``(kind, bytes written)``."""
+            text: bool | None = None, tags: Iterable[str] | str | None = None,
+            transform: Callable[[graph_pb2.GraphDef], graph_pb2.GraphDef] | None = None,
+            stripped_default_attrs: bool | None = None) -> tuple[str, int]:
+    """Reads ``src`` and writes it to ``dst`` in the chosen kind; returns ``(kind, bytes written)``.
+
+    ``transform`` rewrites the graph on the way (``gs convert --strip-default-attrs`` passes
+    ``strip_default_attrs``); ``stripped_default_attrs`` sets that flag of a MetaGraphDef output.
+    """
     kind = output_kind(dst, to, text)
     loaded = load_any(src, tags=tags)
     inputs = [src, loaded.path]
+    graph_def = loaded.graph_def if transform is None else transform(loaded.graph_def)
     if kind == EVENTS:
-        return kind, events.write_graph_events(loaded.graph_def, dst, inputs=inputs)
+        return kind, events.write_graph_events(graph_def, dst, inputs=inputs)
     if kind in ("meta", "metatxt"):
         meta = loaded.meta_graph_def
-        if meta is None:
+        if meta is None or transform is not None or stripped_default_attrs is not None:
             meta = meta_graph_pb2.MetaGraphDef()
-            meta.graph_def.CopyFrom(loaded.graph_def)
+            if loaded.meta_graph_def is not None:
+                meta.CopyFrom(loaded.meta_graph_def)
+            meta.graph_def.CopyFrom(graph_def)
+            if stripped_default_attrs is not None:
+                meta.meta_info_def.stripped_default_attrs = stripped_default_attrs
         return kind, protofile.save_message(meta, dst, text=kind == "metatxt", inputs=inputs)
-    return kind, protofile.save_message(loaded.graph_def, dst, text=kind == "pbtxt", inputs=inputs)
+    return kind, protofile.save_message(graph_def, dst, text=kind == "pbtxt", inputs=inputs)

@@ -96,6 +96,29 @@ def test_cli_optimize_and_freeze_strip_or_fill(tmp_path, capsys):
     assert code == 2 and "not allowed with argument" in out
 
 
+def test_cli_convert_strip_or_fill(tmp_path, capsys):
+    """gs convert --strip-default-attrs / --fill-default-attrs, to GraphDefs and MetaGraphDefs."""
+    source = FREEZE / "mlp" / "graph.pb"
+    graph_def = load_graph(source).graph_def
+    assert defaulted(graph_def) > 0
+    code, out = gs(capsys, "convert", source, tmp_path / "stripped.pbtxt", "--strip-default-attrs")
+    assert code == 0, out
+    stripped = load_graph(tmp_path / "stripped.pbtxt")
+    assert stripped.text and stripped.graph_def == strip_default_attrs(graph_def)
+    code, out = gs(capsys, "convert", tmp_path / "stripped.pbtxt", tmp_path / "filled.pb", "--fill_default_attrs")
+    assert code == 0, out
+    assert load_graph(tmp_path / "filled.pb").graph_def == graph_def, "strip then fill round-trips"
+    meta_source = FREEZE / "mlp" / "model.ckpt.meta"
+    code, out = gs(capsys, "convert", meta_source, tmp_path / "stripped.meta", "--strip-default-attrs")
+    assert code == 0, out
+    meta = load_graph(tmp_path / "stripped.meta").meta_graph_def
+    original = load_graph(meta_source).meta_graph_def
+    assert meta.meta_info_def.stripped_default_attrs and defaulted(meta.graph_def) == 0
+    assert meta.saver_def == original.saver_def and meta.collection_def == original.collection_def
+    code, out = gs(capsys, "convert", meta_source, tmp_path / "plain.meta")
+    assert code == 0 and load_graph(tmp_path / "plain.meta").meta_graph_def == original
+
+
 @pytest.mark.tf
 def test_a_stripped_frozen_graph_imports_in_tensorflow_and_gives_the_same_outputs(tmp_path, capsys):
     import tensorflow as tf
