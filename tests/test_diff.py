@@ -177,6 +177,24 @@ def test_draw_colours_the_diff(example, capsys, tmp_path):
             assert f'fillcolor="{DIFF_COLOURS[state]}"' in line and f" {state}" in line
 
 
+def test_event_files_are_read_as_graphs(example, capsys, tmp_path):
+    """gs diff and gs draw read the TensorBoard event files gs convert (and TensorFlow) write."""
+    frozen, optimized = example
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    assert main(["convert", str(frozen), str(logs / "events.out.tfevents.1.test")]) == 0
+    capsys.readouterr()
+    assert main(["diff", str(logs / "events.out.tfevents.1.test"), str(frozen)]) == 0
+    capsys.readouterr()
+    assert main(["diff", str(logs / "events.out.tfevents.1.test"), str(optimized), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    expected = diff_graphs(load_graph(frozen).graph_def, load_graph(optimized).graph_def)
+    assert [d["name"] for d in report["removed"]] == [name for name, _ in expected.removed] != []
+    out = tmp_path / "events.dot"
+    assert main(["draw", str(logs / "events.out.tfevents.1.test"), "-o", str(out), "--depth", "all"]) == 0
+    assert out.read_text().count(" [label=") == len(load_graph(frozen).graph_def.node)
+
+
 def test_usage_and_errors(tmp_path, capsys):
     assert main(["diff", str(GRAPHS / "mlp.pb")]) == 2
     capsys.readouterr()

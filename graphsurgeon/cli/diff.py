@@ -23,13 +23,13 @@ from graphsurgeon._proto import graph_pb2
 from graphsurgeon.cli.draw import add_drawing_arguments
 from graphsurgeon.diff import diff_graphs
 from graphsurgeon.draw import build_drawing, format_for, write_drawing
-from graphsurgeon.formats.model import load_graph
+from graphsurgeon.formats.convert import load_any
 from graphsurgeon.graph.names import split_names
 from graphsurgeon.graph.view import GraphView
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("before", help="first graph: .pb, .pbtxt, .meta or SavedModel directory")
+    parser.add_argument("before", help="first graph: .pb, .pbtxt, .meta, SavedModel directory or event file")
     parser.add_argument("after", help="second graph")
     parser.add_argument("--outputs", "--output", dest="outputs", action="append", metavar="NAMES",
                         help="compare only what these nodes need in each graph (comma-separated or repeated)")
@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     fmt = format_for(args.draw, args.format) if args.draw else None
-    before = load_graph(args.before, tags=args.tags)
-    after = load_graph(args.after, tags=args.tags)
+    before = load_any(args.before, tags=args.tags)
+    after = load_any(args.after, tags=args.tags)
     outputs = split_names(args.outputs)
     result = diff_graphs(before.graph_def, after.graph_def, outputs=outputs)
     if args.draw:

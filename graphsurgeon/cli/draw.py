@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 
 from graphsurgeon.draw import FORMATS, build_drawing, format_for, write_drawing
-from graphsurgeon.formats.model import load_graph
+from graphsurgeon.formats.convert import load_any
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph.names import split_names
 
@@ -38,7 +38,7 @@ def depth_arg(text: str) -> int | str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("graph", help="graph: .pb, .pbtxt, .meta or SavedModel directory")
+    parser.add_argument("graph", help="graph: .pb, .pbtxt, .meta, SavedModel directory or TensorBoard event file")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="where to write the picture: .html (self-contained page), .svg (needs Graphviz) or .dot")
     add_drawing_arguments(parser)
@@ -62,7 +62,7 @@ def add_drawing_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     fmt = format_for(args.output, args.format)
-    loaded = load_graph(args.graph, tags=args.tags)
+    loaded = load_any(args.graph, tags=args.tags)
     drawing = build_drawing(loaded.graph_def, depth=args.depth, outputs=split_names(args.outputs),
                             around=args.around, radius=args.radius, why=args.why, title=str(args.graph))
     written = write_drawing(drawing, args.output, fmt, inputs=[loaded.path, args.graph])
