@@ -1,4 +1,8 @@
-"""inline_calls: replace function calls in a GraphDef's top level with the functions' bodies."""
+"""inline_calls: replace function calls in a GraphDef's top level with the functions' bodies.
+
+``inline_function`` and ``OutputLayout`` are the building blocks, also used to inline the taken
+branch of a constant ``If`` / ``Case`` (``fold_constant_conditions``).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from graphsurgeon.errors import (
 )
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph import names
+from graphsurgeon.graph.op_registry import op_registry
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +56,9 @@ def _arg_size(arg: Any, node: node_def_pb2.NodeDef, op_def: Any) -> int:
     return 1
 
 
-class _OutputLayout:
-    """Flat output index of ``node:output_arg:index`` references, from OpDefs, functions or a table."""
+class OutputLayout:
+    """Flat output index of ``node:output_arg:index`` references, from OpDefs (given, else TensorFlow's
+    registry bundled with graphsurgeon), functions or a table."""
 
     def __init__(self, op_defs: Mapping[str, Any], library: Mapping[str, function_pb2.FunctionDef]) -> None:
         self.op_defs = op_defs
@@ -62,7 +68,7 @@ class _OutputLayout:
         """Output arg -> first flat index; ``None`` when unknown (then one output arg is assumed)."""
         if node.op in self.library:
             return {a.name: i for i, a in enumerate(self.library[node.op].signature.output_arg)}
-        op_def = self.op_defs.get(node.op)
+        op_def = self.op_defs.get(node.op) or op_registry().get(node.op)
         if op_def is not None:
             out, start = {}, 0
             for arg in op_def.output_arg:
@@ -74,15 +80,30 @@ class _OutputLayout:
         return None
 
 
-def _inline_call(call: node_def_pb2.NodeDef, fdef: function_pb2.FunctionDef, layout: _OutputLayout,
-                 taken: set[str]) -> list[node_def_pb2.NodeDef]:
-    """The nodes replacing one call: the body under ``<call>/`` plus an IdentityN named like the call."""
-    prefix = call.name + "/"
-    body_names = {n.name for n in fdef.node_def}
-    clash = sorted(prefix + n for n in body_names if prefix + n in taken)
-    if clash:
-        raise UnsupportedError(f"cannot inline '{call.name}': the graph already has node '{clash[0]}'")
-    data = [x for x in call.input if not x.startswith("^")]
+def free_prefix(name: str, body: list[str], taken: set[str]) -> str:
+    """``<name>/``, or ``<name>/_inlined_<k>/`` for the first k where no body node's new name is taken."""
+    prefix = name + "/"
+    for k in range(1, 10000):
+        if not any(prefix + n in taken for n in body):
+            return prefix
+        prefix = f"{name}/_inlined_{k}/"
+    raise UnsupportedError(f"cannot inline '{name}': no free name scope for its body")  # pragma: no cover
+
+
+def inline_function(call: node_def_pb2.NodeDef, fdef: function_pb2.FunctionDef, layout: OutputLayout,
+                    taken: set[str], arguments: list[str] | None = None) -> list[node_def_pb2.NodeDef]:
+    """The nodes replacing ``call``, a node that runs ``fdef`` (a call, or an ``If`` / ``Case`` whose branch is known).
+
+    The body goes under ``<call>/`` (``<call>/_inlined_<k>/`` where that would clash); a node named like ``call`` forwards the results, so ``call:k``
+    names stay valid: an ``Identity`` when the function has one result and no control outputs, else an
+    ``IdentityN`` (a ``NoOp`` when it has no results). ``arguments`` are the tensors bound to the
+    function's arguments (default: the call's data inputs); ``taken`` holds the graph's node names.
+
+    Raises:
+        UnsupportedError: the function is polymorphic, or an output layout inside it is unknown.
+    """
+    prefix = free_prefix(call.name, [n.name for n in fdef.node_def], taken)
+    data = [x for x in call.input if not x.startswith("^")] if arguments is None else list(arguments)
     controls = [x for x in call.input if x.startswith("^")]
     args = {arg.name: data[i] for i, arg in enumerate(fdef.signature.input_arg)}
     by_name = {n.name: n for n in fdef.node_def}
@@ -138,6 +159,9 @@ def _inline_call(call: node_def_pb2.NodeDef, fdef: function_pb2.FunctionDef, lay
     if not fdef.signature.output_arg:
         ident.op = "NoOp"
         del ident.attr["T"]
+    elif len(ident.input) == 1:
+        ident.op = "Identity"
+        ident.attr["T"].type = fdef.signature.output_arg[0].type
     out.append(ident)
     return out
 
@@ -145,13 +169,13 @@ def _inline_call(call: node_def_pb2.NodeDef, fdef: function_pb2.FunctionDef, lay
 def inline_calls(graph_def: graph_pb2.GraphDef, op_defs: Mapping[str, Any] | None = None) -> graph_pb2.GraphDef:
     """Returns a new GraphDef with every top-level ``(Stateful)PartitionedCall`` replaced by its body.
 
-    Bodies go under ``<call>/``; the call itself becomes an ``IdentityN`` of the same name, so
-    ``call:k`` names stay valid. Nested calls are inlined too. Functional control flow (``If``,
+    Bodies go under ``<call>/``; the call itself becomes an ``Identity`` (one result) or ``IdentityN``
+    of the same name, so ``call:k`` names stay valid. Nested calls are inlined too. Functional control flow (``If``,
     ``While``, ``Case``) stays, with the functions it needs. ``op_defs`` (op name -> OpDef, e.g. a
     MetaGraphDef's ``stripped_op_list``) gives output layouts; ``graph_def`` is not modified.
     """
     library = fn.function_library(graph_def)
-    layout = _OutputLayout(op_defs or {}, library)
+    layout = OutputLayout(op_defs or {}, library)
     nodes = list(graph_def.node)
     for _ in range(1000):
         calls = [i for i, n in enumerate(nodes) if n.op in fn.CALL_OPS or n.op in library]
@@ -166,7 +190,7 @@ def inline_calls(graph_def: graph_pb2.GraphDef, op_defs: Mapping[str, Any] | Non
             name = node.attr["f"].func.name if node.op in fn.CALL_OPS else node.op
             if name not in library:
                 raise UnsupportedError(f"cannot inline '{node.name}': function '{name}' is not in the library")
-            new_nodes.extend(_inline_call(node, library[name], layout, taken))
+            new_nodes.extend(inline_function(node, library[name], layout, taken))
         nodes = new_nodes
     else:  # pragma: no cover - recursion guard
         raise UnsupportedError("cannot inline: calls nest more than 1000 deep")

@@ -1,7 +1,9 @@
 """optimize(graph_def, outputs, passes): run inference rewrites by name, then prune and check.
 
 The passes (one module each under ``graphsurgeon.rewrite``) are ``fold_constant_switches``,
-``strip_training``, ``fold_constants``, ``fold_batch_norm`` and ``remove_import_prefix``; each keeps
+``fold_constant_conditions`` (If / Case, control flow v2), ``inline_calls`` (not by default:
+``inline=True`` or ``converter_ready=True``), ``strip_training``, ``fold_constants``,
+``fold_batch_norm`` and ``remove_import_prefix``; each keeps
 the outputs' values (within float tolerance) and skips, with a logged reason, anything it cannot
 prove safe. The default order resolves constant conditions first (bind the training flags before:
 ``bind={"is_training": False}``), removes pass-through nodes so batch norms follow their
@@ -10,6 +12,7 @@ convolutions, folds constants, folds batch norms, and strips again what folding 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,10 +20,12 @@ from typing import Any
 
 from graphsurgeon._proto import graph_pb2, types_pb2
 from graphsurgeon.errors import GraphSurgeonError, close_matches
+from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import parse_input, split_names
 from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.fold_batch_norm import fold_batch_norm
+from graphsurgeon.rewrite.fold_constant_conditions import CONDITION_OPS, fold_constant_conditions, inline_all_calls
 from graphsurgeon.rewrite.fold_constant_switches import fold_constant_switches
 from graphsurgeon.rewrite.fold_constants import DEFAULT_MAX_GROWTH, fold_constants
 from graphsurgeon.rewrite.freeze import FreezeResult
@@ -37,6 +42,8 @@ Pass = Callable[[graph_pb2.GraphDef, Sequence[str]], graph_pb2.GraphDef]
 #: Every pass by name.
 PASSES: dict[str, Pass] = {
     "fold_constant_switches": fold_constant_switches,
+    "fold_constant_conditions": fold_constant_conditions,
+    "inline_calls": inline_all_calls,
     "strip_training": strip_training,
     "fold_constants": fold_constants,
     "fold_batch_norm": fold_batch_norm,
@@ -48,7 +55,8 @@ PASSES: dict[str, Pass] = {
 LEARNING_PHASE = "keras_learning_phase"
 
 #: What ``optimize`` runs when ``passes`` is None.
-DEFAULT_PASSES = ("fold_constant_switches", "strip_training", "fold_constants", "fold_batch_norm", "strip_training")
+DEFAULT_PASSES = ("fold_constant_switches", "fold_constant_conditions", "strip_training", "fold_constants",
+                  "fold_batch_norm", "strip_training")
 
 
 @dataclasses.dataclass
@@ -62,6 +70,8 @@ class OptimizeResult:
     bound: dict[str, Any] = dataclasses.field(default_factory=dict)
     default_bound: list[str] = dataclasses.field(default_factory=list)
     """The placeholders bound without being asked (``keras_learning_phase``)."""
+    remaining: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Function calls and functional control flow left in the result: op -> count (what converters stop on)."""
 
 
 def learning_phase_placeholders(graph_def: graph_pb2.GraphDef, outputs: Iterable[str] = ()) -> list[str]:
@@ -93,7 +103,8 @@ def parse_passes(passes: str | Iterable[str] | None) -> list[str]:
 
 def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes: str | Iterable[str] | None = None,
              *, bind: Mapping[str, Any] | None = None,
-             max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True) -> graph_pb2.GraphDef:
+             max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True,
+             inline: bool = False, converter_ready: bool = False) -> graph_pb2.GraphDef:
     """Returns a new GraphDef for ``outputs`` after the named passes, a prune and a structural check.
 
     ``graph_def`` is not modified. ``bind`` first turns placeholders into constants (as ``freeze``'s
@@ -101,7 +112,11 @@ def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes
     ``keras_learning_phase`` that ``bind`` does not name is bound to False, as TensorFlow's
     ``optimize_for_inference`` does, unless ``bind_learning_phase`` is False. With ``remove_import_prefix`` among the
     passes, outputs may be given with or without the prefix. ``max_growth_bytes`` is fold_constants'
-    limit on how much folding may grow the graph (default 1 MiB).
+    limit on how much folding may grow the graph (default 1 MiB). ``inline`` runs ``inline_calls``
+    first (function calls replaced by their bodies); ``converter_ready`` is ``inline`` plus, whatever
+    ``passes`` says, the constant-condition folding and the Identity / IdentityN removal, for converters
+    (OpenCV, TFLite, tf2onnx, OpenVINO) that read no functions: ``OptimizeResult.remaining`` lists
+    what is left that they may stop on.
 
     Raises:
         NodeNotFoundError: an output or bound placeholder is not in the graph.
@@ -109,14 +124,16 @@ def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes
         InvalidGraphError: the input or the result is structurally broken.
     """
     return optimize_graph(graph_def, outputs, passes, bind=bind, max_growth_bytes=max_growth_bytes,
-                          bind_learning_phase=bind_learning_phase).graph_def
+                          bind_learning_phase=bind_learning_phase, inline=inline,
+                          converter_ready=converter_ready).graph_def
 
 
 def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
                    passes: str | Iterable[str] | None = None, *, bind: Mapping[str, Any] | None = None,
-                   max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True) -> OptimizeResult:
+                   max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True,
+                   inline: bool = False, converter_ready: bool = False) -> OptimizeResult:
     """``optimize`` that also reports node counts after each pass (see ``optimize``)."""
-    names = parse_passes(passes)
+    names = with_inlining(parse_passes(passes), inline=inline, converter_ready=converter_ready)
     output_names = split_names(outputs)
     if not output_names:
         raise GraphSurgeonError("optimize needs at least one output (run 'gs inspect' to list candidate outputs)")
@@ -148,8 +165,29 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
         steps.append((name, before, len(working.node)))
         log.info("optimize: %s: %d -> %d nodes", name, before, len(working.node))
     check_graph(working, frozen=False, source="optimized graph")
+    remaining = dict(collections.Counter(n.op for n in working.node if n.op in _FUNCTIONAL_OPS
+                                         or n.op in {f.signature.name for f in working.library.function}))
     return OptimizeResult(graph_def=working, outputs=output_names, steps=steps, bound=bound,
-                          default_bound=default_bound)
+                          default_bound=default_bound, remaining=remaining)
+
+
+#: Ops that run functions of the library; converters read none of them (TFLite and tf2onnx read some).
+_FUNCTIONAL_OPS = CONDITION_OPS | fn.WHILE_OPS | fn.CALL_OPS
+
+
+def with_inlining(names: Sequence[str], *, inline: bool, converter_ready: bool) -> list[str]:
+    """The pass list with ``inline_calls`` first (``inline`` or ``converter_ready``) and, for
+    ``converter_ready``, the condition folding after it and a final ``strip_training`` when missing."""
+    out = list(names)
+    if converter_ready:
+        inline = True
+        if "fold_constant_conditions" not in out:
+            out.insert(0, "fold_constant_conditions")
+        if not out or out[-1] != "strip_training":
+            out.append("strip_training")
+    if inline and "inline_calls" not in out:
+        out.insert(0, "inline_calls")
+    return out
 
 
 def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:

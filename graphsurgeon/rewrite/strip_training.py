@@ -1,7 +1,8 @@
-"""strip_training(graph_def, outputs): remove Identity chains, CheckNumerics, StopGradient and PreventGradient.
+"""strip_training(graph_def, outputs): remove Identity(N) chains, CheckNumerics, StopGradient and PreventGradient.
 
 Each removed node's consumers read its input instead; its control inputs move onto its consumers
-(see ``graphsurgeon.surgery.bypass_nodes``). Unlike TensorFlow's ``remove_training_nodes``, a node
+(see ``graphsurgeon.surgery.bypass_nodes``); an IdentityN's consumers of ``node:k`` read its input
+``k`` (inlining functions leaves them). Unlike TensorFlow's ``remove_training_nodes``, a node
 is kept, with the reason logged, when removing it is not provably safe:
 
 * it is a requested output, or it has no consumers at all (it may be an output nobody named);
@@ -13,7 +14,7 @@ is kept, with the reason logged, when removing it is not provably safe:
   which branch or iteration runs (run ``fold_constant_switches`` first to resolve constant
   conditions); or it reads another control-flow op (Merge, Enter, Exit, NextIteration) and
   carries control consumers;
-* it forwards a reference (ref dtype) or has more than one data input.
+* it forwards a reference (ref dtype) or (other than an IdentityN) has more than one data input.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from graphsurgeon.graph.view import GraphView
 log = logging.getLogger(__name__)
 
 #: Ops removed by this pass: they pass their one input through unchanged at inference time.
-STRIP_OPS = frozenset({"Identity", "CheckNumerics", "StopGradient", "PreventGradient", "Snapshot"})
+STRIP_OPS = frozenset({"Identity", "IdentityN", "CheckNumerics", "StopGradient", "PreventGradient", "Snapshot"})
 #: Ops whose outputs carry control flow; an Identity reading one is kept.
 CONTROL_FLOW_OPS = frozenset({"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
                               "NextIteration", "RefNextIteration", "LoopCond", "_SwitchN"})
@@ -66,7 +67,7 @@ def strip_training(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] =
             log.info("strip_training: keeping '%s' (%s): %s", node.name, node.op, reason)
             continue
         data = [r for r in map(parse_input, node.input) if not r.is_control]
-        plan[node.name] = {0: data[0]}
+        plan[node.name] = dict(enumerate(data)) if node.op == "IdentityN" else {0: data[0]}
     if not plan:
         out = graph_pb2.GraphDef()
         out.CopyFrom(graph_def)
@@ -81,16 +82,17 @@ def _keep_reason(node, nodes, protected: set[str], colocated_with: set[str], vie
     if node.name in colocated_with:
         return "other nodes are colocated with it (_class loc:@)"
     data = [r for r in map(parse_input, node.input) if not r.is_control]
-    if len(data) != 1:
+    if len(data) != 1 and (node.op != "IdentityN" or not data):
         return f"it has {len(data)} data inputs"
-    producer = nodes.get(data[0].node)
-    if producer is None:
-        return f"its input '{data[0].node}' is not in the graph"
-    if producer.op in SWITCH_OPS:
-        return (f"it reads {producer.op} '{producer.name}' (a cond branch pivot or loop variable whose deadness "
-                "decides what runs; run fold_constant_switches first)")
-    if producer.op in CONTROL_FLOW_OPS and view.consumers(node.name, ("control",)):
-        return f"it reads {producer.op} '{producer.name}' and other nodes hang control inputs on it"
+    for ref in data:
+        producer = nodes.get(ref.node)
+        if producer is None:
+            return f"its input '{ref.node}' is not in the graph"
+        if producer.op in SWITCH_OPS:
+            return (f"it reads {producer.op} '{producer.name}' (a cond branch pivot or loop variable whose deadness "
+                    "decides what runs; run fold_constant_switches first)")
+        if producer.op in CONTROL_FLOW_OPS and view.consumers(node.name, ("control",)):
+            return f"it reads {producer.op} '{producer.name}' and other nodes hang control inputs on it"
     for key in ("T", "dtype"):
         if key in node.attr and is_ref_dtype(node.attr[key].type):
             return "it forwards a reference (ref dtype)"
