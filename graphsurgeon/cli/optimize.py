@@ -5,7 +5,14 @@ fold_constants, fold_batch_norm, strip_training), then prunes to the outputs and
 result. Each pass keeps the outputs' values (within float tolerance) and skips what it cannot
 prove safe (gs -v optimize ... logs why). Bind training flags first so conditions become constant.
 
-passes: fold_constant_switches, strip_training, fold_constants, fold_batch_norm, remove_import_prefix
+passes: fold_constant_switches, fold_constant_conditions, inline_calls, strip_training, fold_constants,
+fold_batch_norm, remove_import_prefix, drop_inert_controls
+
+An If / Case (control flow v2, as tf_keras builds batch norm) whose condition is constant after
+binding is replaced by the branch it runs. --inline replaces function calls (StatefulPartitionedCall
+of a TF2 freeze) with their bodies; --converter-ready does that too and removes the Identity/IdentityN
+nodes and the control edges that change nothing left behind, for converters that read no functions
+(OpenCV, TFLite, tf2onnx, OpenVINO).
 
 examples:
   gs optimize frozen.pb --outputs InceptionV3/Predictions/Reshape_1 -o optimized.pb
@@ -14,11 +21,13 @@ examples:
 A bool placeholder named keras_learning_phase is bound to false without --bind, as TensorFlow's
 optimize_for_inference does; --keep-learning-phase leaves it a placeholder.
   gs optimize exported.pb --outputs import/probs --passes remove_import_prefix,strip_training -o clean.pb
+  gs optimize tf2_frozen.pb --outputs Identity --converter-ready -o for_opencv.pb
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from graphsurgeon.cli import _flags as flags
 from graphsurgeon.formats.model import load_graph, save_graph
@@ -34,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--passes", metavar="NAMES", default=None,
                         help="comma-separated passes to run, in order (default: the standard list above)")
     flags.add_bind(parser)
+    parser.add_argument("--inline", action="store_true",
+                        help="replace function calls (PartitionedCall, StatefulPartitionedCall) with their bodies")
+    parser.add_argument("--converter-ready", "--converter_ready", dest="converter_ready", action="store_true",
+                        help="--inline, fold constant If/Case and remove the Identity/IdentityN left behind, so "
+                             "converters that read no functions (OpenCV, TFLite, tf2onnx, OpenVINO) can; warns of "
+                             "what is left")
     parser.add_argument("--keep-learning-phase", "--keep_learning_phase", dest="keep_learning_phase",
                         action="store_true",
                         help="leave a bool placeholder named keras_learning_phase alone (by default it is bound "
@@ -70,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_graph(args.graph, tags=args.saved_model_tags)
     growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
     result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds,
-                            bind_learning_phase=not args.keep_learning_phase, **growth)
+                            bind_learning_phase=not args.keep_learning_phase, inline=args.inline,
+                            converter_ready=args.converter_ready, **growth)
     result.graph_def = flags.apply_default_attrs(args, result.graph_def)
     written = save_graph(result.graph_def, args.output, text=args.text, inputs=[loaded.path, args.graph])
     for name, value in result.bound.items():
@@ -85,5 +101,9 @@ def run(args: argparse.Namespace) -> int:
     if result.outputs != split_names(args.outputs):
         print(f"outputs {', '.join(result.outputs)}")
     print(f"wrote  {args.output} ({format_bytes(written)}, {'text' if args.text else 'binary'})")
+    if result.remaining and args.converter_ready:
+        left = ", ".join(f"{count} {op}" for op, count in sorted(result.remaining.items()))
+        print(f"gs: warning: {left} left (gs -v optimize ... says why); converters that read no functions "
+              "(OpenCV) stop on them", file=sys.stderr)
     return 0
 

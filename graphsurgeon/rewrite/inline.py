@@ -94,10 +94,11 @@ def inline_function(call: node_def_pb2.NodeDef, fdef: function_pb2.FunctionDef, 
                     taken: set[str], arguments: list[str] | None = None) -> list[node_def_pb2.NodeDef]:
     """The nodes replacing ``call``, a node that runs ``fdef`` (a call, or an ``If`` / ``Case`` whose branch is known).
 
-    The body goes under ``<call>/`` (``<call>/_inlined_<k>/`` where that would clash); a node named like ``call`` forwards the results, so ``call:k``
-    names stay valid: an ``Identity`` when the function has one result and no control outputs, else an
-    ``IdentityN`` (a ``NoOp`` when it has no results). ``arguments`` are the tensors bound to the
-    function's arguments (default: the call's data inputs); ``taken`` holds the graph's node names.
+    The body goes under ``<call>/`` (``<call>/_inlined_<k>/`` where that would clash); a node named
+    like ``call`` forwards the results, so ``call:k`` names stay valid: an ``Identity`` when the
+    function has one result and no control outputs, else an ``IdentityN`` (a ``NoOp`` when it has no
+    results). ``arguments`` are the tensors bound to the function's arguments (default: the call's
+    data inputs); ``taken`` holds the graph's node names.
 
     Raises:
         UnsupportedError: the function is polymorphic, or an output layout inside it is unknown.

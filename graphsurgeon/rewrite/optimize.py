@@ -3,7 +3,8 @@
 The passes (one module each under ``graphsurgeon.rewrite``) are ``fold_constant_switches``,
 ``fold_constant_conditions`` (If / Case, control flow v2), ``inline_calls`` (not by default:
 ``inline=True`` or ``converter_ready=True``), ``strip_training``, ``fold_constants``,
-``fold_batch_norm`` and ``remove_import_prefix``; each keeps
+``fold_batch_norm``, ``remove_import_prefix`` and ``drop_inert_controls`` (control edges that change
+nothing; with ``converter_ready``); each keeps
 the outputs' values (within float tolerance) and skips, with a logged reason, anything it cannot
 prove safe. The default order resolves constant conditions first (bind the training flags before:
 ``bind={"is_training": False}``), removes pass-through nodes so batch norms follow their
@@ -24,6 +25,7 @@ from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import parse_input, split_names
 from graphsurgeon.rewrite.bind import bind_placeholders
+from graphsurgeon.rewrite.drop_inert_controls import drop_inert_controls
 from graphsurgeon.rewrite.fold_batch_norm import fold_batch_norm
 from graphsurgeon.rewrite.fold_constant_conditions import CONDITION_OPS, fold_constant_conditions, inline_all_calls
 from graphsurgeon.rewrite.fold_constant_switches import fold_constant_switches
@@ -48,6 +50,7 @@ PASSES: dict[str, Pass] = {
     "fold_constants": fold_constants,
     "fold_batch_norm": fold_batch_norm,
     "remove_import_prefix": remove_import_prefix,
+    "drop_inert_controls": drop_inert_controls,
 }
 
 #: A bool placeholder whose name contains this is Keras' training flag: ``optimize`` binds it to False
@@ -114,7 +117,8 @@ def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes
     passes, outputs may be given with or without the prefix. ``max_growth_bytes`` is fold_constants'
     limit on how much folding may grow the graph (default 1 MiB). ``inline`` runs ``inline_calls``
     first (function calls replaced by their bodies); ``converter_ready`` is ``inline`` plus, whatever
-    ``passes`` says, the constant-condition folding and the Identity / IdentityN removal, for converters
+    ``passes`` says, the constant-condition folding, ``drop_inert_controls`` and the Identity /
+    IdentityN removal, for converters
     (OpenCV, TFLite, tf2onnx, OpenVINO) that read no functions: ``OptimizeResult.remaining`` lists
     what is left that they may stop on.
 
@@ -177,14 +181,14 @@ _FUNCTIONAL_OPS = CONDITION_OPS | fn.WHILE_OPS | fn.CALL_OPS
 
 def with_inlining(names: Sequence[str], *, inline: bool, converter_ready: bool) -> list[str]:
     """The pass list with ``inline_calls`` first (``inline`` or ``converter_ready``) and, for
-    ``converter_ready``, the condition folding after it and a final ``strip_training`` when missing."""
+    ``converter_ready``, the condition folding after it, then ``drop_inert_controls`` and
+    ``strip_training`` at the end."""
     out = list(names)
     if converter_ready:
         inline = True
         if "fold_constant_conditions" not in out:
             out.insert(0, "fold_constant_conditions")
-        if not out or out[-1] != "strip_training":
-            out.append("strip_training")
+        out.extend(["drop_inert_controls", "strip_training"])
     if inline and "inline_calls" not in out:
         out.insert(0, "inline_calls")
     return out
