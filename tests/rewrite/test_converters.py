@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import re
+import shlex
 import warnings
 
 import numpy as np
@@ -20,7 +22,8 @@ from keras_graph_mode import build, small_cnn
 
 from graphsurgeon.cli import main
 
-FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
 SLIM_BN = FIXTURES / "freeze" / "batchnorm_update_ops"
 KERAS_EXPORT = FIXTURES / "tf2" / "keras3_cnn"
 
@@ -36,34 +39,48 @@ class Case:
     expected: np.ndarray  # TensorFlow's output on the original model
 
 
-def _run(*argv: str) -> None:
-    assert main(list(argv)) == 0, " ".join(argv)
+def readme_commands() -> list[list[str]]:
+    """The gs commands of README's converter section, in order (two a model)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## To ONNX, OpenVINO, OpenCV and TFLite", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    commands = [shlex.split(line, comments=True) for line in block.splitlines()]
+    commands = [c for c in commands if c]
+    assert all(c[0] == "gs" for c in commands), commands
+    assert len(commands) == 2 * len(MODELS), "two commands (freeze, optimize) a model"
+    return [c[1:] for c in commands]
+
+
+def _run_readme(model: str, tmp: pathlib.Path, files: dict[str, pathlib.Path]) -> None:
+    """Runs the README's freeze and optimize commands for ``model``, with its files in place of the names."""
+    k = list(MODELS).index(model)
+    files = {"frozen.pb": tmp / "frozen.pb", "optimized.pb": tmp / "optimized.pb", **files}
+    for argv in readme_commands()[2 * k: 2 * k + 2]:
+        argv = [str(files.get(a, a)) for a in argv]
+        assert main(argv) == 0, " ".join(argv)
 
 
 def _slim_bn(tmp: pathlib.Path) -> Case:
-    _run("freeze", "--input_checkpoint", str(SLIM_BN / "model.ckpt"), "--output_node_names", "out",
-         "--bind", "is_training=false", "--output_graph", str(tmp / "frozen.pb"))
-    _run("optimize", str(tmp / "frozen.pb"), "--outputs", "out", "-o", str(tmp / "optimized.pb"))
+    _run_readme("slim_bn", tmp, {"model.ckpt": SLIM_BN / "model.ckpt"})
     expected = np.load(SLIM_BN / "expected.npz")
     return Case(tmp / "optimized.pb", "x:0", "out:0", expected["in:x:0"], expected["out:out:0"])
 
 
 def _tf_keras_if(tmp: pathlib.Path) -> Case:
     case = build(tmp, small_cnn)
-    _run("freeze", "--input_checkpoint", str(case.checkpoint), "--output_node_names", case.output_node,
-         "--bind", "keras_learning_phase=false", "--output_graph", str(tmp / "frozen.pb"))
-    _run("optimize", str(tmp / "frozen.pb"), "--outputs", case.output_node, "-o", str(tmp / "optimized.pb"))
+    assert case.output_node == "probs/Softmax"
+    _run_readme("tf_keras_if", tmp, {"model.ckpt": case.checkpoint})
     return Case(tmp / "optimized.pb", case.input, case.output, case.x, case.expected)
 
 
 def _keras_export(tmp: pathlib.Path) -> Case:
     import tensorflow as tf
 
-    _run("freeze", "--input_saved_model_dir", str(KERAS_EXPORT), "--output_graph", str(tmp / "frozen.pb"))
+    _run_readme("keras_export", tmp, {"saved_model/": KERAS_EXPORT})
     signature = json.loads((tmp / "frozen.pb.signature.json").read_text())
     (output,) = signature["outputs"].values()
     (input_,) = signature["inputs"].values()
-    _run("optimize", str(tmp / "frozen.pb"), "--outputs", output, "--converter-ready", "-o", str(tmp / "optimized.pb"))
+    assert output == "StatefulPartitionedCall:0", "README's command names this output"
     x = np.linspace(-1, 1, 2 * 8 * 8 * 3, dtype=np.float32).reshape(2, 8, 8, 3)
     serve = tf.saved_model.load(str(KERAS_EXPORT)).signatures["serving_default"]
     (key,) = signature["inputs"]
@@ -135,6 +152,21 @@ def test_converter_matches_tensorflow(cases, converter, model):
     assert got.size == case.expected.size, (got.shape, case.expected.shape)
     np.testing.assert_allclose(got.reshape(case.expected.shape), case.expected, rtol=1e-4, atol=1e-5,
                                err_msg=f"{model} through {converter}")
+
+
+@pytest.mark.parametrize("converter", CONVERTERS)
+def test_frozen_tf_keras_graph_with_if(cases, converter):
+    """Before gs optimize, the tf_keras graph holds If nodes (with a constant condition): TFLite, tf2onnx and
+    OpenVINO read them, OpenCV cannot (README: what each converter needs)."""
+    case = dataclasses.replace(cases["tf_keras_if"])
+    case.graph = case.graph.with_name("frozen.pb")
+    if converter == "opencv":
+        cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is not installed")
+        with pytest.raises(cv2.error):  # "Can't parse layer ... of type 'If'" (logged), then this
+            _opencv(case)
+        return
+    got = np.asarray(CONVERTERS[converter](case))
+    np.testing.assert_allclose(got.reshape(case.expected.shape), case.expected, rtol=1e-4, atol=1e-5)
 
 
 def test_optimized_graphs_hold_no_functions(cases):
