@@ -58,8 +58,10 @@ def test_package_docstring_example(tmp_path: pathlib.Path) -> None:
 
 def test_readme_examples_are_all_tested() -> None:
     titles = [title for title, _ in _readme_blocks()]
-    # "Coming from NVIDIA's graphsurgeon" is run by tests/nvidia/test_nvidia_ssd.py.
-    assert titles == ["## What is in the box", "## Graph surgery", "## Coming from NVIDIA's graphsurgeon"], \
+    # "Coming from NVIDIA's graphsurgeon" is run by tests/nvidia/test_nvidia_ssd.py, "To ONNX, ..." by
+    # tests/rewrite/test_converters.py.
+    assert titles == ["## What is in the box", "## Graph surgery", "## To ONNX, OpenVINO, OpenCV and TFLite",
+                      "## Coming from NVIDIA's graphsurgeon"], \
         f"a README example without a test: {titles}"
 
 

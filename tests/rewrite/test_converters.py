@@ -162,11 +162,47 @@ def test_frozen_tf_keras_graph_with_if(cases, converter):
     case.graph = case.graph.with_name("frozen.pb")
     if converter == "opencv":
         cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is not installed")
-        with pytest.raises(cv2.error):  # "Can't parse layer ... of type 'If'" (logged), then this
+        with pytest.raises(cv2.error):  # OpenCV logs "Can't parse layer ... of type 'If'" first
             _opencv(case)
         return
     got = np.asarray(CONVERTERS[converter](case))
     np.testing.assert_allclose(got.reshape(case.expected.shape), case.expected, rtol=1e-4, atol=1e-5)
+
+
+def test_readme_converter_snippet(cases, tmp_path, monkeypatch):
+    """The README's Python lines for the four converters run as written on the TF-Slim graph (x, out) and agree."""
+    import tensorflow as tf
+
+    tf2onnx = pytest.importorskip("tf2onnx", reason="tf2onnx is not installed")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    openvino = pytest.importorskip("openvino", reason="openvino is not installed")
+    cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is not installed")
+    case = cases["slim_bn"]
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## To ONNX, OpenVINO, OpenCV and TFLite", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    (tmp_path / "optimized.pb").write_bytes(case.graph.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    graph_def = tf.compat.v1.GraphDef.FromString(case.graph.read_bytes())
+    scope = {"tf": tf, "tf2onnx": tf2onnx, "openvino": openvino, "cv2": cv2, "graph_def": graph_def}
+    exec(compile(code, "README.md", "exec"), scope)
+    x = case.x[:1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_content=scope["tflite"])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    scope["net"].setInput(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    results = {
+        "tflite": interpreter.get_tensor(interpreter.get_output_details()[0]["index"]),
+        "onnx": ort.InferenceSession(scope["onnx_model"].SerializeToString()).run(None, {"x:0": x})[0],
+        "openvino": scope["compiled"](x)[0],
+        "opencv": scope["net"].forward(),
+    }
+    for name, got in results.items():
+        np.testing.assert_allclose(np.reshape(got, case.expected[:1].shape), case.expected[:1], rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
 
 
 def test_optimized_graphs_hold_no_functions(cases):
