@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     if result.outputs != split_names(args.outputs):
         print(f"outputs {', '.join(result.outputs)}")
     print(f"wrote  {args.output} ({format_bytes(written)}, {'text' if args.text else 'binary'})")
+    conditions = {op: n for op, n in result.remaining.items() if op in ("If", "StatelessIf", "Case", "StatelessCase")}
+    if conditions and not args.converter_ready:
+        kept = ", ".join(f"{count} {op}" for op, count in sorted(conditions.items()))
+        print(f"note   {kept} kept: the condition is not constant (bind it with --bind; gs -v optimize ... says why)")
     if result.remaining and args.converter_ready:
         left = ", ".join(f"{count} {op}" for op, count in sorted(result.remaining.items()))
         print(f"gs: warning: {left} left (gs -v optimize ... says why); converters that read no functions "

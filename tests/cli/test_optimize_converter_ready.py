@@ -84,3 +84,7 @@ def test_converter_ready_warns_of_what_is_left(tmp_path, capsys):
                  "-o", str(ready)]) == 0
     err = capsys.readouterr().err
     assert "gs: warning: 1 While left" in err, err
+    # Without --converter-ready: a note, since an If on a placeholder is what keeps batch norms unfolded.
+    assert main(["optimize", str(frozen), "--outputs", "out", "-o", str(ready)]) == 0
+    captured = capsys.readouterr()
+    assert "note   1 If kept: the condition is not constant" in captured.out and not captured.err, captured
