@@ -54,13 +54,11 @@ def fold_constant_conditions(graph_def: graph_pb2.GraphDef, outputs: str | Itera
     layout = OutputLayout({}, library)
     nodes = list(graph_def.node)
     folded = 0
-    reported: set[str] = set()
-    for _ in range(_MAX_ROUNDS):
+    reasons: dict[str, str] = {}
+    for _ in range(_MAX_ROUNDS):  # inlined branches may hold conditions that are constant now
         if not any(n.op in CONDITION_OPS for n in nodes):
             break
-        current = graph_pb2.GraphDef()
-        current.node.extend(nodes)
-        evaluator = ConstantEvaluator(current)
+        evaluator = ConstantEvaluator(nodes)
         by_name = {n.name: n for n in nodes}
         taken = set(by_name)
         changed = False
@@ -82,9 +80,7 @@ def fold_constant_conditions(graph_def: graph_pb2.GraphDef, outputs: str | Itera
                     except UnsupportedError as err:
                         reason = str(err).removeprefix("cannot inline ")
             if replacement is None:
-                if node.name not in reported:
-                    reported.add(node.name)
-                    log.info("fold_constant_conditions: keeping %s '%s': %s", node.op, node.name, reason)
+                reasons[node.name] = reason
                 new_nodes.append(node)
                 continue
             _keep_output_shapes(node, replacement[-1])
@@ -96,6 +92,10 @@ def fold_constant_conditions(graph_def: graph_pb2.GraphDef, outputs: str | Itera
         nodes = new_nodes
         if not changed:
             break
+    for node in nodes:
+        if node.op in CONDITION_OPS:
+            log.info("fold_constant_conditions: keeping %s '%s': %s", node.op, node.name,
+                     reasons.get(node.name, f"conditions nest more than {_MAX_ROUNDS} deep"))
     out = graph_pb2.GraphDef()
     out.versions.CopyFrom(graph_def.versions)
     out.node.extend(nodes)

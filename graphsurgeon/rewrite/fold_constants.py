@@ -337,8 +337,9 @@ def _const_value(node: node_def_pb2.NodeDef) -> np.ndarray:
 class ConstantEvaluator:
     """Evaluates tensors of a graph whose whole ancestry is constant (memoized, lazy)."""
 
-    def __init__(self, graph_def: graph_pb2.GraphDef, *, exact: bool = True) -> None:
-        self._nodes = {n.name: n for n in graph_def.node}
+    def __init__(self, graph_def: graph_pb2.GraphDef | Iterable[node_def_pb2.NodeDef], *, exact: bool = True) -> None:
+        nodes = graph_def.node if isinstance(graph_def, graph_pb2.GraphDef) else graph_def
+        self._nodes = {n.name: n for n in nodes}
         self._exact = exact
         self._values: dict[str, np.ndarray | None] = {}
         self.reasons: dict[str, str] = {}
