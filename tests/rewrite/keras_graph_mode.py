@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 import graphsurgeon as gs
 
@@ -70,7 +71,8 @@ def build(tmp_path: pathlib.Path, make_model: Callable[[Any], Any], batch: int =
     that folding them is visible), runs it at inference, and saves a checkpoint with its .meta."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tensorflow as tf
-    import tf_keras as keras
+
+    keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (TF1 graph-mode Keras models)")
     from tf_keras.src import backend as keras_backend  # get_session is not exported by tf_keras 2.x
 
     rng = np.random.default_rng(seed)
