@@ -3,8 +3,8 @@
 This is the only module of graphsurgeon that imports TensorFlow, and it does so lazily, inside
 the functions that need it: ``import graphsurgeon.validate`` never loads TensorFlow. Without
 TensorFlow those functions raise ``MissingDependencyError`` with the install hint. What needs no
-TensorFlow (a graph's inputs and outputs, input values, the comparison and its report) lives in
-``graphsurgeon.values``.
+TensorFlow lives in ``graphsurgeon.values`` (a graph's inputs and outputs, input values) and
+``graphsurgeon.comparison`` (the comparison and its report).
 
 Graphs are imported with ``name=""`` (no ``import/`` prefix) and with their device fields
 cleared, then run in a ``tf.compat.v1.Session`` under ``tf.device(<device>)`` with soft placement,
@@ -27,27 +27,31 @@ from typing import Any
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2
+from graphsurgeon.comparison import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    ValidationReport,
+    ValidationRow,
+    compare,
+    dtype_label,
+    plain_value,
+)
 from graphsurgeon.errors import MismatchError, MissingDependencyError, ValidationError, not_found
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.model import is_tf2_saved_model
 from graphsurgeon.graph import names
 from graphsurgeon.values import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
     DEFAULT_SIGNATURE,
     PLACEHOLDER_OPS,
     VARIABLE_OPS,
     InputSpec,
-    ValidationReport,
-    ValidationRow,
     as_graph_def,
+    bound_values,
     candidate_outputs,
     check_outputs,
     coerce_value,
-    compare_arrays,
     dense_tensor,
-    dtype_label,
     has_saved_model_init,
     initializer_nodes_of,
     normalize_device,
@@ -518,7 +522,7 @@ def _run_original_tf2(tf: Any, loaded: _model.LoadedGraph, label: str, signature
 
 def _compare(original: Callable[[Any, str], Mapping[str, np.ndarray]], keys: Sequence[str],
              frozen_def: graph_pb2.GraphDef, frozen_label: str, feeds: Mapping[str, np.ndarray], fetches: Sequence[str],
-             init: Sequence[str], devices: Sequence[str] | str | None, rtol: float, atol: float,
+             init: Sequence[str], devices: Sequence[str] | str | None, rtol: float, atol: float, elementwise: bool,
              verbose: bool) -> tuple[list[ValidationRow], list[str]]:
     """The one run-and-compare loop (TF1 and TF2 originals): on each device, ``original(tf, device)`` (values
     by ``keys``) and the frozen graph (values by ``fetches``, in the same order), compared pairwise."""
@@ -531,15 +535,15 @@ def _compare(original: Callable[[Any, str], Mapping[str, np.ndarray]], keys: Seq
             logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
             got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
             for key, name in zip(keys, fetches):
-                max_abs, max_rel, ok, note = compare_arrays(want[key], got[name], rtol, atol)
+                found = compare(want[key], got[name], rtol, atol, elementwise)
                 rows.append(ValidationRow(name, short_device(device), tuple(got[name].shape), dtype_label(got[name]),
-                                          max_abs, max_rel, ok, note))
+                                          found.max_abs, found.max_rel, found.ok, found.note, found.scale))
     return rows, run_on
 
 
 def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: graph_pb2.GraphDef,
                   frozen_label: str, *, signature: str, inputs: Mapping[str, Any] | None,
-                  outputs: Sequence[str] | str | None, rtol: float, atol: float,
+                  outputs: Sequence[str] | str | None, rtol: float, atol: float, elementwise: bool,
                   devices: Sequence[str] | str | None, seed: int, batch: int,
                   initializer_nodes: Sequence[str] | str | None, verbose: bool) -> ValidationReport:
     """``validate`` for a TF2 SavedModel original: the signature is called eagerly, the frozen graph run."""
@@ -572,18 +576,18 @@ def _validate_tf2(loaded: _model.LoadedGraph, original_label: str, frozen_def: g
         return _run_signature_once(tf, loaded, signature, values, device, f"'{original_label}'")
 
     rows, run_on = _compare(original_values, keys, frozen_def, frozen_label, feeds, fetches, init, devices, rtol, atol,
-                            verbose)
+                            elementwise, verbose)
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=None, rows=rows,
         inputs={specs[key].name: (tuple(value.shape), dtype_label(value)) for key, value in values.items()},
         random=[specs[key].name for key in values if key not in given], devices=[short_device(d) for d in run_on],
-        rtol=rtol, atol=atol, seed=seed, signature=signature)
+        rtol=rtol, atol=atol, seed=seed, signature=signature, elementwise=elementwise)
 
 
 def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] | None = None,
              tags: Iterable[str] | str | None = None, inputs: Mapping[str, Any] | None = None,
              outputs: Sequence[str] | str | None = None, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-             devices: Sequence[str] | str | None = None, seed: int = 0, batch: int = 1,
+             elementwise: bool = False, devices: Sequence[str] | str | None = None, seed: int = 0, batch: int = 1,
              initializer_nodes: Sequence[str] | str | None = None, signature: str = DEFAULT_SIGNATURE,
              verbose: bool = False) -> ValidationReport:
     """Runs the original model and the frozen graph on the same inputs on every device and compares.
@@ -611,11 +615,16 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         checkpoint: the checkpoint prefix (or directory, or .index file) for a graph or .meta.
         tags: the SavedModel tag set (default ``serve`` or the only one).
         inputs: node or tensor name -> value; the other required placeholders get random values
-            (seeded by ``seed``; unknown sizes become ``batch``), the same for both models. An input
-            the frozen graph no longer has (a placeholder the freeze bound to a constant, such as
-            ``is_training``) is fed to the original only: pass the bound value here.
+            (seeded by ``seed``; unknown sizes become ``batch``), the same for both models. A
+            placeholder of the original that the frozen graph no longer has (bound with ``gs freeze
+            --bind is_training=false``, or folded away) is fed to the original only, with the value
+            of the Const the freeze left in its place, else its switch's inference value
+            (``values.bound_values``; the report's ``fixed`` lists them); a value given here wins.
         outputs: what to compare (default: the frozen graph's candidate outputs).
-        rtol, atol: tolerances for floating-point outputs; other dtypes must match exactly.
+        rtol, atol: tolerances for floating-point outputs: ``|frozen - original| <= atol + rtol *
+            scale``, scale the largest finite ``|original|`` of the output; other dtypes must match
+            exactly.
+        elementwise: judge each element against ``atol + rtol * |original|`` (numpy's ``allclose``).
         devices: the devices to run on (default: the CPU and every GPU).
         initializer_nodes: nodes of the frozen graph to run once first.
         signature: for a TF2 SavedModel original, the signature the frozen graph was made from.
@@ -633,8 +642,8 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     frozen_def, frozen_label = as_graph_def(frozen)
     if is_tf2_saved_model(loaded):
         return _validate_tf2(loaded, original_label, frozen_def, frozen_label, signature=signature, inputs=inputs,
-                             outputs=outputs, rtol=rtol, atol=atol, devices=devices, seed=seed, batch=batch,
-                             initializer_nodes=initializer_nodes, verbose=verbose)
+                             outputs=outputs, rtol=rtol, atol=atol, elementwise=elementwise, devices=devices,
+                             seed=seed, batch=batch, initializer_nodes=initializer_nodes, verbose=verbose)
     output_names = names.split_names(outputs) or candidate_outputs(frozen_def)
     if not output_names:
         raise ValidationError(f"'{frozen_label}' has no candidate outputs; name the outputs to compare")
@@ -660,8 +669,11 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     for name in feeds:
         if names.node_name(name) not in set(original_nodes):
             raise not_found("input", name, original_nodes, where=f"the original '{original_label}'")
-    original_feeds = prepare_feeds(loaded.graph_def, {**feeds, **original_only}, random_inputs=True, batch=batch,
-                                   seed=seed + 1, where=f"the original '{original_label}'", outputs=fetches)
+    # The bound value (is_training=false) for what the freeze bound or folded away and the user did not give.
+    fixed = bound_values(loaded.graph_def, frozen_def, fetches, given=[*given, *feeds])
+    known = {**feeds, **original_only, **{name: value for name, (value, _) in fixed.items()}}
+    original_feeds = prepare_feeds(loaded.graph_def, known, random_inputs=True, batch=batch, seed=seed + 1,
+                                   where=f"the original '{original_label}'", outputs=fetches)
     given_names = {names.tensor_name(k) for k in given}
     init = names.split_names(initializer_nodes) if initializer_nodes is not None else initializer_nodes_of(frozen_def)
 
@@ -670,9 +682,10 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         return _run_original_once(tf, loaded, prefix, original_feeds, fetches, device, f"'{original_label}'")
 
     rows, run_on = _compare(original_values, fetches, frozen_def, frozen_label, feeds, fetches, init, devices, rtol,
-                            atol, verbose)
+                            atol, elementwise, verbose)
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=prefix, rows=rows,
         inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in original_feeds.items()},
-        random=[name for name in original_feeds if name not in given_names], devices=[short_device(d) for d in run_on],
-        rtol=rtol, atol=atol, seed=seed)
+        random=[name for name in original_feeds if name not in given_names and name not in fixed],
+        devices=[short_device(d) for d in run_on], rtol=rtol, atol=atol, seed=seed, elementwise=elementwise,
+        fixed={name: (plain_value(value), source) for name, (value, source) in fixed.items()})

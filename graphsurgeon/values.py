@@ -1,6 +1,7 @@
 """What validating and running a graph needs without TensorFlow: a graph's inputs and candidate
-outputs, input values (random, or coerced from what the user gave), a TF2 signature's inputs, and
-the comparison and its report.
+outputs, input values (random, or coerced from what the user gave; the bound value of a placeholder a
+freeze removed), a TF2 signature's inputs. The comparison and its report are in
+``graphsurgeon.comparison`` (re-exported here).
 
 ``graphsurgeon.validate`` runs graphs in TensorFlow with these; ``gs run`` and ``gs validate`` use
 them to parse and check their arguments before TensorFlow is loaded.
@@ -23,20 +24,23 @@ from typing import Any
 import numpy as np
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, types_pb2
-from graphsurgeon.errors import CheckpointError, MismatchError, ValidationError, not_found
+from graphsurgeon.comparison import DEFAULT_ATOL as DEFAULT_ATOL  # re-exported: the comparison lives there
+from graphsurgeon.comparison import DEFAULT_RTOL as DEFAULT_RTOL
+from graphsurgeon.comparison import ValidationReport as ValidationReport
+from graphsurgeon.comparison import ValidationRow as ValidationRow
+from graphsurgeon.comparison import compare_arrays as compare_arrays
+from graphsurgeon.comparison import dtype_label as dtype_label
+from graphsurgeon.errors import CheckpointError, GraphSurgeonError, MismatchError, ValidationError, not_found
 from graphsurgeon.formats import model as _model
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path, resolve_checkpoint_prefix
 from graphsurgeon.graph import names
 from graphsurgeon.graph.variables import VARIABLE_OPS
 from graphsurgeon.graph.walk import ancestors
-from graphsurgeon.summary import summarize
+from graphsurgeon.summary import summarize, switch_hint
 
 logger = logging.getLogger(__name__)
 
-#: Default tolerances: |frozen - original| <= atol + rtol * |original| (numpy.allclose).
-DEFAULT_RTOL = 1e-4
-DEFAULT_ATOL = 1e-5
 #: The signature of a TF2 SavedModel that is validated unless another is named.
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -301,6 +305,44 @@ def prepare_feeds(graph_def: graph_pb2.GraphDef, feeds: Mapping[str, Any] | None
     return out
 
 
+#: Where ``bound_values`` found the value of a placeholder that the frozen graph no longer has.
+BOUND_IN_FROZEN = "bound in the frozen graph"
+SWITCH_DEFAULT = "not in the frozen graph: the switch's inference value, as gs inspect gives it"
+
+
+def bound_values(original_def: graph_pb2.GraphDef, frozen_def: graph_pb2.GraphDef, outputs: Sequence[str],
+                 given: Iterable[str] = ()) -> dict[str, tuple[np.ndarray, str]]:
+    """Tensor name -> (value, source) for the placeholders of the original that ``outputs`` need and
+    that the frozen graph no longer has as placeholders (bound at freeze time, or folded away).
+
+    The value is that of the Const the freeze left in the placeholder's place (``gs freeze --bind``
+    and ``--inference`` keep its name: ``BOUND_IN_FROZEN``). Where the frozen graph holds nothing
+    usable for it, a training switch gets its inference value from ``summary.switch_hint``
+    (``is_training`` -> False, ``keep_prob`` -> 1.0: ``SWITCH_DEFAULT``). Placeholders in ``given``
+    (what the user fed) are left out, as are those with neither: a PlaceholderWithDefault then
+    keeps its default, any other placeholder gets a random value.
+    """
+    frozen_nodes = {node.name: node for node in frozen_def.node}
+    given_nodes = {names.node_name(name) for name in given}
+    needed = needed_nodes(original_def, outputs, given)
+    out: dict[str, tuple[np.ndarray, str]] = {}
+    for spec in graph_inputs(original_def):
+        node = frozen_nodes.get(spec.node)
+        if spec.node in given_nodes or spec.node not in needed or (node is not None and node.op in PLACEHOLDER_OPS):
+            continue
+        if node is not None and node.op == "Const" and "value" in node.attr:
+            try:
+                out[spec.name] = (coerce_value(tensors.tensor_to_array(node.attr["value"].tensor), spec),
+                                  BOUND_IN_FROZEN)
+                continue
+            except GraphSurgeonError:  # a Const of another dtype or shape: not this placeholder's binding
+                pass
+        hint = switch_hint(spec.node, spec.dtype, None if spec.shape is None else list(spec.shape))
+        if hint is not None:
+            out[spec.name] = (coerce_value(hint, spec), SWITCH_DEFAULT)
+    return out
+
+
 def check_outputs(graph_def: graph_pb2.GraphDef, outputs: Sequence[str], where: str) -> list[str]:
     node_names = [node.name for node in graph_def.node]
     known = set(node_names)
@@ -509,176 +551,3 @@ def prepare_original(original: Any, checkpoint: str | os.PathLike[str] | None,
         if checkpoint is not None or (loaded.kind == _model.META_GRAPH_DEF and has_vars):
             prefix = checkpoint_prefix(checkpoint, loaded.path)
     return loaded, prefix, label
-
-
-
-
-# --- comparing ---------------------------------------------------------------------------------
-
-_FLOAT_KINDS = "fc"
-
-
-def _is_floating(dtype: np.dtype) -> bool:
-    if dtype.kind in _FLOAT_KINDS:
-        return True
-    try:
-        return np.issubdtype(dtype, np.floating) or "float" in dtype.name
-    except TypeError:
-        return False
-
-
-def compare_arrays(original: np.ndarray, frozen: np.ndarray, rtol: float = DEFAULT_RTOL,
-                   atol: float = DEFAULT_ATOL) -> tuple[float | None, float | None, bool, str]:
-    """(max_abs, max_rel, ok, note) of ``frozen`` against ``original``.
-
-    Floats pass when ``|frozen - original| <= atol + rtol * |original|`` everywhere (NaN matches
-    NaN). ``max_rel`` is over elements where ``original != 0``. Integers, bools and strings must
-    be equal; for them ``max_abs`` is the largest integer difference (``None`` for bools and
-    strings) and ``note`` counts the differing elements.
-    """
-    a = np.asarray(original)
-    b = np.asarray(frozen)
-    if a.shape != b.shape:
-        return None, None, False, f"shape {list(b.shape)} != original {list(a.shape)}"
-    if a.dtype != b.dtype:
-        return None, None, False, f"dtype {b.dtype} != original {a.dtype}"
-    if a.size == 0:
-        return 0.0, 0.0, True, ""
-    if _is_floating(a.dtype):
-        wide = np.complex128 if a.dtype.kind == "c" else np.float64
-        x, y = a.astype(wide), b.astype(wide)
-        same = (x == y) | (np.isnan(x) & np.isnan(y))
-        diff = np.where(same, 0.0, np.abs(y - x))
-        max_abs: float | None = float(np.max(diff)) if not np.isnan(diff).all() else math.nan
-        nonzero = np.abs(x) > 0
-        rel = np.divide(diff, np.abs(x), out=np.zeros_like(diff, dtype=np.float64), where=nonzero)
-        max_rel = float(np.max(rel))
-        close = np.isclose(y, x, rtol=rtol, atol=atol, equal_nan=True)
-        ok = bool(np.all(close))
-        note = "" if ok else f"{int(np.sum(~close))} of {a.size} differ"
-        return max_abs, max_rel, ok, note
-    differ = int(np.sum(a != b))
-    max_abs = None
-    if a.dtype.kind in "iu":
-        max_abs = float(np.max(np.abs(b.astype(np.float64) - a.astype(np.float64))))
-    return max_abs, None, differ == 0, f"{differ} of {a.size} differ" if differ else ""
-
-
-@dataclasses.dataclass
-class ValidationRow:
-    """One output on one device: the frozen graph's answer against the original's."""
-
-    output: str
-    device: str
-    shape: tuple[int, ...]
-    dtype: str
-    max_abs: float | None
-    max_rel: float | None
-    ok: bool
-    note: str = ""
-
-
-def _num(value: float | None) -> float | str | None:
-    if value is None:
-        return None
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    return value
-
-
-@dataclasses.dataclass
-class ValidationReport:
-    """What ``validate`` found: one row per output and device.
-
-    Attributes:
-        original: the original model (path) and ``checkpoint`` its checkpoint prefix, if any.
-        frozen: the frozen graph (path, or ``"the graph"``).
-        rows: ``ValidationRow`` per output per device.
-        inputs: tensor name -> (shape, dtype) of what was fed; ``random``: names given random values.
-        devices: the devices run on (``CPU:0``, ``GPU:0``...).
-        rtol, atol: the tolerances for floating-point outputs.
-    """
-
-    original: str
-    frozen: str
-    checkpoint: str | None
-    rows: list[ValidationRow]
-    inputs: dict[str, tuple[tuple[int, ...], str]]
-    random: list[str]
-    devices: list[str]
-    rtol: float
-    atol: float
-    seed: int = 0
-    signature: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Every output matched on every device (and there was at least one)."""
-        return bool(self.rows) and all(row.ok for row in self.rows)
-
-    @property
-    def failures(self) -> list[ValidationRow]:
-        return [row for row in self.rows if not row.ok]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (NaN and infinity as strings)."""
-        return {
-            "ok": self.ok,
-            "original": self.original,
-            "checkpoint": self.checkpoint,
-            "frozen": self.frozen,
-            "devices": list(self.devices),
-            "rtol": self.rtol,
-            "atol": self.atol,
-            "seed": self.seed,
-            "signature": self.signature,
-            "inputs": {name: {"shape": list(shape), "dtype": dtype, "random": name in self.random}
-                       for name, (shape, dtype) in self.inputs.items()},
-            "rows": [{"output": r.output, "device": r.device, "shape": list(r.shape), "dtype": r.dtype,
-                      "max_abs": _num(r.max_abs), "max_rel": _num(r.max_rel), "ok": r.ok, "note": r.note}
-                     for r in self.rows],
-        }
-
-    def format(self) -> str:
-        """An aligned table for people, with a one-line verdict at the end."""
-        lines = [f"original: {self.original}" + (f" (checkpoint {self.checkpoint})" if self.checkpoint else ""),
-                 f"frozen:   {self.frozen}"]
-        if self.signature:
-            lines.append(f"signature: {self.signature} (TF2 SavedModel, run eagerly)")
-        for name, (shape, dtype) in self.inputs.items():
-            how = f"random, seed {self.seed}" if name in self.random else "given"
-            lines.append(f"input:    {name} {dtype}[{','.join(map(str, shape))}] ({how})")
-        header = ("output", "device", "shape", "dtype", "max_abs", "max_rel", "ok")
-        table = [header]
-        for r in self.rows:
-            table.append((r.output, r.device, "[" + ",".join(map(str, r.shape)) + "]", r.dtype,
-                          _fmt(r.max_abs), _fmt(r.max_rel), "ok" if r.ok else "MISMATCH" + (f" ({r.note})" if r.note
-                                                                                          else "")))
-        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-        lines.append("")
-        for row in table:
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
-        lines.append("")
-        outputs = sorted({r.output for r in self.rows})
-        where = ", ".join(self.devices)
-        if self.ok:
-            lines.append(f"OK: {len(outputs)} output(s) match on {where} (rtol {self.rtol:g}, atol {self.atol:g})")
-        else:
-            bad = ", ".join(f"{r.output} on {r.device}" for r in self.failures)
-            lines.append(f"MISMATCH: {bad} (rtol {self.rtol:g}, atol {self.atol:g})")
-        return "\n".join(lines)
-
-
-def dtype_label(array: np.ndarray) -> str:
-    """numpy's dtype name, or ``string`` for TensorFlow strings (object/bytes arrays)."""
-    return "string" if array.dtype.kind in "OSU" else str(array.dtype)
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    return f"{value:.3g}"
-
-

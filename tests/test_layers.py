@@ -22,7 +22,7 @@ LAYERS = {
     "_proto": 0, "errors": 0, "_vendor": 0,  # _vendor: data files only (Viz.js for gs draw)
     "formats": 1,
     "graph": 2,
-    "rewrite": 3, "surgery": 3, "summary": 3, "validate": 3, "values": 3, "nvidia": 3,
+    "rewrite": 3, "surgery": 3, "summary": 3, "validate": 3, "values": 3, "comparison": 3, "nvidia": 3,
     "draw": 3, "diff": 3,
     "cli": 4, "__main__": 4,
     "__init__": 5,  # the package's public API re-exports every layer

@@ -4,12 +4,18 @@ ORIGINAL is a .meta (the checkpoint defaults to the prefix beside it), a .pb/.pb
 --checkpoint, or a SavedModel directory. A TF2 SavedModel (tf.saved_model.save, Keras export) is
 run eagerly through --signature (default serving_default), as its users call it; --input and
 --output then take the signature's keys or the tensor names they map to. Both models are run on
-the same inputs (--input, the rest random) on the CPU and on each GPU; the report gives, per
-output and device, the largest absolute and relative error. Floats must match within
---rtol/--atol, other dtypes exactly. Exit status 1 on a mismatch.
+the same inputs (--input, the rest random) on the CPU and on each GPU. A placeholder of the
+original that the frozen graph no longer has (bound with gs freeze --bind is_training=false, or
+folded away) is fed to the original with its bound value, or where the frozen graph keeps nothing
+of it, with the switch's inference value that gs inspect gives; the report prints these values.
+The report gives, per output and device, the largest absolute error, that error relative to the
+output's scale (its largest |original|) and the scale. Floats pass when
+|frozen - original| <= atol + rtol * scale (--elementwise: atol + rtol * |original| per element,
+as numpy.allclose), other dtypes must match exactly. Exit status 1 on a mismatch.
 
 examples:
   gs validate model.ckpt-1000.meta frozen.pb
+  gs validate model.ckpt-1000.meta frozen.pb --seed 3 --rtol 1e-5 --elementwise
   gs validate graph.pbtxt frozen.pb --checkpoint model.ckpt-1000 --input keep_prob=1.0
   gs validate saved_model/ frozen.pb --output probs --batch 4 --json
   gs validate tf2_saved_model/ frozen.pb --signature serving_default --input x=[[1,2,3,4]]
@@ -24,18 +30,11 @@ import os
 import sys
 
 from graphsurgeon.cli.run import add_input_arguments, parse_feeds
+from graphsurgeon.comparison import DEFAULT_ATOL, DEFAULT_RTOL
 from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.graph import names
-from graphsurgeon.validate import (
-    validate,
-)
-from graphsurgeon.values import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    DEFAULT_SIGNATURE,
-    graph_inputs,
-    signature_inputs,
-)
+from graphsurgeon.validate import validate
+from graphsurgeon.values import DEFAULT_SIGNATURE, graph_inputs, signature_inputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="NAME", help="output to compare (repeat, or comma-separated); default: the frozen "
                                              "graph's candidate outputs")
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
-                        help=f"relative tolerance for floats (default {DEFAULT_RTOL:g})")
+                        help=f"relative tolerance for floats, times the output's max |original| (default "
+                             f"{DEFAULT_RTOL:g})")
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL,
                         help=f"absolute tolerance for floats (default {DEFAULT_ATOL:g})")
+    parser.add_argument("--elementwise", action="store_true",
+                        help="judge each element against atol + rtol * |original| (numpy.allclose) instead of "
+                             "atol + rtol * max |original|")
     parser.add_argument("--device", dest="devices", action="append", metavar="DEV",
                         help="run only on this device (cpu, gpu:0; repeatable); default: every device")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     report = validate(original, frozen, checkpoint=args.checkpoint, tags=args.saved_model_tags, inputs=feeds,
                       signature=args.signature,
                       outputs=names.split_names(args.outputs), rtol=args.rtol, atol=args.atol,
+                      elementwise=bool(args.elementwise),
                       devices=args.devices, seed=args.seed, batch=args.batch,
                       initializer_nodes=args.initializer_nodes, verbose=bool(getattr(args, "verbose", False)))
     if args.json:
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(report.format())
     if not report.ok:
         bad = len(report.failures)
-        print(f"gs: error: the frozen graph does not match the original ({bad} output/device pair(s) differ)",
+        why = f": {report.mismatch_message().removeprefix('MISMATCH: ')}" if args.json else ""  # else printed above
+        print(f"gs: error: the frozen graph does not match the original ({bad} output/device pair(s) differ){why}",
               file=sys.stderr)
         return 1
     return 0
