@@ -34,6 +34,10 @@ class InvalidGraphError(GraphSurgeonError):
     """A graph is structurally broken (duplicate names, dangling inputs, ...)."""
 
 
+class NotFrozenError(InvalidGraphError):
+    """A graph that should be frozen (for ``optimize``) still holds variables."""
+
+
 class UnsupportedError(GraphSurgeonError):
     """The input uses something graphsurgeon does not handle (yet)."""
 

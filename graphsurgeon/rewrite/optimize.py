@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graphsurgeon._proto import graph_pb2, types_pb2
-from graphsurgeon.errors import GraphSurgeonError, close_matches
+from graphsurgeon.errors import GraphSurgeonError, NotFrozenError, close_matches
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import parse_input, split_names
+from graphsurgeon.graph.variables import VARIABLE_OPS
 from graphsurgeon.rewrite.bind import bind_placeholders
 from graphsurgeon.rewrite.drop_inert_controls import drop_inert_controls
 from graphsurgeon.rewrite.fold_batch_norm import fold_batch_norm
@@ -36,6 +37,7 @@ from graphsurgeon.rewrite.remove_import_prefix import remove_import_prefix, stri
 from graphsurgeon.rewrite.runtime_checks import refresh_switch_warning
 from graphsurgeon.rewrite.saved_model_v2 import SignatureFreezeResult
 from graphsurgeon.rewrite.strip_training import strip_training
+from graphsurgeon.values import initializer_nodes_of
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,25 @@ class OptimizeResult:
     """The placeholders bound without being asked (``keras_learning_phase``)."""
     remaining: dict[str, int] = dataclasses.field(default_factory=dict)
     """Function calls and functional control flow left in the result: op -> count (what converters stop on)."""
+    initializer_nodes: list[str] = dataclasses.field(default_factory=list)
+    """The initializer nodes kept with what they need (``init_all_tables``), to run once after import."""
+
+
+def variables_in(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Names of the variable nodes (VariableV2, VarHandleOp, ...) in the graph and its functions."""
+    found = [n.name for n in graph_def.node if n.op in VARIABLE_OPS]
+    for function in graph_def.library.function:
+        found += [f"{function.signature.name}/{n.name}" for n in function.node_def if n.op in VARIABLE_OPS]
+    return found
+
+
+def refuse_variables(graph_def: graph_pb2.GraphDef) -> None:
+    """Raises ``NotFrozenError`` naming the variables when the graph still holds any."""
+    found = variables_in(graph_def)
+    if found:
+        shown = ", ".join(f"'{n}'" for n in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise NotFrozenError(f"the graph still holds {len(found)} variable(s) ({shown}); optimize works on frozen "
+                             "graphs: run 'gs freeze' first")
 
 
 def learning_phase_placeholders(graph_def: graph_pb2.GraphDef, outputs: Iterable[str] = ()) -> list[str]:
@@ -107,7 +128,8 @@ def parse_passes(passes: str | Iterable[str] | None) -> list[str]:
 def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes: str | Iterable[str] | None = None,
              *, bind: Mapping[str, Any] | None = None,
              max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True,
-             inline: bool = False, converter_ready: bool = False) -> graph_pb2.GraphDef:
+             inline: bool = False, converter_ready: bool = False,
+             initializer_nodes: str | Iterable[str] | None = None, allow_variables: bool = False) -> graph_pb2.GraphDef:
     """Returns a new GraphDef for ``outputs`` after the named passes, a prune and a structural check.
 
     ``graph_def`` is not modified. ``bind`` first turns placeholders into constants (as ``freeze``'s
@@ -120,27 +142,42 @@ def optimize(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], passes
     ``passes`` says, the constant-condition folding, ``drop_inert_controls`` and the Identity /
     IdentityN removal, for converters
     (OpenCV, TFLite, tf2onnx, OpenVINO) that read no functions: ``OptimizeResult.remaining`` lists
-    what is left that they may stop on.
+    what is left that they may stop on. ``initializer_nodes`` are kept with what they need, like
+    outputs (default: ``init_all_tables``, or the table initializer ops, found in the graph; ``()``
+    keeps none). A graph that still holds variables is refused unless ``allow_variables``.
 
     Raises:
+        NotFrozenError: the graph holds variables (run ``gs freeze`` first).
         NodeNotFoundError: an output or bound placeholder is not in the graph.
         GraphSurgeonError: an unknown pass name.
         InvalidGraphError: the input or the result is structurally broken.
     """
     return optimize_graph(graph_def, outputs, passes, bind=bind, max_growth_bytes=max_growth_bytes,
                           bind_learning_phase=bind_learning_phase, inline=inline,
-                          converter_ready=converter_ready).graph_def
+                          converter_ready=converter_ready, initializer_nodes=initializer_nodes,
+                          allow_variables=allow_variables).graph_def
 
 
 def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
                    passes: str | Iterable[str] | None = None, *, bind: Mapping[str, Any] | None = None,
                    max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True,
-                   inline: bool = False, converter_ready: bool = False) -> OptimizeResult:
+                   inline: bool = False, converter_ready: bool = False,
+                   initializer_nodes: str | Iterable[str] | None = None,
+                   allow_variables: bool = False) -> OptimizeResult:
     """``optimize`` that also reports node counts after each pass (see ``optimize``)."""
     names = with_inlining(parse_passes(passes), inline=inline, converter_ready=converter_ready)
     output_names = split_names(outputs)
     if not output_names:
         raise GraphSurgeonError("optimize needs at least one output (run 'gs inspect' to list candidate outputs)")
+    if not allow_variables:
+        refuse_variables(graph_def)
+    wanted = {parse_input(o).node for o in output_names}
+    inits = [n for n in (initializer_nodes_of(graph_def) if initializer_nodes is None
+                         else split_names(initializer_nodes)) if parse_input(n).node not in wanted]
+    inits = list(dict.fromkeys(inits))
+    if inits:
+        log.info("optimize: keeping initializer node(s) %s", ", ".join(inits))
+    output_names = output_names + inits
     bound: dict[str, Any] = {}
     working = graph_def
     default_bound: list[str] = []
@@ -171,8 +208,9 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
     check_graph(working, frozen=False, source="optimized graph")
     remaining = dict(collections.Counter(n.op for n in working.node if n.op in _FUNCTIONAL_OPS
                                          or n.op in {f.signature.name for f in working.library.function}))
-    return OptimizeResult(graph_def=working, outputs=output_names, steps=steps, bound=bound,
-                          default_bound=default_bound, remaining=remaining)
+    count = len(output_names) - len(inits)
+    return OptimizeResult(graph_def=working, outputs=output_names[:count], steps=steps, bound=bound,
+                          default_bound=default_bound, remaining=remaining, initializer_nodes=output_names[count:])
 
 
 #: Ops that run functions of the library; converters read none of them (TFLite and tf2onnx read some).
@@ -199,7 +237,7 @@ def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:
     values) and records it in ``result`` (graph, node count, a note). A TF1 result keeps its
     initializer nodes; for a TF2 signature the passes see the top-level graph (function bodies stay)."""
     if isinstance(result, SignatureFreezeResult):
-        optimized = optimize_graph(result.graph_def, list(result.output_names))
+        optimized = optimize_graph(result.graph_def, list(result.output_names), allow_variables=True)
         result.notes.append("optimized for inference (top-level graph): " + ", ".join(
             f"{name} {before}->{after}" for name, before, after in optimized.steps))
         result.notes.extend(_learning_phase_notes(optimized))
@@ -210,7 +248,8 @@ def optimize_frozen(result: FreezeResult | SignatureFreezeResult) -> None:
                                 "passes need the values")
     outputs = split_names(result.outputs)
     keep = list(outputs) + [n for n in result.initializer_nodes if n not in outputs]
-    optimized = optimize_graph(result.graph_def, keep)
+    # a whitelist / blacklist may leave variables on purpose; the freeze chose the initializers
+    optimized = optimize_graph(result.graph_def, keep, allow_variables=True, initializer_nodes=())
     result.notes.append("optimized for inference: " + ", ".join(
         f"{name} {before}->{after}" for name, before, after in optimized.steps))
     result.notes.extend(_learning_phase_notes(optimized))
