@@ -14,7 +14,15 @@ of a TF2 freeze) with their bodies; --converter-ready does that too and removes 
 nodes and the control edges that change nothing left behind, for converters that read no functions
 (OpenCV, TFLite, tf2onnx, OpenVINO).
 
+Defaults: without --outputs, the graph's one candidate output (as gs inspect lists them; with none or
+several, name them). init_all_tables (or the table initializer ops a freeze kept) and any
+--initializer_nodes are kept with what they need, to be run once after import. A graph that still
+holds variables (VariableV2, VarHandleOp, ...) is refused: run gs freeze first. A binary GraphDef of
+64 MiB or more is read lazily: the big constants no pass changes stay in the file and are copied
+from it into the output, so memory stays near the size of what the passes change.
+
 examples:
+  gs optimize frozen.pb -o optimized.pb
   gs optimize frozen.pb --outputs InceptionV3/Predictions/Reshape_1 -o optimized.pb
   gs optimize frozen.pb --outputs out --bind is_training=false -o optimized.pb
 
@@ -30,16 +38,22 @@ import argparse
 import sys
 
 from graphsurgeon.cli import _flags as flags
+from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.formats import lazy_graph
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.formats.protofile import format_bytes
-from graphsurgeon.graph.names import split_names
-from graphsurgeon.rewrite.optimize import optimize_graph, parse_passes
+from graphsurgeon.graph.names import parse_input, split_names
+from graphsurgeon.rewrite.optimize import optimize_graph, parse_passes, refuse_variables
+from graphsurgeon.values import candidate_outputs, initializer_nodes_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", help="input graph: .pb, .pbtxt, .meta or SavedModel directory (usually frozen)")
-    flags.add_outputs(parser, required=True)
+    flags.add_outputs(parser, required=False)
     flags.add_output(parser, what="the optimized graph")
+    parser.add_argument(*flags.spellings("initializer_nodes"), dest="initializer_nodes", metavar="NAMES",
+                        action="append", help="nodes to keep, with what they need, to be run once after import "
+                        "(init_all_tables and the table initializers a freeze kept are kept without this)")
     parser.add_argument("--passes", metavar="NAMES", default=None,
                         help="comma-separated passes to run, in order (default: the standard list above)")
     flags.add_bind(parser)
@@ -78,17 +92,52 @@ def _size(text: str) -> int:
     return int(size)
 
 
+def default_outputs(graph_def) -> list[str]:
+    """The graph's single candidate output (node name), or an error listing the candidates."""
+    found = [parse_input(c).node for c in candidate_outputs(graph_def)]
+    if len(found) == 1:
+        return found
+    if not found:
+        raise GraphSurgeonError("the graph has no candidate output (a node nothing consumes); name the outputs "
+                                "with --outputs")
+    shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+    raise GraphSurgeonError(f"the graph has {len(found)} candidate outputs ({shown}); name the ones to keep with "
+                            "--outputs")
+
+
 def run(args: argparse.Namespace) -> int:
     args.text = flags.output_is_text(args.output, args.text)
     passes = parse_passes(args.passes)
     binds = flags.parse_binds(args.bind)
-    loaded = load_graph(args.graph, tags=args.saved_model_tags)
+    lazy = None if args.text else lazy_graph.open_lazy(args.graph, tags=args.saved_model_tags)
+    try:
+        loaded = lazy.loaded if lazy is not None else load_graph(args.graph, tags=args.saved_model_tags)
+        return _optimize(args, loaded, lazy, passes, binds)
+    finally:
+        if lazy is not None:
+            lazy.close()
+
+
+def _optimize(args: argparse.Namespace, loaded, lazy, passes: list[str], binds: dict) -> int:
+    refuse_variables(loaded.graph_def)
+    outputs = split_names(args.outputs) if args.outputs else default_outputs(loaded.graph_def)
+    defaulted = not args.outputs
+    inits = split_names(args.initializer_nodes) if args.initializer_nodes else []
+    inits += [n for n in initializer_nodes_of(loaded.graph_def) if n not in inits]
     growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
-    result = optimize_graph(loaded.graph_def, split_names(args.outputs), passes, bind=binds,
+    result = optimize_graph(loaded.graph_def, outputs, passes, bind=binds,
                             bind_learning_phase=not args.keep_learning_phase, inline=args.inline,
-                            converter_ready=args.converter_ready, **growth)
+                            converter_ready=args.converter_ready, initializer_nodes=inits, **growth)
+    nodes_before = len(loaded.graph_def.node)
+    loaded.graph_def = None  # type: ignore[assignment]  # the passes made their own; let the input go
     result.graph_def = flags.apply_default_attrs(args, result.graph_def)
-    written = save_graph(result.graph_def, args.output, text=args.text, inputs=[loaded.path, args.graph])
+    inputs = [loaded.path, args.graph]
+    if lazy is not None:
+        written = lazy.write(result.graph_def, args.output, inputs=inputs)
+    else:
+        written = save_graph(result.graph_def, args.output, text=args.text, inputs=inputs)
+    if defaulted:
+        print(f"outputs {', '.join(outputs)} (the graph's only candidate output; --outputs to choose others)")
     for name, value in result.bound.items():
         print(f"bound  {name} = {value}")
     if result.default_bound:
@@ -97,9 +146,11 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(name) for name, _, _ in result.steps)
     for name, before, after in result.steps:
         print(f"pass   {name:<{width}}  {before} -> {after} nodes")
-    print(f"nodes  {len(loaded.graph_def.node)} -> {len(result.graph_def.node)}")
-    if result.outputs != split_names(args.outputs):
+    print(f"nodes  {nodes_before} -> {len(result.graph_def.node)}")
+    if result.outputs != outputs:
         print(f"outputs {', '.join(result.outputs)}")
+    if result.initializer_nodes:
+        print(f"initializers {', '.join(result.initializer_nodes)} (kept; run once after import, before the outputs)")
     print(f"wrote  {args.output} ({format_bytes(written)}, {'text' if args.text else 'binary'})")
     conditions = {op: n for op, n in result.remaining.items() if op in ("If", "StatelessIf", "Case", "StatelessCase")}
     if conditions and not args.converter_ready:

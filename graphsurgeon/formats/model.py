@@ -13,7 +13,7 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2
 from graphsurgeon.errors import FileFormatError, InvalidGraphError, OutputError, UnsupportedError
-from graphsurgeon.formats import protofile
+from graphsurgeon.formats import protofile, tensors
 from graphsurgeon.formats.varint import decode_varint
 
 GRAPH_DEF = "GraphDef"
@@ -279,7 +279,22 @@ def save_graph(graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], text
         raise OutputError(f"{len(hollow)} constant(s) have a shape but no values (e.g. '{hollow[0]}'): hollow "
                           "constants from freeze(..., defer_values=True) can only be written by the streaming "
                           "writer (FreezeResult.write, formats.stream.save_frozen)")
+    lazy = lazy_constants(graph_def)
+    if lazy:
+        raise OutputError(f"{len(lazy)} constant(s) of a lazily read graph (e.g. '{lazy[0]}') hold a token, not "
+                          "their values: write the light graph with its LazyGraph.write")
     return protofile.save_message(graph_def, path, text=text, inputs=inputs)
+
+
+def lazy_constants(graph_def: graph_pb2.GraphDef) -> list[str]:
+    """Names of the Consts whose ``tensor_content`` is a ``formats.lazy_graph`` token."""
+    out = []
+    for node in graph_def.node:
+        if node.op == "Const" and "value" in node.attr:
+            tensor = node.attr["value"].tensor
+            if tensor.ByteSize() <= 64 and tensors.parse_lazy_token(tensor.tensor_content) is not None:
+                out.append(node.name)
+    return out
 
 
 def hollow_constants(graph_def: graph_pb2.GraphDef) -> list[str]:

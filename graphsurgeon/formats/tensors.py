@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -195,6 +195,47 @@ _FIELD_DTYPES = {
 }
 
 
+#: ``tensor_content`` of a constant whose bytes stay in its file (``formats.lazy_graph``): this
+#: prefix, then the reader's number and the constant's (both 4 bytes). Never the real content of
+#: such a constant: those hold far more bytes than the token.
+LAZY_PREFIX = b"\x00gs-lazy\x00"
+LAZY_TOKEN_SIZE = len(LAZY_PREFIX) + 8
+_lazy_readers: dict[int, Callable[[int], bytearray]] = {}
+
+
+def register_lazy_reader(read: Callable[[int], bytearray]) -> int:
+    """Registers ``read(index) -> bytes of constant index``; returns the reader's number for its tokens."""
+    number = max(_lazy_readers, default=0) + 1
+    _lazy_readers[number] = read
+    return number
+
+
+def unregister_lazy_reader(number: int) -> None:
+    _lazy_readers.pop(number, None)
+
+
+def lazy_token(reader: int, index: int) -> bytes:
+    return LAZY_PREFIX + reader.to_bytes(4, "little") + index.to_bytes(4, "little")
+
+
+def parse_lazy_token(content: bytes) -> tuple[int, int] | None:
+    """``(reader, index)`` of a lazy constant's token, or ``None`` when ``content`` is not one."""
+    if len(content) != LAZY_TOKEN_SIZE or not content.startswith(LAZY_PREFIX):
+        return None
+    rest = content[len(LAZY_PREFIX):]
+    return int.from_bytes(rest[:4], "little"), int.from_bytes(rest[4:], "little")
+
+
+def _lazy_content(content: bytes, expected: int, what: str) -> bytearray | None:
+    token = parse_lazy_token(content) if expected != len(content) else None
+    if token is None:
+        return None
+    read = _lazy_readers.get(token[0])
+    if read is None:
+        raise UnsupportedError(f"{what}: its values stay in a lazily read graph file that is closed now")
+    return read(token[1])
+
+
 def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.ndarray:
     """TensorProto -> a new numpy array (strings as an object array of ``bytes``).
 
@@ -209,6 +250,9 @@ def tensor_to_array(proto: tensor_pb2.TensorProto, what: str = "tensor") -> np.n
     count = math.prod(shape)  # exact: int64 products of damaged dims wrap around
     if dtype != DT.DT_STRING and proto.tensor_content:
         expected = count * np_dtype.itemsize
+        lazy = _lazy_content(proto.tensor_content, expected, what)
+        if lazy is not None and len(lazy) == expected:
+            return np.frombuffer(lazy, dtype=np_dtype).reshape(shape)  # a fresh, writable buffer: no copy
         if len(proto.tensor_content) != expected:
             raise UnsupportedError(
                 f"{what}: tensor_content holds {len(proto.tensor_content)} bytes, "

@@ -1,0 +1,298 @@
+"""Read a big binary GraphDef without holding its constants, and write a changed copy of it.
+
+A frozen graph is mostly the ``tensor_content`` of a few hundred constants. :func:`open_lazy`
+parses the file node by node from a memory map; a constant whose content is at least
+``MIN_TENSOR_BYTES`` keeps only its dtype and shape, and its ``tensor_content`` becomes a short
+token (``formats.tensors.LAZY_PREFIX``) that names the content's byte range in the file. The
+result is a light GraphDef that the passes work on as usual: ``tensor_to_array`` reads a token's
+bytes from the file when a pass asks for the value (so a pass that reads a token without it
+fails loudly instead of reading zeros), and a copied or renamed node keeps its token.
+
+:meth:`LazyGraph.write` writes a graph node by node: a node that still holds a token is written
+around the content, which is copied from the input file in chunks (plain reads, not the map: the
+mapped pages would count as this process's memory). The file is byte for byte what
+``save_graph`` writes for the same graph read in full (deterministic serialization writes a
+GraphDef's nodes, field 1, first and each in the layout ``formats.stream`` relies on).
+
+Only binary GraphDefs of at least ``MIN_FILE_BYTES`` are read this way; anything else (text, a
+MetaGraphDef, a SavedModel, a small file, anything the node scanner does not recognize) goes to
+``load_graph``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import mmap
+import os
+import pathlib
+from collections.abc import Iterable
+from typing import IO, Any
+
+from graphsurgeon._proto import graph_pb2, node_def_pb2, tensor_pb2
+from graphsurgeon.errors import FileFormatError, OutputError
+from graphsurgeon.formats import protofile, tensors
+from graphsurgeon.formats.model import GRAPH_DEF, LoadedGraph, _plausible_graph
+from graphsurgeon.formats.stream import CHUNK_SIZE, _deferred_record
+from graphsurgeon.formats.varint import decode_varint, encode_varint
+
+#: Files at least this big are read lazily (smaller ones are cheap to read in full).
+MIN_FILE_BYTES = 64 << 20
+#: Constants whose content has at least this many bytes stay in the file.
+MIN_TENSOR_BYTES = 64 << 10
+
+_NODE_TAG = b"\x0a"
+_GRAPH_FIELDS = {1: 2, 2: 2, 3: 0, 4: 2, 5: 2}  # GraphDef field -> wire type (node, library, version, versions, debug)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Span:
+    offset: int
+    size: int
+
+
+def _fields(data: Any, start: int, end: int) -> Iterable[tuple[int, int, int, int, int]]:
+    """(field, wire type, field start, value start, value end) of each field in ``data[start:end]``."""
+    pos = start
+    while pos < end:
+        field_start = pos
+        key, pos = decode_varint(data, pos, end)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, after = decode_varint(data, pos, end)
+        elif wire == 1:
+            after = pos + 8
+        elif wire == 2:
+            length, pos = decode_varint(data, pos, end)
+            after = pos + length
+        elif wire == 5:
+            after = pos + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if after > end:
+            raise ValueError("field runs past its message")
+        yield field, wire, field_start, pos, after
+        pos = after
+
+
+def _only(data: Any, start: int, end: int, field: int) -> tuple[int, int, int] | None:
+    """(field start, value start, value end) of ``field`` when it occurs exactly once, else None."""
+    found = [(f_start, v_start, v_end) for f, wire, f_start, v_start, v_end in _fields(data, start, end)
+             if f == field and wire == 2]
+    return found[0] if len(found) == 1 else None
+
+
+class LazyGraph:
+    """A GraphDef file read with its big constants left in the file (see the module docstring).
+
+    Attributes:
+        loaded: the light graph as a ``LoadedGraph`` (kind GraphDef, binary).
+        lazy_bytes: how many bytes of constant content stay in the file.
+    """
+
+    def __init__(self, path: pathlib.Path, min_tensor_bytes: int = MIN_TENSOR_BYTES) -> None:
+        self.path = path
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._stat = os.fstat(self._file.fileno())
+        self._spans: list[_Span] = []
+        self._reader = tensors.register_lazy_reader(self.read)
+        self.lazy_bytes = 0
+        try:
+            graph = self._parse(min_tensor_bytes)
+        except BaseException:
+            self.close()
+            raise
+        self.loaded = LoadedGraph(graph_def=graph, path=path, kind=GRAPH_DEF, text=False)
+
+    def close(self) -> None:
+        tensors.unregister_lazy_reader(self._reader)
+        self._file.close()
+
+    def __enter__(self) -> LazyGraph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def _parse(self, min_tensor_bytes: int) -> graph_pb2.GraphDef:
+        graph = graph_pb2.GraphDef()
+        rest = bytearray()
+        with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for i, (field, wire, f_start, v_start, v_end) in enumerate(_fields(data, 0, len(data))):
+                if _GRAPH_FIELDS.get(field) != wire or (i < 2 and field != 1):  # TensorFlow writes nodes first
+                    raise ValueError(f"top-level field {field} (wire type {wire}) is not a GraphDef's")
+                if field != 1:
+                    rest += data[f_start:v_end]
+                    continue
+                node = graph.node.add()
+                if v_end - v_start < min_tensor_bytes or not self._parse_big_node(data, v_start, v_end, node,
+                                                                                  min_tensor_bytes):
+                    node.ParseFromString(data[v_start:v_end])
+            if rest:
+                graph.MergeFromString(bytes(rest))
+        return graph
+
+    def _parse_big_node(self, data: Any, start: int, end: int, node: node_def_pb2.NodeDef,
+                        min_tensor_bytes: int) -> bool:
+        """Parses a node whose ``value`` tensor_content is big into ``node`` with a token instead;
+        False (``node`` untouched) when the node is anything else."""
+        entries = [(f_start, v_start, v_end) for f, wire, f_start, v_start, v_end in _fields(data, start, end)
+                   if f == 5 and wire == 2]
+        value_entries = []
+        for f_start, v_start, v_end in entries:
+            key = _only(data, v_start, v_end, 1)
+            if key is not None and data[key[1]:key[2]] == b"value":
+                value_entries.append((f_start, v_start, v_end))
+        if len(value_entries) != 1:
+            return False
+        entry_start, entry_body, entry_end = value_entries[0]
+        attr = _only(data, entry_body, entry_end, 2)
+        if attr is None:
+            return False
+        attr_fields = list(_fields(data, attr[1], attr[2]))
+        if len(attr_fields) != 1 or attr_fields[0][:2] != (8, 2):  # AttrValue holds only its tensor
+            return False
+        _, _, _, t_start, t_end = attr_fields[0]
+        content = _only(data, t_start, t_end, 4)
+        if content is None or content[2] - content[1] < min_tensor_bytes:
+            return False
+        hollow = tensor_pb2.TensorProto.FromString(data[t_start:content[0]] + data[content[2]:t_end])
+        if {f.name for f, _ in hollow.ListFields()} != {"dtype", "tensor_shape"} or hollow.tensor_shape.unknown_rank:
+            return False
+        size = content[2] - content[1]
+        try:
+            itemsize = tensors.to_numpy_dtype(tensors.base_dtype(hollow.dtype)).itemsize
+        except Exception:  # noqa: BLE001 - an odd dtype: read it in full, as load_graph would
+            return False
+        count = 1
+        for d in hollow.tensor_shape.dim:
+            count *= d.size
+        if hollow.dtype not in tensors._CONTENT_TYPES or count * itemsize != size:
+            return False
+        node.ParseFromString(data[start:entry_start] + data[entry_end:end])
+        tensor = node.attr["value"].tensor
+        tensor.CopyFrom(hollow)
+        tensor.tensor_content = tensors.lazy_token(self._reader, len(self._spans))
+        self._spans.append(_Span(content[1], size))
+        self.lazy_bytes += size
+        return True
+
+    def read(self, index: int) -> bytearray:
+        """The content of lazy constant ``index``, read from the file into a new buffer."""
+        span = self._spans[index]
+        buffer = bytearray(span.size)
+        self._read_into(memoryview(buffer), span.offset)
+        return buffer
+
+    def _read_into(self, view: memoryview, offset: int) -> None:
+        done = 0
+        while done < len(view):
+            n = os.preadv(self._file.fileno(), [view[done:]], offset + done)
+            if not n:
+                raise FileFormatError(f"'{self.path}' ended early while reading a constant; was it changed?")
+            done += n
+
+    def _span_of(self, node: node_def_pb2.NodeDef) -> _Span | None:
+        if node.op != "Const" or "value" not in node.attr:
+            return None
+        tensor = node.attr["value"].tensor
+        if tensor.ByteSize() > 64:
+            return None
+        token = tensors.parse_lazy_token(tensor.tensor_content)
+        if token is None or token[0] != self._reader:
+            return None
+        return self._spans[token[1]]
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def write(self, graph_def: graph_pb2.GraphDef, path: str | os.PathLike[str], *,
+              inputs: Iterable[str | os.PathLike[str]] = (), fsync: bool = True) -> int:
+        """Writes ``graph_def`` (this file's light graph, changed or not) as a binary GraphDef, the
+        lazy constants' content copied from this file. Returns the bytes written.
+
+        Raises:
+            OutputError: over the 2 GiB limit (checked before writing), a lazy constant a pass made
+                unwritable, or the output cannot be written; nothing is left at ``path``.
+            FileFormatError: the input file changed since it was read.
+        """
+        stat = os.stat(self.path)
+        if (stat.st_size, stat.st_mtime_ns) != (self._stat.st_size, self._stat.st_mtime_ns):
+            raise FileFormatError(f"'{self.path}' changed while it was being optimized; run again")
+        rest = graph_pb2.GraphDef()
+        for field, value in graph_def.ListFields():
+            if field.name != "node":
+                if field.message_type is None:
+                    setattr(rest, field.name, value)
+                else:
+                    getattr(rest, field.name).CopyFrom(value)
+        tail = rest.SerializeToString(deterministic=True)
+        if tensors.LAZY_PREFIX in tail:
+            raise OutputError("a lazily read constant ended up outside the graph's nodes; it cannot be written")
+        records: list[tuple[node_def_pb2.NodeDef, _Span | None, Any]] = []
+        size = len(tail)
+        for node in graph_def.node:
+            span = self._span_of(node)
+            if span is None:
+                body = node.ByteSize()
+                size += 1 + len(encode_varint(body)) + body
+                records.append((node, None, body))
+            else:
+                hollow = node_def_pb2.NodeDef()
+                hollow.CopyFrom(node)
+                hollow.attr["value"].tensor.ClearField("tensor_content")
+                record = _deferred_record(hollow, "", span.size, 0)
+                size += record.record_size
+                records.append((node, span, record))
+        largest = sorted(((n.name, b if s is None else b.record_size) for n, s, b in records), key=lambda x: -x[1])
+        protofile.check_size(size, path, largest[:5])
+        buffer = bytearray(min(CHUNK_SIZE, max((s.size for s in self._spans), default=0)) or 1)
+        view = memoryview(buffer)
+        with protofile.atomic_writer(path, [*inputs, self.path], fsync=fsync) as out:
+            for node, span, record in records:
+                if span is None:
+                    data = node.SerializeToString(deterministic=True)
+                    out.write(_NODE_TAG + encode_varint(len(data)) + data)
+                else:
+                    self._write_lazy(out, record, span, view)
+            out.write(tail)
+            if out.tell() != size:  # pragma: no cover - a bug in the size computation
+                raise OutputError(f"internal error: wrote {out.tell()} bytes to '{path}', planned {size}")
+        return size
+
+    def _write_lazy(self, out: IO[bytes], record: Any, span: _Span, view: memoryview) -> None:
+        out.write(record.head)
+        offset, remaining = span.offset, span.size
+        while remaining:
+            step = min(len(view), remaining)
+            self._read_into(view[:step], offset)
+            out.write(view[:step])
+            offset += step
+            remaining -= step
+        out.write(record.tail)
+
+
+def open_lazy(path: str | os.PathLike[str], tags: Iterable[str] | str | None = None, *,
+              min_file_bytes: int | None = None, min_tensor_bytes: int | None = None) -> LazyGraph | None:
+    """A :class:`LazyGraph` for a binary GraphDef file of at least ``min_file_bytes`` (default
+    ``MIN_FILE_BYTES``); ``None`` for anything else (read it with ``load_graph``). ``tags`` is
+    accepted for symmetry with ``load_graph``: SavedModels are never read lazily."""
+    p = pathlib.Path(path)
+    limit = MIN_FILE_BYTES if min_file_bytes is None else min_file_bytes
+    try:
+        if not p.is_file() or p.stat().st_size < max(limit, 1):
+            return None
+        with open(p, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    if protofile.looks_like_text(head) or not head.startswith(_NODE_TAG):
+        return None
+    try:
+        graph = LazyGraph(p, MIN_TENSOR_BYTES if min_tensor_bytes is None else min_tensor_bytes)
+    except Exception:  # noqa: BLE001 - not a GraphDef this scanner recognizes: load_graph says what it is
+        return None
+    if len(graph.loaded.graph_def.node) < 2 or not _plausible_graph(graph.loaded.graph_def):
+        graph.close()
+        return None
+    return graph
