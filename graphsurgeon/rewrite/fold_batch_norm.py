@@ -73,7 +73,9 @@ def fold_batch_norm(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] 
     evaluator = ConstantEvaluator(graph_def, exact=False)
     used: set[str] = set()
     replacements: dict[str, node_def_pb2.NodeDef] = {}
-    added: dict[str, list[node_def_pb2.NodeDef]] = {}
+    # new constants as (name, value, device), made into nodes one at a time at the end: the folded
+    # weights are held once (not as arrays, nodes and the output's copies of the nodes at once)
+    added: dict[str, list[tuple[str, np.ndarray, str]]] = {}
     taken = set(nodes)
     folded = 0
     for node in graph_def.node:
@@ -103,11 +105,12 @@ def fold_batch_norm(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] 
         dtype = linear.weights.dtype
         weights = _scale_weights(linear, factor).astype(dtype)
         bias = (linear.bias.astype(np.float64) * factor + shift).astype(dtype)
+        evaluator.release(_data(linear.node)[1].node)  # the old weights: read again if another node needs them
         new_linear = node_def_pb2.NodeDef()
         new_linear.CopyFrom(linear.node)
         new_linear.input[1] = w_name
         replacements[linear.node.name] = new_linear
-        added.setdefault(linear.node.name, []).insert(0, _const(w_name, weights, linear.node.device))
+        added.setdefault(linear.node.name, []).insert(0, (w_name, weights, linear.node.device))
         bias_add = node_def_pb2.NodeDef(name=last.name, op="BiasAdd", device=last.device)
         bias_add.input.extend([linear.node.name, b_name] + [i for i in last.input if i.startswith("^")])
         bias_add.attr["T"].type = linear.node.attr["T"].type
@@ -115,21 +118,21 @@ def fold_batch_norm(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str] 
         if "_class" in last.attr:
             bias_add.attr["_class"].CopyFrom(last.attr["_class"])
         replacements[last.name] = bias_add
-        added.setdefault(last.name, []).insert(0, _const(b_name, bias, last.device))
+        added.setdefault(last.name, []).insert(0, (b_name, bias, last.device))
         folded += 1
         log.debug("fold_batch_norm: folded '%s' into '%s'", last.name, linear.node.name)
     out = graph_like(graph_def)
     for node in graph_def.node:
-        for const in added.get(node.name, ()):
-            out.node.append(const)
+        for name, value, device in added.pop(node.name, ()):
+            _const(out.node.add(), name, value, device)
         out.node.append(replacements.get(node.name, node))
     if folded:
         log.info("fold_batch_norm: %d batch norm(s) folded", folded)
     return out
 
 
-def _const(name: str, value: np.ndarray, device: str) -> node_def_pb2.NodeDef:
-    node = node_def_pb2.NodeDef(name=name, op="Const", device=device)
+def _const(node: node_def_pb2.NodeDef, name: str, value: np.ndarray, device: str) -> node_def_pb2.NodeDef:
+    node.name, node.op, node.device = name, "Const", device
     tensor = array_to_tensor(value)
     node.attr["dtype"].type = tensor.dtype
     node.attr["value"].tensor.CopyFrom(tensor)

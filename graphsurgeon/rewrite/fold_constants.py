@@ -359,6 +359,10 @@ class ConstantEvaluator:
         self._values[ref.node] = result
         return result
 
+    def release(self, name: str) -> None:
+        """Drops the remembered value of ``name`` (to save memory); it is computed again if asked for."""
+        self._values.pop(name, None)
+
     def forget(self, name: str) -> None:
         """Treats node ``name`` as not constant from now on (its consumers are not folded through it)."""
         self._values[name] = None
