@@ -18,8 +18,9 @@ Defaults: without --outputs, the graph's one candidate output (as gs inspect lis
 several, name them). init_all_tables (or the table initializer ops a freeze kept) and any
 --initializer_nodes are kept with what they need, to be run once after import. A graph that still
 holds variables (VariableV2, VarHandleOp, ...) is refused: run gs freeze first. A binary GraphDef of
-64 MiB or more is read lazily: the big constants no pass changes stay in the file and are copied
-from it into the output, so memory stays near the size of what the passes change.
+8 MiB or more is read lazily: the big constants no pass changes stay in the file and are copied
+from it into the output (those a pass makes wait in a temporary file beside the output), so memory
+stays far below the model's size.
 
 examples:
   gs optimize frozen.pb -o optimized.pb
@@ -35,6 +36,7 @@ optimize_for_inference does; --keep-learning-phase leaves it a placeholder.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from graphsurgeon.cli import _flags as flags
@@ -110,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     passes = parse_passes(args.passes)
     binds = flags.parse_binds(args.bind)
     lazy = None if args.text else lazy_graph.open_lazy(args.graph, tags=args.saved_model_tags)
+    if lazy is not None:
+        lazy.spill_dir = os.path.dirname(os.path.abspath(args.output))
     try:
         loaded = lazy.loaded if lazy is not None else load_graph(args.graph, tags=args.saved_model_tags)
         return _optimize(args, loaded, lazy, passes, binds)
@@ -127,7 +131,8 @@ def _optimize(args: argparse.Namespace, loaded, lazy, passes: list[str], binds: 
     growth = {} if args.max_growth is None else {"max_growth_bytes": args.max_growth}
     result = optimize_graph(loaded.graph_def, outputs, passes, bind=binds,
                             bind_learning_phase=not args.keep_learning_phase, inline=args.inline,
-                            converter_ready=args.converter_ready, initializer_nodes=inits, **growth)
+                            converter_ready=args.converter_ready, initializer_nodes=inits,
+                            after_pass=None if lazy is None else lazy.spill, **growth)
     nodes_before = len(loaded.graph_def.node)
     loaded.graph_def = None  # type: ignore[assignment]  # the passes made their own; let the input go
     result.graph_def = flags.apply_default_attrs(args, result.graph_def)

@@ -10,7 +10,9 @@ fails loudly instead of reading zeros), and a copied or renamed node keeps its t
 
 :meth:`LazyGraph.write` writes a graph node by node: a node that still holds a token is written
 around the content, which is copied from the input file in chunks (plain reads, not the map: the
-mapped pages would count as this process's memory). The file is byte for byte what
+mapped pages would count as this process's memory). :meth:`LazyGraph.spill`, called after each
+pass, moves the big constants a pass made (folded batch-norm weights) to a temporary file the same
+way, so the passes that follow copy a light graph. The file is byte for byte what
 ``save_graph`` writes for the same graph read in full (deterministic serialization writes a
 GraphDef's nodes, field 1, first and each in the layout ``formats.stream`` relies on).
 
@@ -25,6 +27,7 @@ import dataclasses
 import mmap
 import os
 import pathlib
+import tempfile
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -33,10 +36,12 @@ from graphsurgeon.errors import FileFormatError, OutputError
 from graphsurgeon.formats import protofile, tensors
 from graphsurgeon.formats.model import GRAPH_DEF, LoadedGraph, _plausible_graph
 from graphsurgeon.formats.stream import CHUNK_SIZE, _deferred_record
-from graphsurgeon.formats.varint import decode_varint, encode_varint
+from graphsurgeon.formats.varint import decode_varint
 
-#: Files at least this big are read lazily (smaller ones are cheap to read in full).
-MIN_FILE_BYTES = 64 << 20
+#: Files at least this big are read lazily. Read in full, a graph costs about 6x its size at the
+#: peak (the bytes, the parsed graph, the passes' copies): under 8 MiB that stays within
+#: 1.5x + 100 MiB; above it the lazy path keeps the peak near what the passes change.
+MIN_FILE_BYTES = 8 << 20
 #: Constants whose content has at least this many bytes stay in the file.
 MIN_TENSOR_BYTES = 64 << 10
 
@@ -46,6 +51,7 @@ _GRAPH_FIELDS = {1: 2, 2: 2, 3: 0, 4: 2, 5: 2}  # GraphDef field -> wire type (n
 
 @dataclasses.dataclass(frozen=True)
 class _Span:
+    file: IO[bytes]  # the input file, or the spill file of constants the passes made
     offset: int
     size: int
 
@@ -89,8 +95,13 @@ class LazyGraph:
         lazy_bytes: how many bytes of constant content stay in the file.
     """
 
-    def __init__(self, path: pathlib.Path, min_tensor_bytes: int = MIN_TENSOR_BYTES) -> None:
+    def __init__(self, path: pathlib.Path, min_tensor_bytes: int = MIN_TENSOR_BYTES,
+                 spill_dir: str | os.PathLike[str] | None = None) -> None:
         self.path = path
+        self.spill_dir = spill_dir
+        self.min_tensor_bytes = min_tensor_bytes
+        self.spilled_bytes = 0
+        self._spill: IO[bytes] | None = None
         self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self._stat = os.fstat(self._file.fileno())
         self._spans: list[_Span] = []
@@ -106,6 +117,8 @@ class LazyGraph:
     def close(self) -> None:
         tensors.unregister_lazy_reader(self._reader)
         self._file.close()
+        if self._spill is not None:
+            self._spill.close()
 
     def __enter__(self) -> LazyGraph:
         return self
@@ -161,20 +174,13 @@ class LazyGraph:
         if {f.name for f, _ in hollow.ListFields()} != {"dtype", "tensor_shape"} or hollow.tensor_shape.unknown_rank:
             return False
         size = content[2] - content[1]
-        try:
-            itemsize = tensors.to_numpy_dtype(tensors.base_dtype(hollow.dtype)).itemsize
-        except Exception:  # noqa: BLE001 - an odd dtype: read it in full, as load_graph would
-            return False
-        count = 1
-        for d in hollow.tensor_shape.dim:
-            count *= d.size
-        if hollow.dtype not in tensors._CONTENT_TYPES or count * itemsize != size:
+        if _content_size(hollow) != size:
             return False
         node.ParseFromString(data[start:entry_start] + data[entry_end:end])
         tensor = node.attr["value"].tensor
         tensor.CopyFrom(hollow)
         tensor.tensor_content = tensors.lazy_token(self._reader, len(self._spans))
-        self._spans.append(_Span(content[1], size))
+        self._spans.append(_Span(self._file, content[1], size))
         self.lazy_bytes += size
         return True
 
@@ -182,16 +188,39 @@ class LazyGraph:
         """The content of lazy constant ``index``, read from the file into a new buffer."""
         span = self._spans[index]
         buffer = bytearray(span.size)
-        self._read_into(memoryview(buffer), span.offset)
+        self._read_into(span.file, memoryview(buffer), span.offset)
         return buffer
 
-    def _read_into(self, view: memoryview, offset: int) -> None:
+    def _read_into(self, file: IO[bytes], view: memoryview, offset: int) -> None:
         done = 0
         while done < len(view):
-            n = os.preadv(self._file.fileno(), [view[done:]], offset + done)
+            n = os.preadv(file.fileno(), [view[done:]], offset + done)
             if not n:
                 raise FileFormatError(f"'{self.path}' ended early while reading a constant; was it changed?")
             done += n
+
+    def spill(self, graph_def: graph_pb2.GraphDef) -> None:
+        """Moves the content of the big constants a pass made (folded batch-norm weights) to a
+        temporary file (in ``spill_dir``), leaving tokens, so later passes copy a light graph."""
+        for node in graph_def.node:
+            if node.op != "Const" or "value" not in node.attr:
+                continue
+            tensor = node.attr["value"].tensor
+            if tensor.ByteSize() < self.min_tensor_bytes:
+                continue
+            if {f.name for f, _ in tensor.ListFields()} != {"dtype", "tensor_shape", "tensor_content"}:
+                continue
+            content = tensor.tensor_content
+            if _content_size(tensor) != len(content):
+                continue
+            if self._spill is None:
+                self._spill = tempfile.TemporaryFile(dir=self.spill_dir)  # noqa: SIM115 - closed by close()
+            offset = self._spill.seek(0, os.SEEK_END)
+            self._spill.write(content)
+            self._spill.flush()
+            tensor.tensor_content = tensors.lazy_token(self._reader, len(self._spans))
+            self._spans.append(_Span(self._spill, offset, len(content)))
+            self.spilled_bytes += len(content)
 
     def _span_of(self, node: node_def_pb2.NodeDef) -> _Span | None:
         if node.op != "Const" or "value" not in node.attr:
@@ -219,57 +248,85 @@ class LazyGraph:
         stat = os.stat(self.path)
         if (stat.st_size, stat.st_mtime_ns) != (self._stat.st_size, self._stat.st_mtime_ns):
             raise FileFormatError(f"'{self.path}' changed while it was being optimized; run again")
-        rest = graph_pb2.GraphDef()
-        for field, value in graph_def.ListFields():
-            if field.name != "node":
-                if field.message_type is None:
-                    setattr(rest, field.name, value)
-                else:
-                    getattr(rest, field.name).CopyFrom(value)
-        tail = rest.SerializeToString(deterministic=True)
-        if tensors.LAZY_PREFIX in tail:
-            raise OutputError("a lazily read constant ended up outside the graph's nodes; it cannot be written")
-        records: list[tuple[node_def_pb2.NodeDef, _Span | None, Any]] = []
-        size = len(tail)
-        for node in graph_def.node:
-            span = self._span_of(node)
-            if span is None:
-                body = node.ByteSize()
-                size += 1 + len(encode_varint(body)) + body
-                records.append((node, None, body))
-            else:
-                hollow = node_def_pb2.NodeDef()
-                hollow.CopyFrom(node)
-                hollow.attr["value"].tensor.ClearField("tensor_content")
-                record = _deferred_record(hollow, "", span.size, 0)
-                size += record.record_size
-                records.append((node, span, record))
-        largest = sorted(((n.name, b if s is None else b.record_size) for n, s, b in records), key=lambda x: -x[1])
-        protofile.check_size(size, path, largest[:5])
+        light = graph_def.SerializeToString(deterministic=True)
+        plans = self._plan(graph_def, light)
+        size = len(light) + sum(record.record_size - (end - start) for start, end, record, _ in plans)
+        if size > protofile.size_limit():
+            sizes = {n.name: n.ByteSize() for n in graph_def.node}
+            sizes.update({r.name: r.record_size for _, _, r, _ in plans})
+            protofile.check_size(size, path, sorted(sizes.items(), key=lambda item: -item[1])[:5])
         buffer = bytearray(min(CHUNK_SIZE, max((s.size for s in self._spans), default=0)) or 1)
         view = memoryview(buffer)
+        data = memoryview(light)
         with protofile.atomic_writer(path, [*inputs, self.path], fsync=fsync) as out:
-            for node, span, record in records:
-                if span is None:
-                    data = node.SerializeToString(deterministic=True)
-                    out.write(_NODE_TAG + encode_varint(len(data)) + data)
-                else:
-                    self._write_lazy(out, record, span, view)
-            out.write(tail)
+            pos = 0
+            for start, end, record, span in plans:
+                out.write(data[pos:start])
+                self._write_lazy(out, record, span, view)
+                pos = end
+            out.write(data[pos:])
             if out.tell() != size:  # pragma: no cover - a bug in the size computation
                 raise OutputError(f"internal error: wrote {out.tell()} bytes to '{path}', planned {size}")
         return size
+
+    def _plan(self, graph_def: graph_pb2.GraphDef, light: bytes) -> list[tuple[int, int, Any, _Span]]:
+        """(record start, record end, split record, span) of each node of ``light`` (the serialized
+        light graph, nodes first) that holds one of this file's tokens."""
+        hits = []
+        at = light.find(tensors.LAZY_PREFIX)
+        while at >= 0:
+            hits.append(at)
+            at = light.find(tensors.LAZY_PREFIX, at + 1)
+        plans: list[tuple[int, int, Any, _Span]] = []
+        nodes = graph_def.node
+        pos = index = h = 0
+        while h < len(hits) and index < len(nodes):
+            if light[pos] != _NODE_TAG[0]:  # pragma: no cover - deterministic serialization writes nodes first
+                raise OutputError("unexpected GraphDef layout while planning the write")
+            length, body = decode_varint(light, pos + 1)
+            end = body + length
+            if hits[h] < end:
+                span = self._span_of(nodes[index])
+                if span is not None:
+                    hollow = node_def_pb2.NodeDef()
+                    hollow.CopyFrom(nodes[index])
+                    hollow.attr["value"].tensor.ClearField("tensor_content")
+                    plans.append((pos, end, _deferred_record(hollow, "", span.size, 0), span))
+                while h < len(hits) and hits[h] < end:
+                    h += 1
+            pos, index = end, index + 1
+        for hit in hits[h:]:
+            token = tensors.parse_lazy_token(light[hit:hit + tensors.LAZY_TOKEN_SIZE])
+            if token is not None and token[0] == self._reader:
+                raise OutputError("a lazily read constant ended up outside the graph's nodes; it cannot be written")
+        return plans
 
     def _write_lazy(self, out: IO[bytes], record: Any, span: _Span, view: memoryview) -> None:
         out.write(record.head)
         offset, remaining = span.offset, span.size
         while remaining:
             step = min(len(view), remaining)
-            self._read_into(view[:step], offset)
+            self._read_into(span.file, view[:step], offset)
             out.write(view[:step])
             offset += step
             remaining -= step
         out.write(record.tail)
+
+
+def _content_size(tensor: tensor_pb2.TensorProto) -> int | None:
+    """The bytes of ``tensor_content`` that ``tensor_to_array`` reads for this dtype and shape (None: none)."""
+    if tensor.dtype not in tensors._CONTENT_TYPES or tensor.tensor_shape.unknown_rank:
+        return None
+    try:
+        itemsize = tensors.to_numpy_dtype(tensors.base_dtype(tensor.dtype)).itemsize
+    except Exception:  # noqa: BLE001 - an odd dtype: read it in full, as load_graph would
+        return None
+    count = 1
+    for d in tensor.tensor_shape.dim:
+        if d.size < 0:
+            return None
+        count *= d.size
+    return count * itemsize
 
 
 def open_lazy(path: str | os.PathLike[str], tags: Iterable[str] | str | None = None, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -201,11 +202,12 @@ _FIELD_DTYPES = {
 LAZY_PREFIX = b"\x00gs-lazy\x00"
 LAZY_TOKEN_SIZE = len(LAZY_PREFIX) + 8
 _lazy_readers: dict[int, Callable[[int], bytearray]] = {}
+_lazy_numbers = itertools.count(1)  # never reused: a closed reader's tokens must not reach a new reader
 
 
 def register_lazy_reader(read: Callable[[int], bytearray]) -> int:
     """Registers ``read(index) -> bytes of constant index``; returns the reader's number for its tokens."""
-    number = max(_lazy_readers, default=0) + 1
+    number = next(_lazy_numbers)
     _lazy_readers[number] = read
     return number
 

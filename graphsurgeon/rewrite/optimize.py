@@ -163,8 +163,10 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
                    max_growth_bytes: int = DEFAULT_MAX_GROWTH, bind_learning_phase: bool = True,
                    inline: bool = False, converter_ready: bool = False,
                    initializer_nodes: str | Iterable[str] | None = None,
-                   allow_variables: bool = False) -> OptimizeResult:
-    """``optimize`` that also reports node counts after each pass (see ``optimize``)."""
+                   allow_variables: bool = False,
+                   after_pass: Callable[[graph_pb2.GraphDef], None] | None = None) -> OptimizeResult:
+    """``optimize`` that also reports node counts after each pass (see ``optimize``). ``after_pass``
+    is called with each intermediate graph, which it may change in place (``LazyGraph.spill``)."""
     names = with_inlining(parse_passes(passes), inline=inline, converter_ready=converter_ready)
     output_names = split_names(outputs)
     if not output_names:
@@ -191,6 +193,8 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
     if bind:
         working, bound = bind_placeholders(working, bind)
     working = prune(working, output_names)
+    if after_pass is not None:
+        after_pass(working)
     steps: list[tuple[str, int, int]] = []
     for name in names:
         before = len(working.node)
@@ -203,6 +207,8 @@ def optimize_graph(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str],
             output_names = [o if parse_input(o).node in present else s
                             for o, s in zip(output_names, strip_prefix(output_names))]
         working = prune(working, output_names)
+        if after_pass is not None:
+            after_pass(working)
         steps.append((name, before, len(working.node)))
         log.info("optimize: %s: %d -> %d nodes", name, before, len(working.node))
     check_graph(working, frozen=False, source="optimized graph")
