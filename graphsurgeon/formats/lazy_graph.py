@@ -36,7 +36,7 @@ from graphsurgeon.errors import FileFormatError, OutputError
 from graphsurgeon.formats import protofile, tensors
 from graphsurgeon.formats.model import GRAPH_DEF, LoadedGraph, _plausible_graph
 from graphsurgeon.formats.stream import CHUNK_SIZE, _deferred_record
-from graphsurgeon.formats.varint import decode_varint
+from graphsurgeon.formats.varint import decode_varint, encode_varint
 
 #: Files at least this big are read lazily. Read in full, a graph costs about 6x its size at the
 #: peak (the bytes, the parsed graph, the passes' copies): under 8 MiB that stays within
@@ -46,7 +46,22 @@ MIN_FILE_BYTES = 8 << 20
 MIN_TENSOR_BYTES = 64 << 10
 
 _NODE_TAG = b"\x0a"
+#: A TensorProto holding a token (dtype, shape, 17-byte content) is smaller than this.
+_TOKEN_TENSOR_MAX = 512
 _GRAPH_FIELDS = {1: 2, 2: 2, 3: 0, 4: 2, 5: 2}  # GraphDef field -> wire type (node, library, version, versions, debug)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Whole:
+    """A node record written as it is (the shape ``_deferred_record`` returns, with no content to copy)."""
+
+    name: str
+    head: bytes
+    tail: bytes = b""
+
+    @property
+    def record_size(self) -> int:
+        return len(self.head)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,16 +237,14 @@ class LazyGraph:
             self._spans.append(_Span(self._spill, offset, len(content)))
             self.spilled_bytes += len(content)
 
-    def _span_of(self, node: node_def_pb2.NodeDef) -> _Span | None:
+    def _token_of(self, node: node_def_pb2.NodeDef) -> tuple[int, int] | None:
+        """(reader, index) when ``node`` is a Const holding a lazy token (this graph's or another's)."""
         if node.op != "Const" or "value" not in node.attr:
             return None
         tensor = node.attr["value"].tensor
-        if tensor.ByteSize() > 64:
+        if tensor.ByteSize() > _TOKEN_TENSOR_MAX:
             return None
-        token = tensors.parse_lazy_token(tensor.tensor_content)
-        if token is None or token[0] != self._reader:
-            return None
-        return self._spans[token[1]]
+        return tensors.parse_lazy_token(tensor.tensor_content)
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -269,7 +282,24 @@ class LazyGraph:
                 raise OutputError(f"internal error: wrote {out.tell()} bytes to '{path}', planned {size}")
         return size
 
-    def _plan(self, graph_def: graph_pb2.GraphDef, light: bytes) -> list[tuple[int, int, Any, _Span]]:
+    def _split(self, node: node_def_pb2.NodeDef, token: tuple[int, int]) -> tuple[Any, _Span | None]:
+        """The node's record split around its content, and where the content is."""
+        if token[0] != self._reader or token[1] >= len(self._spans):
+            raise OutputError(f"constant '{node.name}' holds a token of another lazily read graph; it cannot be "
+                              "written with this one")
+        span = self._spans[token[1]]
+        hollow = node_def_pb2.NodeDef()
+        hollow.CopyFrom(node)
+        hollow.attr["value"].tensor.ClearField("tensor_content")
+        try:
+            return _deferred_record(hollow, "", span.size, 0), span
+        except OutputError:  # a pass gave the tensor other fields: write this one from memory
+            hollow.attr["value"].tensor.tensor_content = bytes(self.read(token[1]))
+            data = hollow.SerializeToString(deterministic=True)
+            whole = _NODE_TAG + encode_varint(len(data)) + data
+            return _Whole(node.name, whole), None
+
+    def _plan(self, graph_def: graph_pb2.GraphDef, light: bytes) -> list[tuple[int, int, Any, _Span | None]]:
         """(record start, record end, split record, span) of each node of ``light`` (the serialized
         light graph, nodes first) that holds one of this file's tokens."""
         hits = []
@@ -277,7 +307,7 @@ class LazyGraph:
         while at >= 0:
             hits.append(at)
             at = light.find(tensors.LAZY_PREFIX, at + 1)
-        plans: list[tuple[int, int, Any, _Span]] = []
+        plans: list[tuple[int, int, Any, _Span | None]] = []
         nodes = graph_def.node
         pos = index = h = 0
         while h < len(hits) and index < len(nodes):
@@ -286,12 +316,9 @@ class LazyGraph:
             length, body = decode_varint(light, pos + 1)
             end = body + length
             if hits[h] < end:
-                span = self._span_of(nodes[index])
-                if span is not None:
-                    hollow = node_def_pb2.NodeDef()
-                    hollow.CopyFrom(nodes[index])
-                    hollow.attr["value"].tensor.ClearField("tensor_content")
-                    plans.append((pos, end, _deferred_record(hollow, "", span.size, 0), span))
+                token = self._token_of(nodes[index])
+                if token is not None:
+                    plans.append((pos, end, *self._split(nodes[index], token)))
                 while h < len(hits) and hits[h] < end:
                     h += 1
             pos, index = end, index + 1
@@ -301,8 +328,10 @@ class LazyGraph:
                 raise OutputError("a lazily read constant ended up outside the graph's nodes; it cannot be written")
         return plans
 
-    def _write_lazy(self, out: IO[bytes], record: Any, span: _Span, view: memoryview) -> None:
+    def _write_lazy(self, out: IO[bytes], record: Any, span: _Span | None, view: memoryview) -> None:
         out.write(record.head)
+        if span is None:
+            return
         offset, remaining = span.offset, span.size
         while remaining:
             step = min(len(view), remaining)

@@ -292,7 +292,7 @@ def lazy_constants(graph_def: graph_pb2.GraphDef) -> list[str]:
     for node in graph_def.node:
         if node.op == "Const" and "value" in node.attr:
             tensor = node.attr["value"].tensor
-            if tensor.ByteSize() <= 64 and tensors.parse_lazy_token(tensor.tensor_content) is not None:
+            if tensor.ByteSize() <= 512 and tensors.parse_lazy_token(tensor.tensor_content) is not None:
                 out.append(node.name)
     return out
 

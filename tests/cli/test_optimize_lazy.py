@@ -10,7 +10,7 @@ import pytest
 
 from graphsurgeon._proto import graph_pb2
 from graphsurgeon.cli import main
-from graphsurgeon.errors import OutputError, UnsupportedError
+from graphsurgeon.errors import FileFormatError, OutputError, UnsupportedError
 from graphsurgeon.formats import lazy_graph, tensors
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.surgery import const_node, make_node
@@ -156,3 +156,41 @@ def test_lazy_optimized_inception_matches_tensorflow(lazy_everything, tmp_path):
     expected = np.load(SURGERY / "inception_v3" / "expected.npz")
     got = run_graph(out, {"input": expected["in:input:0"]}, [f"{output}:0"])[f"{output}:0"]
     np.testing.assert_allclose(got, expected[f"out:{output}:0"], rtol=1e-5, atol=1e-6)
+
+
+def test_lazy_errors_leave_nothing_behind(lazy_everything, tmp_path, capsys):
+    out = tmp_path / "opt.pb"
+    assert main(["optimize", str(INCEPTION), "--outputs", "InceptionV3/Predictions/Reshape_2", "-o", str(out)]) == 1
+    assert "did you mean" in capsys.readouterr().err
+    assert lazy_everything and not list(tmp_path.iterdir()), "no output, no spill file"
+
+
+def test_lazy_write_refuses_a_changed_input(tmp_path):
+    source = tmp_path / "in.pb"
+    source.write_bytes(INCEPTION.read_bytes())
+    lazy = lazy_graph.open_lazy(source, min_file_bytes=1, min_tensor_bytes=256)
+    assert lazy is not None
+    with lazy:
+        source.write_bytes(INCEPTION.read_bytes()[:-1])
+        with pytest.raises(FileFormatError, match="changed"):
+            lazy.write(lazy.loaded.graph_def, tmp_path / "out.pb")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pb"]
+
+
+def test_lazy_write_of_a_changed_token_node_and_of_a_foreign_token(tmp_path):
+    value = np.arange(4096, dtype=np.float32).reshape(64, 64)
+    graph = graph_pb2.GraphDef()
+    graph.node.extend([const_node("w", value), make_node("out", "Identity", ["w"], {"T": np.float32})])
+    save_graph(graph, tmp_path / "g.pb")
+    save_graph(graph, tmp_path / "h.pb")
+    with lazy_graph.open_lazy(tmp_path / "g.pb", min_file_bytes=1, min_tensor_bytes=256) as lazy, \
+            lazy_graph.open_lazy(tmp_path / "h.pb", min_file_bytes=1, min_tensor_bytes=256) as other:
+        light = lazy.loaded.graph_def
+        light.node[0].attr["value"].tensor.version_number = 3  # a layout the streamed record does not cover
+        graph.node[0].attr["value"].tensor.version_number = 3
+        lazy.write(light, tmp_path / "lazy.pb")
+        save_graph(graph, tmp_path / "memory.pb")
+        assert (tmp_path / "lazy.pb").read_bytes() == (tmp_path / "memory.pb").read_bytes()
+        with pytest.raises(OutputError, match="another lazily read graph"):
+            other.write(light, tmp_path / "mixed.pb")
+    assert not (tmp_path / "mixed.pb").exists()
