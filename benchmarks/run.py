@@ -10,6 +10,8 @@ Benchmarks (each can also be run alone, see its docstring):
   and the failure above 2 GiB ("## Freezing");
 - bench_checkpoint.py: reading / listing a 1 GiB checkpoint vs TensorFlow ("## Checkpoint reading");
 - bench_prune.py: pruning 10k .. 1M nodes vs extract_sub_graph ("## Pruning");
+- bench_optimize.py: ``gs optimize`` vs TensorFlow's optimize_for_inference on TF-Slim VGG-16,
+  Inception v3 and MobileNet v1 ("## Optimizing");
 - bench_nvidia.py: the README's TensorRT SSD config.py steps through gs.DynamicGraph, 10k .. 1M nodes
   ("## NVIDIA graphsurgeon API").
 - bench_draw.py: gs draw and gs diff on a 100k-node graph, and the page's layout time by size
@@ -34,6 +36,7 @@ FULL = {
     "freeze": ["bench_freeze.py", "--sizes", "10,100,1024,1843", "--runs", "5,3,3,3", "--over-limit", "2250"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "1", "--repeat", "5"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
+    "optimize": ["bench_optimize.py", "--runs", "3"],
     "nvidia": ["bench_nvidia.py", "--sizes", "10000,100000,1000000", "--repeat", "3"],
     "draw": ["bench_draw.py", "--nodes", "100000", "--repeat", "3", "--layout"],
 }
@@ -41,6 +44,7 @@ QUICK = {
     "freeze": ["bench_freeze.py", "--sizes", "10,100", "--real-runs", "1", "--runs", "2"],
     "checkpoint": ["bench_checkpoint.py", "--gib", "0.05", "--repeat", "2"],
     "prune": ["bench_prune.py", "--sizes", "10000,100000", "--repeat", "1"],
+    "optimize": ["bench_optimize.py", "--models", "mobilenet_v1", "--runs", "1"],
     "nvidia": ["bench_nvidia.py", "--sizes", "10000,100000", "--repeat", "1"],
     "draw": ["bench_draw.py", "--nodes", "20000", "--repeat", "1"],
 }
