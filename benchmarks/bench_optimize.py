@@ -197,7 +197,7 @@ def report(rows: list[dict]) -> str:
         f"{rows[0]['runs']} runs (rotating order). Models: TF-Slim inference graphs with random weights, frozen by "
         "TensorFlow's convert_variables_to_constants; MobileNet v1 written with TF-Slim layers in the benchmark "
         "(the tf_slim package has no nets.mobilenet_v1). Peak RSS is the child's ru_maxrss. 'in memory' is gs "
-        "with the lazy reader switched off (graphs under 64 MiB take that path anyway).",
+        "with the lazy reader switched off (graphs under 8 MiB take that path anyway).",
         "",
         f"Machine: {machine()}",
         "",
@@ -239,7 +239,7 @@ def goals(rows: list[dict]) -> list[str]:
     same = all(info["same_bytes"] for info in rows)
     out.append(f"lazy and in-memory gs outputs byte-identical: {'met' if same else 'MISSED'} on every model")
     worst = max(info["check"]["gs_err"] for info in rows)
-    out.append(f"optimized graphs match the frozen graph in TensorFlow: worst max error / max |output| {worst:.1e}")
+    out.append(f"optimized graphs match the frozen graph in TensorFlow: worst max error / max |logit| {worst:.1e}")
     return out
 
 
