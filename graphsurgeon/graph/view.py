@@ -27,6 +27,8 @@ import heapq
 import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import compress, repeat
+from operator import contains
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # networkx is imported on first use: it is a third of `gs`'s start-up time
@@ -465,32 +467,34 @@ def _bulk_digraph(view: GraphView) -> nx.DiGraph:
     per edge. The test suite compares the result with the public construction (and networkx's
     algorithms, copies and pickling on it), so a networkx change that breaks this shows up there.
     """
-    names = view._names
-    succ: dict[str, dict[str, Mapping[str, str]]] = {n: {} for n in names}
-    pred: dict[str, dict[str, Mapping[str, str]]] = {}
+    names, sources, raws = view._names, view._sources, view._raw
     data, control = _EDGE_ATTRS[DATA], _EDGE_ATTRS[CONTROL]
-    for name, srcs, raw in zip(names, view._sources, view._raw):
-        if srcs is raw or "^" not in "".join(raw):  # no control inputs: all data edges
-            node_pred: dict[str, Mapping[str, str]] = dict.fromkeys(srcs, data)  # made in C, once per producer
-            try:
-                for src in node_pred:
-                    succ[src][name] = data
-            except KeyError:  # a dangling input: no edge for it
-                node_pred = {src: data for src in node_pred if src in succ}
-                for src in node_pred:
-                    succ[src][name] = data
-            pred[name] = node_pred
-            continue
-        node_pred = {}
-        for src, text in zip(srcs, raw):  # the input's own text tells a control input
-            src_succ = succ.get(src)
-            if src_succ is None:
-                continue
+    succ: dict[str, dict[str, Mapping[str, str]]] = {n: {} for n in names}
+    # Every node's producers as data edges, made in C (one dict.fromkeys a node, no bytecode) ...
+    pred: dict[str, dict[str, Mapping[str, str]]] = dict(zip(names, map(dict.fromkeys, sources, repeat(data))))
+    # ... then the nodes with control inputs again, each input's own text telling its kind.
+    controlled = list(compress(range(len(names)), map(contains, map("".join, raws), repeat("^"))))
+    for i in controlled:
+        node_pred: dict[str, Mapping[str, str]] = {}
+        for src, text in zip(sources[i], raws[i]):
             if text[:1] != "^":
-                node_pred[src] = src_succ[name] = data
+                node_pred[src] = data
             elif src not in node_pred:
-                node_pred[src] = src_succ[name] = control
-        pred[name] = node_pred
+                node_pred[src] = control
+        pred[names[i]] = node_pred
+    for name, node_pred in pred.items():  # successors: every edge entered from its producer's side
+        try:
+            for src in node_pred:
+                succ[src][name] = data
+        except KeyError:  # a dangling input: no edge for it (replacing a value keeps the iteration valid)
+            node_pred = pred[name] = {src: kind for src, kind in node_pred.items() if src in succ}
+            for src in node_pred:
+                succ[src][name] = data
+    for i in controlled:
+        name = names[i]
+        for src, kind in pred[name].items():
+            if kind is control:
+                succ[src][name] = control
     coloc = _EDGE_ATTRS[COLOCATION]
     for name, targets in view._colocated.items():
         for target in targets:
@@ -499,7 +503,7 @@ def _bulk_digraph(view: GraphView) -> nx.DiGraph:
     import networkx as nx
 
     graph = nx.DiGraph()
-    graph._node = _NodeAttrs.fromkeys(names, _NO_NODE_ATTRS)
+    graph._node = _NodeAttrs(dict.fromkeys(view._index, _NO_NODE_ATTRS))  # copied whole from a sized dict
     graph._adj = succ  # DiGraph's _adj setter also sets _succ and resets the cached views
     graph._pred = pred
     return graph
