@@ -56,7 +56,6 @@ _DATA_AND_CONTROL = frozenset({DATA, CONTROL})
 NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
 
-
 class _SharedAttrs(dict):  # type: ignore[type-arg]
     """A read-only attr dict that many edges (or nodes) of ``view.graph`` share.
 
