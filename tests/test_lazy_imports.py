@@ -81,7 +81,25 @@ def test_inspect_of_a_graph_reads_no_checkpoint_modules() -> None:
             assert main(["inspect", sys.argv[2] + "/mlp.pb"]) == 0
         check()
     ''', ["ml_dtypes", "networkx", "google_crc32c", "graphsurgeon.rewrite.saved_model_v2",
-          "graphsurgeon.validate", "tensorflow"], str(GRAPHS))
+          "graphsurgeon.validate", "tensorflow", "graphsurgeon.cli._inspect_checkpoint",
+          "graphsurgeon.formats.checkpoint", "graphsurgeon.formats.bundle_entries",
+          "graphsurgeon._proto.saved_tensor_slice_pb2", "graphsurgeon.graph.object_graph",
+          "graphsurgeon.graph.view"], str(GRAPHS))
+    _assert_ok(result)
+
+
+def test_inspect_loads_checkpoint_and_view_code_when_asked() -> None:
+    """What inspecting a graph leaves out is still loaded for the arguments that need it."""
+    result = _run('''
+        from graphsurgeon.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["inspect", sys.argv[2] + "/mlp.pb", "--outputs", "topk", "--why", "x"]) == 0
+        assert "graphsurgeon.graph.view" in sys.modules and "graphsurgeon.formats.checkpoint" not in sys.modules
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["inspect", sys.argv[3] + "/lstm_resource/model.ckpt"]) == 0
+        assert "graphsurgeon.cli._inspect_checkpoint" in sys.modules
+        check()
+    ''', ["ml_dtypes", "networkx", "tensorflow"], str(GRAPHS), str(FREEZE))
     _assert_ok(result)
 
 

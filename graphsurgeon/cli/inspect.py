@@ -13,16 +13,17 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from graphsurgeon.cli import _inspect_checkpoint
 from graphsurgeon.errors import GraphSurgeonError, not_found
 from graphsurgeon.formats import tensors
 from graphsurgeon.formats.checkpoint_paths import is_checkpoint_path
 from graphsurgeon.formats.model import is_tf2_saved_model, load_graph
 from graphsurgeon.formats.protofile import format_bytes
 from graphsurgeon.graph import names
-from graphsurgeon.graph.object_graph import saved_model_functions, saved_model_variables
-from graphsurgeon.graph.view import GraphView
 from graphsurgeon.summary import summarize
+
+# Imported where used, so that inspecting a GraphDef loads no checkpoint reader, TF2 object graph
+# or GraphView code (start-up: tests/test_lazy_imports.py): graphsurgeon.cli._inspect_checkpoint,
+# graphsurgeon.graph.object_graph, graphsurgeon.graph.view.
 
 # Function names are listed one per line up to this many (all of them with --all).
 _MAX_FUNCTIONS = 20
@@ -45,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if is_checkpoint_path(args.path):
+        from graphsurgeon.cli import _inspect_checkpoint
+
         return int(_inspect_checkpoint.run(args) or 0)
     if args.why is not None or args.outputs is not None:
         return _run_why(args)
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     data = summarize(loaded)
     if data.get("saved_model") is not None and is_tf2_saved_model(loaded):
         # TF2: which functions each signature runs, and each variable's checkpoint key.
+        from graphsurgeon.graph.object_graph import saved_model_functions, saved_model_variables
+
         data["saved_model"]["variables"] = saved_model_variables(loaded)
         data["saved_model"]["functions"] = saved_model_functions(loaded)
     if args.json:
@@ -72,6 +77,8 @@ def _run_why(args: argparse.Namespace) -> int:
     outputs = names.split_names(args.outputs)
     if not outputs:
         raise GraphSurgeonError("--outputs is empty; give output node names like --outputs probs,logits")
+    from graphsurgeon.graph.view import GraphView
+
     chain = GraphView(loaded.graph_def).why(args.why, outputs)
     if args.json:
         json.dump({"node": args.why, "outputs": outputs, "path": list(chain)}, sys.stdout, indent=1)

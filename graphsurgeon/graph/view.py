@@ -27,7 +27,8 @@ import heapq
 import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from types import MappingProxyType
+from itertools import compress, repeat
+from operator import contains
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # networkx is imported on first use: it is a third of `gs`'s start-up time
@@ -54,10 +55,48 @@ _DATA_AND_CONTROL = frozenset({DATA, CONTROL})
 #: Ops whose output feeds a while loop's Merge from the previous iteration (the loop's back edge).
 NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
-# One read-only edge-attr mapping a kind, shared by all edges of that kind (see _bulk_digraph).
-_EDGE_ATTRS = {kind: MappingProxyType({"kind": kind}) for kind in EDGE_KINDS}
+
+class _SharedAttrs(dict):  # type: ignore[type-arg]
+    """A read-only attr dict that many edges (or nodes) of ``view.graph`` share.
+
+    Changing it raises ``TypeError`` (it would change every edge at once); copies of it
+    (``copy``, ``deepcopy``, pickling, ``G.copy()``, ``G.reverse()``) are plain dicts.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("view.graph's attr dicts are shared and read-only; change a view.graph.copy()")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only  # type: ignore[assignment]
+    update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
+
+    def __copy__(self) -> dict[str, object]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: object) -> dict[str, object]:
+        return dict(self)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (dict, (dict(self),))
+
+    def __reduce_ex__(self, protocol: object) -> tuple[object, ...]:
+        return self.__reduce__()
+
+
+def _shared_attrs(**attrs: object) -> _SharedAttrs:
+    shared = _SharedAttrs()
+    dict.update(shared, attrs)
+    return shared
+
+
+# One read-only edge-attr dict a kind, shared by all edges of that kind (see _bulk_digraph).
+_EDGE_ATTRS = {kind: _shared_attrs(kind=kind) for kind in EDGE_KINDS}
 
 _COLOCATION_ATTR = "_class"
+
+# The attrs of a node of view.graph until they are asked for (see _NodeAttrs).
+_NO_NODE_ATTRS = _shared_attrs()
 
 
 def colocation_targets(node_def: node_def_pb2.NodeDef) -> list[str]:
@@ -98,27 +137,22 @@ class GraphView:
         self._graph_def = graph_def
         names: list[str] = []
         raw_inputs: list[Sequence[str]] = []
-        sources: list[Sequence[str]] = []
         colocated: dict[str, list[str]] = {}
-        add_name, add_raw, add_sources = names.append, raw_inputs.append, sources.append
-        # One pass over the protobuf (attribute access on a NodeDef is the expensive part). For
-        # most nodes the input strings are the producer names already, and are stored once.
+        add_name, add_raw = names.append, raw_inputs.append
+        # One pass over the protobuf (attribute access on a NodeDef is the expensive part, and a
+        # plain loop with bound appends beats three comprehensions over the nodes). ``input[:]``
+        # is the cheapest copy of a repeated string field (cheaper than tuple() or list()).
         for node in graph_def.node:
             name = node.name
             add_name(name)
-            raw = node.input
-            if raw:
-                raw = tuple(raw)
-                add_raw(raw)
-                add_sources(input_nodes(raw))
-            else:
-                add_raw(())
-                add_sources(())
+            add_raw(node.input[:])
             if _COLOCATION_ATTR in node.attr:
                 targets = colocation_targets(node)
                 if targets:
                     colocated[name] = targets
-        index = {name: i for i, name in enumerate(names)}
+        # For most nodes the input strings are the producer names already, and are stored once.
+        sources = list(map(input_nodes, raw_inputs))
+        index = dict(zip(names, range(len(names))))
         if len(index) != len(names):
             dups = sorted(n for n, c in Counter(names).items() if c > 1)
             shown = ", ".join(f"'{n}'" for n in dups[:5]) + (f" and {len(dups) - 5} more" if len(dups) > 5 else "")
@@ -153,8 +187,11 @@ class GraphView:
     def graph(self) -> nx.DiGraph:
         """The networkx DiGraph: nodes = node names in graph order; edge attr ``kind``.
 
-        Built in bulk on first use. Read-only: edge attrs are shared read-only mappings; use
-        ``view.graph.copy()`` for a graph to change.
+        Built in bulk on first use, and a plain ``networkx.DiGraph``: nodes and edges can be
+        added and removed, and node attrs set (``view.graph.nodes[n]["x"] = 1``, ``add_node``,
+        ``set_node_attributes``), but the attr dicts of the edges it was built with are shared
+        and read-only (setting one raises ``TypeError``); ``view.graph.copy()``, ``deepcopy``
+        and pickling give plain dicts everywhere. Changing the graph does not change the view.
         """
         if self._graph is None:
             with _gc_paused():
@@ -423,37 +460,40 @@ def _bulk_digraph(view: GraphView) -> nx.DiGraph:
 
     The result equals ``add_nodes_from(names)`` followed by ``add_edges_from(pairs, kind=...)``
     for colocation, control and data edges in that order (the strongest kind wins), but the
-    adjacency dicts are filled directly and every edge of a kind shares one read-only attr
-    mapping: ``add_edges_from`` spends ~1.5 us an edge on checks that cannot fail here and on a
-    new dict per edge. The test suite compares the result with the public construction, so a
-    networkx change that breaks this shows up there. ``graph.copy()`` gives writable edge dicts.
+    adjacency dicts are filled directly, every edge of a kind shares one read-only attr dict
+    and the nodes share one empty attr dict until their attrs are asked for (``_NodeAttrs``):
+    ``add_edges_from`` spends ~1.5 us an edge on checks that cannot fail here and on a new dict
+    per edge. The test suite compares the result with the public construction (and networkx's
+    algorithms, copies and pickling on it), so a networkx change that breaks this shows up there.
     """
-    names = view._names
-    succ: dict[str, dict[str, Mapping[str, str]]] = {n: {} for n in names}
-    pred: dict[str, dict[str, Mapping[str, str]]] = {}
+    names, sources, raws = view._names, view._sources, view._raw
     data, control = _EDGE_ATTRS[DATA], _EDGE_ATTRS[CONTROL]
-    for name, srcs, raw in zip(names, view._sources, view._raw):
-        if srcs is raw or "^" not in "".join(raw):  # no control inputs: all data edges
-            node_pred: dict[str, Mapping[str, str]] = dict.fromkeys(srcs, data)  # made in C, once per producer
-            try:
-                for src in node_pred:
-                    succ[src][name] = data
-            except KeyError:  # a dangling input: no edge for it
-                node_pred = {src: data for src in node_pred if src in succ}
-                for src in node_pred:
-                    succ[src][name] = data
-            pred[name] = node_pred
-            continue
-        node_pred = {}
-        for src, text in zip(srcs, raw):  # the input's own text tells a control input
-            src_succ = succ.get(src)
-            if src_succ is None:
-                continue
+    succ: dict[str, dict[str, Mapping[str, str]]] = {n: {} for n in names}
+    # Every node's producers as data edges, made in C (one dict.fromkeys a node, no bytecode) ...
+    pred: dict[str, dict[str, Mapping[str, str]]] = dict(zip(names, map(dict.fromkeys, sources, repeat(data))))
+    # ... then the nodes with control inputs again, each input's own text telling its kind.
+    controlled = list(compress(range(len(names)), map(contains, map("".join, raws), repeat("^"))))
+    for i in controlled:
+        node_pred: dict[str, Mapping[str, str]] = {}
+        for src, text in zip(sources[i], raws[i]):
             if text[:1] != "^":
-                node_pred[src] = src_succ[name] = data
+                node_pred[src] = data
             elif src not in node_pred:
-                node_pred[src] = src_succ[name] = control
-        pred[name] = node_pred
+                node_pred[src] = control
+        pred[names[i]] = node_pred
+    for name, node_pred in pred.items():  # successors: every edge entered from its producer's side
+        try:
+            for src in node_pred:
+                succ[src][name] = data
+        except KeyError:  # a dangling input: no edge for it (replacing a value keeps the iteration valid)
+            node_pred = pred[name] = {src: kind for src, kind in node_pred.items() if src in succ}
+            for src in node_pred:
+                succ[src][name] = data
+    for i in controlled:
+        name = names[i]
+        for src, kind in pred[name].items():
+            if kind is control:
+                succ[src][name] = control
     coloc = _EDGE_ATTRS[COLOCATION]
     for name, targets in view._colocated.items():
         for target in targets:
@@ -462,10 +502,74 @@ def _bulk_digraph(view: GraphView) -> nx.DiGraph:
     import networkx as nx
 
     graph = nx.DiGraph()
-    graph._node = {n: {} for n in names}
+    graph._node = _NodeAttrs(dict.fromkeys(view._index, _NO_NODE_ATTRS))  # copied whole from a sized dict
     graph._adj = succ  # DiGraph's _adj setter also sets _succ and resets the cached views
     graph._pred = pred
     return graph
+
+
+class _NodeAttrs(dict):  # type: ignore[type-arg]
+    """``view.graph._node`` (node -> its attr dict) with one shared empty attr mapping until asked for.
+
+    A million empty attr dicts cost a fifth of the DiGraph's build (and again when freed), and
+    views never set node attrs. Every way networkx hands out a node's attrs (``G.nodes[n]``,
+    ``G.nodes(data=True)``, ``G.add_node(n, **attr)``, ``set_node_attributes``, ``copy``, pickling)
+    goes through ``__getitem__``, ``get``, ``items`` or ``values``, which first give the node (or
+    every node) a dict of its own, so setting attrs works as in any DiGraph. Only C code that
+    reads the dict's storage directly (``dict(G._node)``) can see the shared mapping, and it is
+    read-only: changing it raises ``TypeError`` instead of changing every node.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, node: str) -> dict[str, object]:
+        attrs = dict.__getitem__(self, node)
+        if attrs is _NO_NODE_ATTRS:
+            attrs = {}
+            dict.__setitem__(self, node, attrs)
+        return attrs  # type: ignore[no-any-return]
+
+    def get(self, node: str, default: object = None) -> object:
+        return self[node] if node in self else default
+
+    def setdefault(self, node: str, default: object = None) -> object:
+        if node in self:
+            return self[node]
+        dict.__setitem__(self, node, default)
+        return default
+
+    def pop(self, node: str, *default: object) -> object:
+        attrs = dict.pop(self, node, *default)
+        return {} if attrs is _NO_NODE_ATTRS else attrs
+
+    def popitem(self) -> tuple[str, object]:
+        node, attrs = dict.popitem(self)
+        return node, {} if attrs is _NO_NODE_ATTRS else attrs
+
+    def _own(self) -> None:
+        """Gives every node that still shares the empty mapping a dict of its own."""
+        shared = [node for node, attrs in dict.items(self) if attrs is _NO_NODE_ATTRS]
+        for node in shared:
+            dict.__setitem__(self, node, {})
+
+    def items(self):  # type: ignore[no-untyped-def]  # noqa: ANN201  (dict's own view types)
+        self._own()
+        return dict.items(self)
+
+    def values(self):  # type: ignore[no-untyped-def]  # noqa: ANN201
+        self._own()
+        return dict.values(self)
+
+    def copy(self) -> dict[str, object]:
+        self._own()
+        return dict(dict.items(self))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        self._own()
+        return (dict, (dict(dict.items(self)),))
+
+    def __reduce_ex__(self, protocol: object) -> tuple[object, ...]:
+        return self.__reduce__()
 
 
 @contextlib.contextmanager
@@ -473,7 +577,14 @@ def _gc_paused() -> Iterator[None]:
     """Pauses the cyclic garbage collector while millions of small tuples and dicts are made.
 
     Those allocations trigger repeated full collections that find nothing (the objects are all
-    alive) and cost about as much as the work itself on large graphs.
+    alive) and cost about as much as the work itself on large graphs. On the way out the objects
+    made meanwhile are moved to the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``,
+    both O(1)): left in the youngest one, the next two young collections would each walk all of
+    them (0.5 s for a million-node view and its DiGraph) only to find them alive. Everything the
+    collector tracked at that moment moves with them, so a cycle that became garbage just before
+    is freed by the next full collection instead of a young one. Nothing is moved when the
+    collector was already off, or when the program has frozen objects of its own (``unfreeze``
+    would thaw those too).
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -481,6 +592,9 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

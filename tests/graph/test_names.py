@@ -38,7 +38,7 @@ def test_parse_inputs_matches_parse_input() -> None:
     assert refs == tuple(parse_input(t) for t in texts)
     assert all(type(r) is TensorRef for r in refs)
     assert parse_inputs([]) == ()
-    assert input_nodes(texts) == tuple(r.node for r in refs)
+    assert list(input_nodes(texts)) == [r.node for r in refs]
     plain = ("a", "b/c")
     assert input_nodes(plain) is plain, "plain names are returned as they are"
 

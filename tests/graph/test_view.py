@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import pathlib
+import pickle
 import sys
 
 import networkx as nx
@@ -65,6 +68,138 @@ def test_bulk_digraph_equals_public_networkx_construction() -> None:
     assert bulk.edges["a", "c"]["kind"] == DATA
     with pytest.raises(TypeError):
         bulk.edges["a", "c"]["kind"] = "changed"
+
+
+def reference_digraph(graph_def: graph_pb2.GraphDef) -> nx.DiGraph:
+    """The view's DiGraph made slowly with networkx's public API, from each input's own text."""
+    names = [n.name for n in graph_def.node]
+    known = set(names)
+    edges: dict[str, list[tuple[str, str]]] = {COLOCATION: [], CONTROL: [], DATA: []}
+    for node in graph_def.node:
+        for text in node.input:
+            ref = parse_input(text)
+            if ref.node in known:
+                edges[CONTROL if ref.is_control else DATA].append((ref.node, node.name))
+        if "_class" in node.attr:
+            for entry in node.attr["_class"].list.s:
+                target = entry.decode()[len("loc:@"):]
+                if entry.startswith(b"loc:@") and target in known:
+                    edges[COLOCATION].append((target, node.name))
+    expected = nx.DiGraph()
+    expected.add_nodes_from(names)
+    for kind in (COLOCATION, CONTROL, DATA):  # later kinds overwrite: data > control > colocation
+        expected.add_edges_from(edges[kind], kind=kind)
+    return expected
+
+
+def multi_output_graph() -> graph_pb2.GraphDef:
+    return make_graph(
+        ("x", "Placeholder", []), ("init", "NoOp", []),
+        ("split", "Split", ["dim", "x"]), ("dim", "Const", []),        # input before its producer
+        ("a", "AddV2", ["split:1", "split:2", "^init", "^x"]),          # two outputs of one node: one edge
+        ("b", "AddV2", ["split", "split:0", "^init"], {"_class": ["a", "gone"]}),
+        ("c", "AddN", ["a", "b", "a", "^split"]),                       # repeated input; control + data
+        ("d", "Identity", ["^c", "^c"]),                                # control only, repeated
+        ("e", "Identity", ["gone:3", "c"]),                             # dangling input: no edge
+        ("lone", "NoOp", []),
+    )
+
+
+def test_bulk_digraph_equals_reference_with_control_and_multi_output_edges() -> None:
+    graph_def = multi_output_graph()
+    view = GraphView(graph_def, allow_dangling=True)
+    bulk, expected = view.graph, reference_digraph(graph_def)
+    assert type(bulk) is nx.DiGraph
+    assert nx.utils.graphs_equal(bulk, expected), (sorted(bulk.edges(data=True)), sorted(expected.edges(data=True)))
+    assert sorted(bulk.edges(data="kind")) == sorted(expected.edges(data="kind"))
+    assert bulk.edges["split", "a"]["kind"] == DATA and bulk.edges["init", "a"]["kind"] == CONTROL
+    assert bulk.edges["split", "c"]["kind"] == CONTROL and bulk.edges["a", "b"]["kind"] == COLOCATION
+    assert list(bulk.nodes) == view.names
+    for n in view.names:  # same neighbours in both directions (networkx keeps succ and pred apart)
+        assert set(bulk.succ[n]) == set(expected.succ[n]) and set(bulk.pred[n]) == set(expected.pred[n]), n
+        assert bulk.in_degree(n) == expected.in_degree(n) and bulk.out_degree(n) == expected.out_degree(n), n
+    # networkx algorithms give the same answers on both
+    assert nx.ancestors(bulk, "d") == nx.ancestors(expected, "d") == {"x", "init", "split", "dim", "a", "b", "c"}
+    assert nx.descendants(bulk, "split") == nx.descendants(expected, "split")
+    assert nx.is_directed_acyclic_graph(bulk)
+    pos = {n: i for i, n in enumerate(nx.topological_sort(bulk))}  # ties may fall either way
+    assert len(pos) == len(view.names) and all(pos[u] < pos[v] for u, v in expected.edges)
+    assert nx.shortest_path_length(bulk, "x", "e") == nx.shortest_path_length(expected, "x", "e") == 3
+    assert dict(nx.shortest_path_length(bulk, "init")) == dict(nx.shortest_path_length(expected, "init"))
+    assert nx.utils.graphs_equal(bulk.reverse(), expected.reverse())
+    assert nx.utils.graphs_equal(bulk.subgraph(["a", "b", "c"]).copy(), expected.subgraph(["a", "b", "c"]).copy())
+
+
+@pytest.mark.parametrize("name", ["lstm", "control", "mobilenet_v2"])
+def test_bulk_digraph_of_real_graphs_equals_reference(name: str) -> None:
+    graph_def = load_graph(PRUNE_FIXTURES / f"{name}.pb").graph_def
+    bulk = GraphView(graph_def).graph
+    assert nx.utils.graphs_equal(bulk, reference_digraph(graph_def))
+    assert any(kind == CONTROL for _, _, kind in bulk.edges(data="kind")) or name == "mobilenet_v2"
+
+
+def test_view_graph_node_attrs_are_per_node_and_can_be_set() -> None:
+    view = GraphView(multi_output_graph(), allow_dangling=True)
+    g = view.graph
+    assert all(g.nodes[n] == {} for n in g) and dict(g.nodes(data=True)) == {n: {} for n in view.names}
+    g.nodes["a"]["color"] = "red"                       # through G.nodes[n]
+    g.add_node("b", weight=2)                           # through add_node on an existing node
+    nx.set_node_attributes(g, {"c": 3}, "rank")
+    assert g.nodes["a"] == {"color": "red"} and g.nodes["b"] == {"weight": 2} and g.nodes["c"] == {"rank": 3}
+    assert g.nodes["x"] == {} and g.nodes["split"] == {}, "setting one node's attrs leaves the others alone"
+    for _, attrs in g.nodes(data=True):                # through the data view: every node has its own dict
+        attrs.setdefault("seen", 0)
+        attrs["seen"] += 1
+    assert all(g.nodes[n]["seen"] == 1 for n in g)
+    assert nx.get_node_attributes(g, "color") == {"a": "red"}
+
+
+def test_view_graph_can_be_changed_copied_and_pickled() -> None:
+    graph_def = multi_output_graph()
+    view = GraphView(graph_def, allow_dangling=True)
+    g, expected = view.graph, reference_digraph(graph_def)
+    g.nodes["x"]["dtype"] = "float32"
+    expected.nodes["x"]["dtype"] = "float32"
+    for other in (g.copy(), copy.deepcopy(g), pickle.loads(pickle.dumps(g)), nx.DiGraph(g)):
+        assert nx.utils.graphs_equal(other, expected)
+        other.nodes["dim"]["x"] = 1
+        other.add_edge("lone", "x", kind="manual")
+        assert g.nodes["dim"] == {} and not g.has_edge("lone", "x"), "copies are independent"
+    # the graph itself changes like any DiGraph
+    g.add_edge("lone", "d", kind="manual")
+    g.add_node("new", color="blue")
+    g.remove_node("split")
+    expected.add_edge("lone", "d", kind="manual")
+    expected.add_node("new", color="blue")
+    expected.remove_node("split")
+    assert nx.utils.graphs_equal(g, expected)
+    assert g.nodes["new"] == {"color": "blue"} and "split" not in g and not g.has_edge("x", "split")
+    with pytest.raises(TypeError):  # shared edge attrs stay read-only (documented; copy() to change them)
+        g.edges["a", "c"]["kind"] = "changed"
+
+
+def test_view_graph_build_leaves_the_collector_as_it_was() -> None:
+    graph_def = multi_output_graph()
+    gc.disable()
+    try:
+        assert GraphView(graph_def, allow_dangling=True).graph.number_of_nodes() == 10
+        assert not gc.isenabled(), "a disabled collector stays disabled"
+    finally:
+        gc.enable()
+    view = GraphView(graph_def, allow_dangling=True)
+    young = {id(o) for o in gc.get_objects(generation=0)}
+    assert id(view._names) not in young and id(view.graph._pred) not in young, "moved to the oldest generation"
+    assert gc.isenabled() and gc.get_freeze_count() == 0, "nothing is left frozen"
+    gc.freeze()  # a program's own frozen objects stay frozen
+    try:
+        frozen = gc.get_freeze_count()
+        assert GraphView(graph_def, allow_dangling=True).graph.number_of_nodes() == 10
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    with pytest.raises(InvalidGraphError):
+        GraphView(make_graph(("a", "Const", []), ("a", "Const", [])))
+    assert gc.isenabled() and gc.get_freeze_count() == 0, "restored after an error too"
 
 
 def test_producers_and_consumers_of_nodes_and_tensors() -> None:
