@@ -197,9 +197,12 @@ def _tf_error_text(err: BaseException) -> str:
 
 # --- running ----------------------------------------------------------------------------------
 
-def _session(tf: Any, graph: Any) -> Any:
+def _session(tf: Any, graph: Any, optimizer: bool = True) -> Any:
+    """A session; ``optimizer=False`` turns TensorFlow's graph optimizer (grappler) off in it."""
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
     config.gpu_options.allow_growth = True
+    if not optimizer:
+        config.graph_options.rewrite_options.disable_meta_optimizer = True
     return tf.compat.v1.Session(graph=graph, config=config)
 
 
@@ -230,14 +233,15 @@ def _run_in_session(sess: Any, fetches: Sequence[str], feeds: Mapping[str, np.nd
 
 
 def _run_frozen_once(tf: Any, graph_def: graph_pb2.GraphDef, feeds: Mapping[str, np.ndarray], fetches: Sequence[str],
-                     device: str, init_nodes: Sequence[str], what: str) -> dict[str, np.ndarray]:
+                     device: str, init_nodes: Sequence[str], what: str,
+                     optimizer: bool = True) -> dict[str, np.ndarray]:
     graph = tf.Graph()
     stage = "import"
     try:
         with graph.as_default(), tf.device(device):
             tf.compat.v1.import_graph_def(_tf_graph_def(tf, graph_def), name="")
         stage = "run"
-        with _session(tf, graph) as sess:
+        with _session(tf, graph, optimizer) as sess:
             _run_ops(sess, graph, init_nodes, what)
             return _run_in_session(sess, fetches, feeds)
     except (tf.errors.OpError, ValueError, TypeError, KeyError) as err:
@@ -353,11 +357,12 @@ def _load_original(tf: Any, sess: Any, graph: Any, loaded: _model.LoadedGraph, p
 
 
 @contextlib.contextmanager
-def _original_session(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, device: str, what: str) -> Iterator[Any]:
+def _original_session(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, device: str, what: str,
+                      optimizer: bool = True) -> Iterator[Any]:
     graph = tf.Graph()
     stage = "load"
     try:
-        with graph.as_default(), tf.device(device), _session(tf, graph) as sess:
+        with graph.as_default(), tf.device(device), _session(tf, graph, optimizer) as sess:
             init = _load_original(tf, sess, graph, loaded, prefix)
             stage = "initialize"
             _run_ops(sess, graph, init, what)
@@ -443,8 +448,8 @@ def run_original(original: Any, checkpoint: str | os.PathLike[str] | None = None
 
 
 def _run_original_once(tf: Any, loaded: _model.LoadedGraph, prefix: str | None, feeds: Mapping[str, np.ndarray],
-                       fetches: Sequence[str], device: str, what: str) -> dict[str, np.ndarray]:
-    with _original_session(tf, loaded, prefix, device, what) as sess:
+                       fetches: Sequence[str], device: str, what: str, optimizer: bool = True) -> dict[str, np.ndarray]:
+    with _original_session(tf, loaded, prefix, device, what, optimizer) as sess:
         return _run_in_session(sess, fetches, feeds)
 
 
@@ -523,7 +528,7 @@ def _run_original_tf2(tf: Any, loaded: _model.LoadedGraph, label: str, signature
 def _compare(original: Callable[[Any, str], Mapping[str, np.ndarray]], keys: Sequence[str],
              frozen_def: graph_pb2.GraphDef, frozen_label: str, feeds: Mapping[str, np.ndarray], fetches: Sequence[str],
              init: Sequence[str], devices: Sequence[str] | str | None, rtol: float, atol: float, elementwise: bool,
-             verbose: bool) -> tuple[list[ValidationRow], list[str]]:
+             verbose: bool, optimizer: bool = True) -> tuple[list[ValidationRow], list[str]]:
     """The one run-and-compare loop (TF1 and TF2 originals): on each device, ``original(tf, device)`` (values
     by ``keys``) and the frozen graph (values by ``fetches``, in the same order), compared pairwise."""
     tf = import_tensorflow(verbose)
@@ -533,7 +538,7 @@ def _compare(original: Callable[[Any, str], Mapping[str, np.ndarray]], keys: Seq
         for device in run_on:
             want = original(tf, device)
             logger.info("running the frozen '%s' on %s", frozen_label, short_device(device))
-            got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'")
+            got = _run_frozen_once(tf, frozen_def, feeds, fetches, device, init, f"'{frozen_label}'", optimizer)
             for key, name in zip(keys, fetches):
                 found = compare(want[key], got[name], rtol, atol, elementwise)
                 rows.append(ValidationRow(name, short_device(device), tuple(got[name].shape), dtype_label(got[name]),
@@ -589,7 +594,7 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
              outputs: Sequence[str] | str | None = None, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
              elementwise: bool = False, devices: Sequence[str] | str | None = None, seed: int = 0, batch: int = 1,
              initializer_nodes: Sequence[str] | str | None = None, signature: str = DEFAULT_SIGNATURE,
-             verbose: bool = False) -> ValidationReport:
+             graph_optimizer: bool = False, verbose: bool = False) -> ValidationReport:
     """Runs the original model and the frozen graph on the same inputs on every device and compares.
 
     The original is run the way its users run it: a SavedModel through
@@ -598,7 +603,8 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     collection; a bare GraphDef is imported and restored through its own ``save/restore_all``
     (or, without one, each variable from the key of its name), then its table initializers. The
     frozen graph is imported and its ``initializer_nodes`` (default: ``init_all_tables`` or the
-    table initializer ops) are run first.
+    table initializer ops) are run first. Both sessions run with TensorFlow's graph optimizer off
+    (see ``graph_optimizer``), so that what differs is what the freeze changed.
 
     A TF2 SavedModel (an object graph with concrete functions, as ``tf.saved_model.save`` and
     Keras ``model.export`` write; the TF1 loader cannot restore its variables) is run eagerly as
@@ -628,6 +634,14 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         devices: the devices to run on (default: the CPU and every GPU).
         initializer_nodes: nodes of the frozen graph to run once first.
         signature: for a TF2 SavedModel original, the signature the frozen graph was made from.
+        graph_optimizer: run both sessions with TensorFlow's graph optimizer (grappler), as
+            TensorFlow does by default. Off by default for a TF1 original: on the frozen graph's
+            constants grappler fuses and folds what it cannot in the original (Conv2D + batch norm
+            once ``is_training`` is bound), which changes float results by up to ~1e-4 of the
+            output's scale on deep nets (TF-Slim Inception v3, ResNet-50) and would hide a small
+            real error or raise a false alarm; off, both run the same kernels op for op. A TF2
+            SavedModel original is called eagerly, with its functions optimized, and its frozen
+            graph is run with the optimizer on.
         verbose: let TensorFlow's logs and warnings through.
 
     Returns:
@@ -679,10 +693,11 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
 
     def original_values(tf: Any, device: str) -> Mapping[str, np.ndarray]:
         logger.info("running the original '%s' on %s", original_label, short_device(device))
-        return _run_original_once(tf, loaded, prefix, original_feeds, fetches, device, f"'{original_label}'")
+        return _run_original_once(tf, loaded, prefix, original_feeds, fetches, device, f"'{original_label}'",
+                                  graph_optimizer)
 
     rows, run_on = _compare(original_values, fetches, frozen_def, frozen_label, feeds, fetches, init, devices, rtol,
-                            atol, elementwise, verbose)
+                            atol, elementwise, verbose, graph_optimizer)
     return ValidationReport(
         original=original_label, frozen=frozen_label, checkpoint=prefix, rows=rows,
         inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in original_feeds.items()},

@@ -4,7 +4,10 @@ ORIGINAL is a .meta (the checkpoint defaults to the prefix beside it), a .pb/.pb
 --checkpoint, or a SavedModel directory. A TF2 SavedModel (tf.saved_model.save, Keras export) is
 run eagerly through --signature (default serving_default), as its users call it; --input and
 --output then take the signature's keys or the tensor names they map to. Both models are run on
-the same inputs (--input, the rest random) on the CPU and on each GPU. A placeholder of the
+the same inputs (--input, the rest random) on the CPU and on each GPU, with TensorFlow's graph
+optimizer off (--graph-optimizer turns it on): its fusions on the frozen graph's constants would
+change the floats, so off, the frozen graph runs the original's kernels op for op (a TF2
+SavedModel's frozen graph is run optimized, as its eager original is). A placeholder of the
 original that the frozen graph no longer has (bound with gs freeze --bind is_training=false, or
 folded away) is fed to the original with its bound value, or where the frozen graph keeps nothing
 of it, with the switch's inference value that gs inspect gives; the report prints these values.
@@ -59,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--elementwise", action="store_true",
                         help="judge each element against atol + rtol * |original| (numpy.allclose) instead of "
                              "atol + rtol * max |original|")
+    parser.add_argument("--graph-optimizer", "--graph_optimizer", dest="graph_optimizer", action="store_true",
+                        help="run both graphs with TensorFlow's graph optimizer (grappler) on, as TensorFlow "
+                             "does by default; off by default, because its fusions on the frozen graph's "
+                             "constants change float results (up to ~1e-4 of the scale on deep nets)")
     parser.add_argument("--device", dest="devices", action="append", metavar="DEV",
                         help="run only on this device (cpu, gpu:0; repeatable); default: every device")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -79,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                       outputs=names.split_names(args.outputs), rtol=args.rtol, atol=args.atol,
                       elementwise=bool(args.elementwise),
                       devices=args.devices, seed=args.seed, batch=args.batch,
-                      initializer_nodes=args.initializer_nodes, verbose=bool(getattr(args, "verbose", False)))
+                      initializer_nodes=args.initializer_nodes, graph_optimizer=bool(args.graph_optimizer),
+                      verbose=bool(getattr(args, "verbose", False)))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
