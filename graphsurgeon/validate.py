@@ -198,7 +198,6 @@ def _tf_error_text(err: BaseException) -> str:
 # --- running ----------------------------------------------------------------------------------
 
 def _session(tf: Any, graph: Any, optimizer: bool = True) -> Any:
-    """A session; ``optimizer=False`` turns TensorFlow's graph optimizer (grappler) off in it."""
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
     config.gpu_options.allow_growth = True
     if not optimizer:
@@ -634,14 +633,9 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         devices: the devices to run on (default: the CPU and every GPU).
         initializer_nodes: nodes of the frozen graph to run once first.
         signature: for a TF2 SavedModel original, the signature the frozen graph was made from.
-        graph_optimizer: run both sessions with TensorFlow's graph optimizer (grappler), as
-            TensorFlow does by default. Off by default for a TF1 original: on the frozen graph's
-            constants grappler fuses and folds what it cannot in the original (Conv2D + batch norm
-            once ``is_training`` is bound), which changes float results by up to ~1e-4 of the
-            output's scale on deep nets (TF-Slim Inception v3, ResNet-50) and would hide a small
-            real error or raise a false alarm; off, both run the same kernels op for op. A TF2
-            SavedModel original is called eagerly, with its functions optimized, and its frozen
-            graph is run with the optimizer on.
+        graph_optimizer: run both with TensorFlow's graph optimizer (grappler) on, as TF does by
+            default; off, the frozen graph runs the original's kernels op for op (on, its Conv2D +
+            batch norm fusion moves deep nets' floats by ~1e-4 of the scale). A TF2 original: on.
         verbose: let TensorFlow's logs and warnings through.
 
     Returns:
