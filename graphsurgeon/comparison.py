@@ -168,6 +168,8 @@ def plain_value(array: np.ndarray) -> Any:
 def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and float(np.float32(value)) == value:
+        return str(np.float32(value))  # a float32's shortest text: 0.3, not 0.30000001192092896
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -188,6 +190,9 @@ class ValidationReport:
             the frozen graph no longer has (bound at freeze time, or folded away), fed to the
             original with their bound value (or, when the frozen graph keeps nothing of them, the
             switch's inference value that ``gs inspect`` gives).
+        overridden: tensor name -> (given value, value bound in the frozen graph) for the placeholders
+            given a value other than the one the frozen graph bound: the original ran with the given
+            value, the frozen graph with its bound one (``warnings`` says so).
     """
 
     original: str
@@ -203,6 +208,7 @@ class ValidationReport:
     signature: str | None = None
     elementwise: bool = False
     fixed: dict[str, tuple[Any, str]] = dataclasses.field(default_factory=dict)
+    overridden: dict[str, tuple[Any, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -212,6 +218,13 @@ class ValidationReport:
     @property
     def failures(self) -> list[ValidationRow]:
         return [row for row in self.rows if not row.ok]
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per given input that the frozen graph bound to another value: why outputs may differ."""
+        return [f"{name} is given as {_value_text(mine)} but the frozen graph bound it to {_value_text(theirs)}: the "
+                f"original runs with {_value_text(mine)}, the frozen graph with {_value_text(theirs)}, so outputs may "
+                "differ" for name, (mine, theirs) in self.overridden.items()]
 
     @property
     def rule(self) -> str:
@@ -246,6 +259,9 @@ class ValidationReport:
             entry: dict[str, Any] = {"shape": list(shape), "dtype": dtype, "random": name in self.random}
             if name in self.fixed:
                 entry["value"], entry["source"] = self.fixed[name]
+            elif name in self.overridden:
+                entry["value"], entry["bound_value"] = self.overridden[name]
+                entry["source"] = "given"
             inputs[name] = entry
         return {
             "ok": self.ok,
@@ -260,6 +276,7 @@ class ValidationReport:
             "seed": self.seed,
             "signature": self.signature,
             "inputs": inputs,
+            "warnings": self.warnings,
             "rows": [{"output": r.output, "device": r.device, "shape": list(r.shape), "dtype": r.dtype,
                       "max_abs": _num(r.max_abs), "max_rel": _num(r.max_rel), "scale": _num(r.scale), "ok": r.ok,
                       "note": r.note} for r in self.rows],
@@ -279,6 +296,7 @@ class ValidationReport:
             else:
                 how = f"random, seed {self.seed}" if name in self.random else "given"
             lines.append(f"input:    {name} {dtype}[{','.join(map(str, shape))}] ({how})")
+        lines.extend(f"warning:  {warning}" for warning in self.warnings)
         header = ("output", "device", "shape", "dtype", "max_abs", "max_rel", "scale", "ok")
         table = [header]
         for r in self.rows:

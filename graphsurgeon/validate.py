@@ -47,7 +47,6 @@ from graphsurgeon.values import (
     VARIABLE_OPS,
     InputSpec,
     as_graph_def,
-    bound_values,
     candidate_outputs,
     check_outputs,
     coerce_value,
@@ -55,6 +54,7 @@ from graphsurgeon.values import (
     has_saved_model_init,
     initializer_nodes_of,
     normalize_device,
+    original_only_values,
     prepare_feeds,
     prepare_original,
     random_value,
@@ -438,8 +438,7 @@ def run_original(original: Any, checkpoint: str | os.PathLike[str] | None = None
     if not output_names:
         raise ValidationError(f"'{label}' has no candidate outputs; name what to fetch with --output")
     fetches = check_outputs(loaded.graph_def, output_names, f"'{label}'")
-    feed_dict = prepare_feeds(loaded.graph_def, feeds, random_inputs, batch, seed, where=f"'{label}'",
-                              outputs=fetches)
+    feed_dict = prepare_feeds(loaded.graph_def, feeds, random_inputs, batch, seed, where=f"'{label}'", outputs=fetches)
     tf = import_tensorflow(verbose)
     with _tf_quiet(verbose):
         dev = _resolve_devices([device], verbose)[0] if device else ""
@@ -593,7 +592,8 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
              outputs: Sequence[str] | str | None = None, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
              elementwise: bool = False, devices: Sequence[str] | str | None = None, seed: int = 0, batch: int = 1,
              initializer_nodes: Sequence[str] | str | None = None, signature: str = DEFAULT_SIGNATURE,
-             graph_optimizer: bool = False, verbose: bool = False) -> ValidationReport:
+             graph_optimizer: bool = False, bound: Mapping[str, Any] | None = None, verbose: bool = False
+             ) -> ValidationReport:
     """Runs the original model and the frozen graph on the same inputs on every device and compares.
 
     The original is run the way its users run it: a SavedModel through
@@ -624,11 +624,11 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
             placeholder of the original that the frozen graph no longer has (bound with ``gs freeze
             --bind is_training=false``, or folded away) is fed to the original only, with the value
             of the Const the freeze left in its place, else its switch's inference value
-            (``values.bound_values``; the report's ``fixed`` lists them); a value given here wins.
+            (``values.bound_values``; the report's ``fixed`` lists them); a value given here wins
+            (``overridden`` lists those the frozen graph bound to another value).
         outputs: what to compare (default: the frozen graph's candidate outputs).
-        rtol, atol: tolerances for floating-point outputs: ``|frozen - original| <= atol + rtol *
-            scale``, scale the largest finite ``|original|`` of the output; other dtypes must match
-            exactly.
+        rtol, atol: float tolerances: ``|frozen - original| <= atol + rtol * scale``, scale the
+            largest finite ``|original|`` of the output; other dtypes must match exactly.
         elementwise: judge each element against ``atol + rtol * |original|`` (numpy's ``allclose``).
         devices: the devices to run on (default: the CPU and every GPU).
         initializer_nodes: nodes of the frozen graph to run once first.
@@ -636,6 +636,7 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         graph_optimizer: run both with TensorFlow's graph optimizer (grappler) on, as TF does by
             default; off, the frozen graph runs the original's kernels op for op (on, its Conv2D +
             batch norm fusion moves deep nets' floats by ~1e-4 of the scale). A TF2 original: on.
+        bound: placeholder -> value the freeze bound (``FreezeResult.bound``), fed to a TF1 original.
         verbose: let TensorFlow's logs and warnings through.
 
     Returns:
@@ -662,23 +663,21 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
     original_nodes = [n.name for n in loaded.graph_def.node]
     frozen_placeholders = {n.name for n in frozen_def.node if n.op in PLACEHOLDER_OPS}
     original_placeholders = {n.name for n in loaded.graph_def.node if n.op in PLACEHOLDER_OPS}
-    # A placeholder of the original that the freeze bound to a constant (is_training=false) or
-    # removed is fed to the original only: feeding the frozen graph's Const would hide the binding.
+    # A placeholder of the original that the freeze bound (is_training=false) or removed: fed to the original only.
     original_only = {k: v for k, v in given.items()
                      if names.node_name(k) in original_placeholders and names.node_name(k) not in frozen_placeholders}
     for key in given:
         if names.node_name(key) not in frozen_nodes and names.node_name(key) not in original_placeholders:
             raise not_found("input", key, sorted(frozen_placeholders | original_placeholders),
                                   where=f"'{frozen_label}' or the original '{original_label}'")
-    # Random values for what the frozen graph needs, then for what the original alone needs; both
-    # get the same values for shared names.
+    # Random values for what the frozen graph needs, then for what the original alone needs (shared names: the same).
     feeds = prepare_feeds(frozen_def, {k: v for k, v in given.items() if k not in original_only}, random_inputs=True,
                           batch=batch, seed=seed, where=f"'{frozen_label}'", outputs=fetches)
     for name in feeds:
         if names.node_name(name) not in set(original_nodes):
             raise not_found("input", name, original_nodes, where=f"the original '{original_label}'")
     # The bound value (is_training=false) for what the freeze bound or folded away and the user did not give.
-    fixed = bound_values(loaded.graph_def, frozen_def, fetches, given=[*given, *feeds])
+    fixed, overridden = original_only_values(loaded.graph_def, frozen_def, fetches, original_only, feeds, bound)
     known = {**feeds, **original_only, **{name: value for name, (value, _) in fixed.items()}}
     original_feeds = prepare_feeds(loaded.graph_def, known, random_inputs=True, batch=batch, seed=seed + 1,
                                    where=f"the original '{original_label}'", outputs=fetches)
@@ -697,4 +696,5 @@ def validate(original: Any, frozen: Any, *, checkpoint: str | os.PathLike[str] |
         inputs={name: (tuple(value.shape), dtype_label(value)) for name, value in original_feeds.items()},
         random=[name for name in original_feeds if name not in given_names and name not in fixed],
         devices=[short_device(d) for d in run_on], rtol=rtol, atol=atol, seed=seed, elementwise=elementwise,
-        fixed={name: (plain_value(value), source) for name, (value, source) in fixed.items()})
+        fixed={name: (plain_value(value), source) for name, (value, source) in fixed.items()},
+        overridden={name: (plain_value(mine), plain_value(theirs)) for name, (mine, theirs) in overridden.items()})

@@ -311,12 +311,15 @@ SWITCH_DEFAULT = "not in the frozen graph: the switch's inference value, as gs i
 
 
 def bound_values(original_def: graph_pb2.GraphDef, frozen_def: graph_pb2.GraphDef, outputs: Sequence[str],
-                 given: Iterable[str] = ()) -> dict[str, tuple[np.ndarray, str]]:
+                 given: Iterable[str] = (), bound: Mapping[str, Any] | None = None
+                 ) -> dict[str, tuple[np.ndarray, str]]:
     """Tensor name -> (value, source) for the placeholders of the original that ``outputs`` need and
     that the frozen graph no longer has as placeholders (bound at freeze time, or folded away).
 
     The value is that of the Const the freeze left in the placeholder's place (``gs freeze --bind``
-    and ``--inference`` keep its name: ``BOUND_IN_FROZEN``). Where the frozen graph holds nothing
+    and ``--inference`` keep its name: ``BOUND_IN_FROZEN``). ``bound`` (placeholder -> value, what
+    the freeze bound, as ``FreezeResult.bound`` has it) wins over that Const: a folding pass may
+    have renamed or removed it. Where the frozen graph holds nothing
     usable for it, a training switch gets its inference value from ``summary.switch_hint``
     (``is_training`` -> False, ``keep_prob`` -> 1.0: ``SWITCH_DEFAULT``). Placeholders in ``given``
     (what the user fed) are left out, as are those with neither: a PlaceholderWithDefault then
@@ -324,11 +327,15 @@ def bound_values(original_def: graph_pb2.GraphDef, frozen_def: graph_pb2.GraphDe
     """
     frozen_nodes = {node.name: node for node in frozen_def.node}
     given_nodes = {names.node_name(name) for name in given}
+    explicit = {names.node_name(name): value for name, value in (bound or {}).items()}
     needed = needed_nodes(original_def, outputs, given)
     out: dict[str, tuple[np.ndarray, str]] = {}
     for spec in graph_inputs(original_def):
         node = frozen_nodes.get(spec.node)
         if spec.node in given_nodes or spec.node not in needed or (node is not None and node.op in PLACEHOLDER_OPS):
+            continue
+        if spec.node in explicit:
+            out[spec.name] = (coerce_value(explicit[spec.node], spec), BOUND_IN_FROZEN)
             continue
         if node is not None and node.op == "Const" and "value" in node.attr:
             try:
@@ -341,6 +348,27 @@ def bound_values(original_def: graph_pb2.GraphDef, frozen_def: graph_pb2.GraphDe
         if hint is not None:
             out[spec.name] = (coerce_value(hint, spec), SWITCH_DEFAULT)
     return out
+
+
+def original_only_values(original_def: graph_pb2.GraphDef, frozen_def: graph_pb2.GraphDef, outputs: Sequence[str],
+                         given: Mapping[str, Any], fed: Iterable[str] = (), bound: Mapping[str, Any] | None = None
+                         ) -> tuple[dict[str, tuple[np.ndarray, str]], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """(``bound_values`` for what the user did not give, the overridden bindings) of the original's
+    placeholders that the frozen graph no longer has. ``given``: what the user fed (it wins);
+    ``fed``: the other tensors fed. An overridden binding is tensor name -> (given value, value
+    bound in the frozen graph), for a placeholder given a value other than its ``BOUND_IN_FROZEN``
+    one: the original then runs with the given value and the frozen graph with the bound one."""
+    given_names = {names.tensor_name(key): value for key, value in given.items()}
+    specs = {spec.name: spec for spec in graph_inputs(original_def)}
+    cut = [*fed, *(name for name in given_names if name not in specs)]  # given tensors inside the graph
+    found = bound_values(original_def, frozen_def, outputs, given=cut, bound=bound)
+    overridden: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, value in given_names.items():
+        if name in found and found[name][1] == BOUND_IN_FROZEN:
+            mine, theirs = coerce_value(value, specs[name]), found[name][0]
+            if mine.shape != theirs.shape or not np.array_equal(mine, theirs):
+                overridden[name] = (mine, theirs)
+    return {name: entry for name, entry in found.items() if name not in given_names}, overridden
 
 
 def check_outputs(graph_def: graph_pb2.GraphDef, outputs: Sequence[str], where: str) -> list[str]:

@@ -257,7 +257,9 @@ def _validate(loaded: model_lib.LoadedGraph, checkpoint: object, frozen_path: st
     original = str(loaded.saved_model_dir) if loaded.saved_model_dir is not None else str(loaded.path)
     prefix = None if loaded.saved_model_dir is not None else (
         getattr(checkpoint, "prefix", None) or (str(checkpoint) if checkpoint else None))
-    report = validate(original, pathlib.Path(frozen_path), checkpoint=prefix, tags=tags, inputs=bound or None,
+    # The bindings go in as what the freeze bound, not as inputs: the report says "bound in the frozen graph",
+    # as a later gs validate does, and they hold even where --optimize folded their Consts away.
+    report = validate(original, pathlib.Path(frozen_path), checkpoint=prefix, tags=tags, bound=bound or None,
                       outputs=outputs, initializer_nodes=initializer_nodes or None,
                       signature=signature or DEFAULT_SIGNATURE)
     print(report.format())

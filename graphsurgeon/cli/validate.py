@@ -11,6 +11,7 @@ SavedModel's frozen graph is run optimized, as its eager original is). A placeho
 original that the frozen graph no longer has (bound with gs freeze --bind is_training=false, or
 folded away) is fed to the original with its bound value, or where the frozen graph keeps nothing
 of it, with the switch's inference value that gs inspect gives; the report prints these values.
+--input wins over a bound value; where it differs, a warning line names both.
 The report gives, per output and device, the largest absolute error, that error relative to the
 output's scale (its largest |original|) and the scale. Floats pass when
 |frozen - original| <= atol + rtol * scale (--elementwise: atol + rtol * |original| per element,
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
                       verbose=bool(getattr(args, "verbose", False)))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
+        for warning in report.warnings:  # the text report has them on its own lines
+            print(f"gs: warning: {warning}", file=sys.stderr)
     else:
         print(report.format())
     if not report.ok:

@@ -91,6 +91,24 @@ def test_bound_values_fall_back_to_the_switch_value(frozen: pathlib.Path, tmp_pa
     assert gvalues.bound_values(original, wrong, ["logits:0"])["keep_prob:0"][1] == gvalues.SWITCH_DEFAULT
 
 
+def test_given_values_that_differ_from_the_binding_are_overridden(frozen: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    original = load_graph(META).graph_def
+    frozen_def = load_graph(frozen).graph_def
+    fixed, overridden = gvalues.original_only_values(original, frozen_def, ["logits:0"], {"keep_prob": 0.3})
+    assert set(fixed) == {"is_training:0"} and set(overridden) == {"keep_prob:0"}, (fixed, overridden)
+    given, bound = overridden["keep_prob:0"]
+    assert given.dtype == np.float32 and given == np.float32(0.3) and bound == 1.0
+    assert gvalues.original_only_values(original, frozen_def, ["logits:0"], {"keep_prob:0": 1, "is_training": 0})[1] \
+        == {}
+    # what the freeze bound (FreezeResult.bound) wins where folding left no Const of the name: 0.5, not the switch's 1.0
+    folded = load_graph(_renamed(frozen, tmp_path / "folded.pb", "is_training", "keep_prob")).graph_def
+    found = gvalues.bound_values(original, folded, ["logits:0"], bound={"keep_prob": 0.5})
+    assert found["keep_prob:0"] == (np.float32(0.5), gvalues.BOUND_IN_FROZEN)
+    assert found["is_training:0"][1] == gvalues.SWITCH_DEFAULT
+    # a folded binding's value is unknown: a given value is not reported as overriding it
+    assert gvalues.original_only_values(original, folded, ["logits:0"], {"is_training": True})[1] == {}
+
+
 def test_placeholders_the_frozen_graph_keeps_are_not_bound() -> None:
     mlp = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "validate" / "mlp"
     # keep_prob and is_training stay placeholders (with defaults) there: both graphs use their defaults
@@ -223,9 +241,61 @@ def test_given_input_wins_over_the_bound_value(frozen: pathlib.Path, capsys: pyt
     assert code == 1, out
     assert "input:    keep_prob:0 float32[] (given)" in out, out
     assert "input:    is_training:0 bool[] (= false, bound in the frozen graph)" in out, out
+    assert ("warning:  keep_prob:0 is given as 0.5 but the frozen graph bound it to 1.0: the original runs with 0.5, "
+            "the frozen graph with 1.0, so outputs may differ") in out, out
     last = out.splitlines()[-1]
     assert last.startswith("MISMATCH: logits:0 on CPU:0") and "--rtol" in last and "scale" in last, last
     assert "does not match the original" in err, err
+
+
+@pytest.mark.tf
+def test_given_value_other_than_the_binding_is_warned(frozen: pathlib.Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """--input for a placeholder the frozen graph bound: the given value wins, and a one-line warning says why
+    the outputs then differ; the bound value itself, given again, warns of nothing."""
+    code, out, err = _gs(capsys, "validate", META, frozen, "--input", "keep_prob=0.3", "--input", "is_training=false",
+                         "--seed", 4)
+    assert code == 1, out + err
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning:  keep_prob:0 is given as 0.3 but the frozen graph bound it to 1.0: the original "
+                        "runs with 0.3, the frozen graph with 1.0, so outputs may differ"], out
+    assert "input:    is_training:0 bool[] (given)" in out and out.splitlines()[-1].startswith("MISMATCH"), out
+
+    code, out, err = _gs(capsys, "validate", META, frozen, "--input", "keep_prob=0.3", "--seed", 4, "--json")
+    assert code == 1, out + err
+    data = json.loads(out)
+    assert data["inputs"]["keep_prob:0"]["source"] == "given" and data["inputs"]["keep_prob:0"]["random"] is False
+    assert data["inputs"]["keep_prob:0"]["value"] == pytest.approx(0.3)
+    assert data["inputs"]["keep_prob:0"]["bound_value"] == 1.0, data["inputs"]
+    assert data["warnings"] == [w.removeprefix("warning:  ") for w in warnings], data["warnings"]
+    assert f"gs: warning: {data['warnings'][0]}" in err, err
+    assert data["inputs"]["is_training:0"]["source"] == "bound in the frozen graph"
+
+    code, out, err = _gs(capsys, "validate", META, frozen, "--input", "keep_prob=1", "--input", "is_training=0",
+                         "--seed", 4)
+    assert code == 0 and "warning" not in out + err, out + err
+    assert "input:    keep_prob:0 float32[] (given)" in out, out
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("how", ["bind", "bind-optimize", "inference"])
+def test_freeze_validate_reports_its_bindings_as_bound(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str],
+                                                       how: str) -> None:
+    """gs freeze --validate reports what it bound as plain gs validate does, not as given inputs; after
+    --optimize, whose folding removes the bound Consts, keep_prob is still validated with its bound 0.5."""
+    frozen = tmp_path / "frozen.pb"
+    extra = {"bind": ["--bind", "is_training=false", "--bind", "keep_prob=0.5"],
+             "bind-optimize": ["--bind", "is_training=false", "--bind", "keep_prob=0.5", "--optimize"],
+             "inference": ["--inference"]}[how]
+    code, out, err = _gs(capsys, "freeze", "--input_meta_graph", META, "--output_node_names", "logits",
+                         "--output_graph", frozen, "--validate", *extra)
+    assert code == 0, out + err
+    keep_prob = "1.0" if how == "inference" else "0.5"
+    assert "input:    is_training:0 bool[] (= false, bound in the frozen graph)" in out, out
+    assert f"input:    keep_prob:0 float32[] (= {keep_prob}, bound in the frozen graph)" in out, out
+    assert "(given)" not in out and "warning" not in out + err and out.splitlines()[-1].startswith("OK: 1 output"), out
+    placeholders = {n.name for n in load_graph(frozen).graph_def.node if n.name in ("is_training", "keep_prob")}
+    assert placeholders == (set() if how == "bind-optimize" else {"is_training", "keep_prob"}), placeholders
 
 
 @pytest.mark.tf

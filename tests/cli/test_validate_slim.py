@@ -233,6 +233,7 @@ def test_is_training_true_is_a_mismatch(built: Built, capsys: pytest.CaptureFixt
                          "--batch", 2, "--device", "cpu")
     assert code == 1, f"{built.name}:\n{out}{err}"
     assert "input:    is_training:0 bool[] (given)" in out, out
+    assert "warning:  is_training:0 is given as true but the frozen graph bound it to false" in out, out
     assert (KEEP_PROB in out) is built.net.dropout, out
     last = out.splitlines()[-1]
     assert last.startswith(f"MISMATCH: {built.output}:0 on CPU:0") and "--rtol" in last, last
