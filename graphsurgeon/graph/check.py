@@ -26,9 +26,14 @@ graph must not contain (pain points 2, 3, 14, 15, 24 and 29):
   (variables kept on purpose by a whitelist / blacklist) and saver ops when ``allow_saver``; no
   resource-typed forwarder or resource read is fed by a Const.
 
-A failure raises ``InvalidGraphError`` naming the node and what is wrong with it. The nodes of the
-library's functions get the registry checks too (attrs and input counts; their ``x:out:0`` input
-references are not resolved here). The check is
+* inside each function of the library, as TensorFlow's ``InstantiateFunction`` resolves them: every
+  input is an input arg (``x``, ``x:1``), an output of a body node (``node:out_arg[:index]``, the
+  arg named by the producer's OpDef or called function's signature, the index below its length from
+  ``number_attr`` / ``type_list_attr``) or ``^name`` of a body node or input arg; ``ret`` maps every
+  output arg to such a reference, and ``control_ret`` names body nodes.
+
+A failure raises ``InvalidGraphError`` naming the node (and function) and what is wrong with it. The
+nodes of the library's functions get the registry checks too (attrs and input counts). The check is
 general: any rewrite (freeze, prune, surgery) can run it with ``frozen=False``.
 """
 
@@ -38,12 +43,13 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 
-from graphsurgeon._proto import attr_value_pb2, graph_pb2, node_def_pb2, op_def_pb2, types_pb2
+from graphsurgeon._proto import attr_value_pb2, function_pb2, graph_pb2, node_def_pb2, op_def_pb2, types_pb2
 from graphsurgeon.errors import InvalidGraphError, close_matches
 from graphsurgeon.formats.model import hollow_constants
 from graphsurgeon.formats.tensors import dtype_name, is_ref_dtype
 from graphsurgeon.graph import op_registry
 from graphsurgeon.graph import variables as var_lib
+from graphsurgeon.graph.functions import parse_function_input
 from graphsurgeon.graph.names import colocation_target, parse_input
 
 log = logging.getLogger(__name__)
@@ -97,6 +103,7 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
         else:
             _check_node(node, op_def, node.op in functions, functions, source)
         _check_colocation(node, nodes, source)
+    out_args: dict[str, tuple[op_def_pb2.OpDef, dict[str, op_def_pb2.OpDef.ArgDef]] | None] = {}
     for function in graph_def.library.function:
         where = f"{source}, function '{function.signature.name}'"
         for node in function.node_def:
@@ -105,6 +112,7 @@ def check_graph(graph_def: graph_pb2.GraphDef, *, frozen: bool = True, allow_var
                 custom.setdefault(node.op, []).append(f"{function.signature.name}/{node.name}")
             else:
                 _check_node(node, op_def, node.op in functions, functions, where)
+        _check_function_refs(function, functions, out_args, where)
     _check_loops(graph_def, nodes, source)
     allowed_hollow = set(allow_hollow)
     for name in hollow_constants(graph_def):
@@ -300,6 +308,109 @@ def _check_inputs(node: node_def_pb2.NodeDef, nodes: Mapping[str, node_def_pb2.N
             has = "no outputs" if count == 0 else f"{count} output{'s' if count != 1 else ''}"
             raise _fail(node.name, f"input '{inp}' asks for output {ref.index} of '{producer.name}' "
                         f"({producer.op}), which has {has}", source)
+
+
+_NO_ATTRS = node_def_pb2.NodeDef()
+
+
+def _check_function_refs(function: function_pb2.FunctionDef, functions: op_registry.Signatures,
+                         out_args: dict[str, tuple[op_def_pb2.OpDef, dict[str, op_def_pb2.OpDef.ArgDef]] | None],
+                         where: str) -> None:
+    """The body's input references and ``ret`` resolve, as TensorFlow's ``InstantiateFunction`` resolves them.
+
+    A data input is an input arg (``x``, ``x:2``) or an output of a body node (``node:out_arg`` or
+    ``node:out_arg:index``, the arg named in the producer's OpDef or called function's signature,
+    the index below the arg's length); ``^name`` names a body node or an input arg; ``ret`` maps
+    every output arg to such a data reference, ``control_ret`` names body nodes.
+    """
+    signature = function.signature
+    args = {arg.name: arg for arg in signature.input_arg}
+    body = {node.name: node for node in function.node_def}
+
+    def outputs(op: str) -> tuple[op_def_pb2.OpDef, dict[str, op_def_pb2.OpDef.ArgDef]] | None:
+        """The OpDef and output args of ``op`` (cached across the library); ``None`` for a custom op."""
+        if op not in out_args:
+            op_def = op_registry.lookup(op, functions)
+            out_args[op] = None if op_def is None else (op_def, {arg.name: arg for arg in op_def.output_arg})
+        return out_args[op]
+
+    def problem(text: str) -> str | None:
+        parts = text.split(":")
+        if len(parts) == 3:  # the common form, node:out_arg:index, checked first and fast
+            node = body.get(parts[0])
+            if node is not None:
+                known = outputs(node.op)
+                if known is None:
+                    return None  # a custom op: its OpDef is unknown
+                out_arg = known[1].get(parts[1])
+                if (out_arg is not None and parts[2] == "0" and not out_arg.number_attr
+                        and not out_arg.type_list_attr):
+                    return None  # a one-tensor arg
+        if text.startswith("^"):
+            name = text[1:]
+            if name in body or name in args:
+                return None
+            return f"names '{name}', which is neither a node of the function nor one of its input args" + hint(name)
+        if len(parts) == 1:
+            if text in args:
+                return None
+            if text in body:
+                return (f"names node '{text}' without an output arg; inside a function a node's output is written "
+                        f"'{text}:<output arg>:<index>'")
+            return f"names '{text}', which is neither a node of the function nor one of its input args" + hint(text)
+        try:
+            ref = parse_function_input(text)
+        except InvalidGraphError:
+            return "is not 'arg', 'arg:index', 'node:output_arg[:index]' or '^node'"
+        node = body.get(ref.node)
+        if node is None:
+            arg = args.get(ref.node)
+            if arg is not None and len(parts) == 2 and parts[1].isdigit():
+                count = op_registry.arg_count(_NO_ATTRS, signature, arg)
+                if count is None or int(parts[1]) < count:
+                    return None
+                return (f"asks for element {parts[1]} of input arg '{arg.name}', which has {count} "
+                        f"element{'s' if count != 1 else ''}")
+            return (f"names node '{ref.node}', which is not a node of the function" +
+                    hint(ref.node) if arg is None else f"names input arg '{ref.node}' with an output arg; an input "
+                    f"arg is written '{ref.node}' or '{ref.node}:<index>'")
+        known = outputs(node.op)
+        if known is None:
+            return None  # a custom op: its OpDef is unknown
+        op_def, by_name = known
+        out_arg = by_name.get(ref.output or "")
+        if out_arg is None:
+            has = ("its output args: " + ", ".join(f"'{a}'" for a in by_name)) if by_name else "it has no outputs"
+            return (f"asks for output arg '{ref.output}' of '{node.name}' ({node.op}), which the "
+                    f"{'function' if node.op in functions else 'op'} does not have ({has})")
+        count = op_registry.arg_count(node, op_def, out_arg)
+        if len(parts) == 3 and count is not None and ref.index >= count:
+            return (f"asks for element {ref.index} of output arg '{out_arg.name}' of '{node.name}' ({node.op}), "
+                    f"which has {count} element{'s' if count != 1 else ''}")
+        return None
+
+    def hint(name: str) -> str:
+        hints = close_matches(name, [*body, *args])
+        return ("; did you mean " + ", ".join(f"'{h}'" for h in hints) + "?") if hints else ""
+
+    for node in function.node_def:
+        for inp in node.input:
+            bad = problem(inp)
+            if bad is not None:
+                raise _fail(node.name, f"input '{inp}' {bad}; TensorFlow refuses the function when it "
+                            "instantiates it", where)
+    for out in signature.output_arg:
+        if out.name not in function.ret:
+            raise InvalidGraphError(f"{where}: output arg '{out.name}' has no entry in the function's ret "
+                                    f"(TensorFlow: Return {out.name} missing)")
+    for key, value in function.ret.items():
+        bad = problem(value) if not value.startswith("^") else "is a control input"
+        if bad is not None:
+            raise InvalidGraphError(f"{where}: ret '{key}' -> '{value}' {bad}")
+    for key, value in function.control_ret.items():
+        if value not in body:
+            raise InvalidGraphError(f"{where}: control_ret '{key}' -> '{value}' names no node of the function"
+                                    + hint(value))
 
 
 def _check_loops(graph_def: graph_pb2.GraphDef, nodes: Mapping[str, node_def_pb2.NodeDef], source: str) -> None:

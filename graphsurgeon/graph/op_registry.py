@@ -141,6 +141,25 @@ def _arg_types(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef, arg: op_def
     return types
 
 
+def arg_count(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef, arg: op_def_pb2.OpDef.ArgDef) -> int | None:
+    """How many tensors one arg of ``op_def`` stands for on ``node``; ``None`` when the attrs don't say.
+
+    Only ``number_attr`` / ``type_list_attr`` args can stand for other than one tensor, so an arg whose
+    dtype is a placeholder (``$T`` in a function body) still counts 1.
+    """
+    if arg.type_list_attr:
+        value = attr_value(node, op_def, arg.type_list_attr)
+        if value is None or value.WhichOneof("value") not in ("list", None):
+            return None
+        return len(value.list.type)
+    if arg.number_attr:
+        value = attr_value(node, op_def, arg.number_attr)
+        if value is None or value.WhichOneof("value") != "i" or value.i < 0:
+            return None
+        return value.i
+    return 1
+
+
 def arg_types(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef,
               args: Iterable[op_def_pb2.OpDef.ArgDef]) -> list[int] | None:
     """The dtypes of the tensors ``args`` (``op_def.input_arg`` or ``output_arg``) stand for on ``node``."""
