@@ -7,7 +7,7 @@ Bugs stay ordinary Python exceptions. The CLI prints ``gs: error: <message>`` fo
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 class GraphSurgeonError(Exception):
@@ -61,6 +61,12 @@ class MissingDependencyError(GraphSurgeonError):
 class UsageError(GraphSurgeonError):
     """A Python API was called with an argument of the wrong kind (a number where a node was needed,
     a malformed regular expression, ...)."""
+
+
+def listed(names: Sequence[str], limit: int = 5, quote: bool = True) -> str:
+    """The first ``limit`` of ``names`` for a message, comma-separated, then "and N more"."""
+    shown = ", ".join(f"'{n}'" if quote else n for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 # --- "did you mean": shared by every layer, so it lives at the bottom with the errors it builds

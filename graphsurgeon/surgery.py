@@ -35,7 +35,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2, types_pb2
-from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, NodeNotFoundError, close_matches, not_found
+from graphsurgeon.errors import (
+    GraphSurgeonError,
+    InvalidGraphError,
+    NodeNotFoundError,
+    close_matches,
+    listed,
+    not_found,
+)
 from graphsurgeon.graph.bypass import bypass_nodes, data_inputs
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import TensorRef, colocation_entry, colocation_target, format_input, parse_input
@@ -261,7 +268,7 @@ class GraphEditor:
             else:
                 plan[name] = {0: data[0]} if len(data) == 1 else {}
         self._commit(bypass_nodes(self._graph_def, plan, what="remove"),
-                     f"removing {_shown(names)}")
+                     f"removing {listed(names)}")
 
     def rename(self, old: str | Mapping[str, str], new: str | None = None) -> None:
         """Renames one node (``rename("a", "b")``) or many (``rename({"a": "b", ...})``); every input, control
@@ -287,11 +294,11 @@ class GraphEditor:
         final = [resolved.get(n, n) for n in self.names]
         if len(set(final)) != len(final):
             taken = sorted({d for d in resolved.values() if final.count(d) > 1})
-            raise GraphSurgeonError(f"cannot rename to {_shown(taken)}: the name is already taken by another node")
+            raise GraphSurgeonError(f"cannot rename to {listed(taken)}: the name is already taken by another node")
         out = self._copy()
         for node in out.node:
             _rename_refs(node, resolved)
-        self._commit(out, f"renaming {_shown(list(resolved))}")
+        self._commit(out, f"renaming {listed(list(resolved))}")
 
     def rename_namespace(self, old: str, new: str) -> list[str]:
         """Renames every node in namespace ``old`` (``old`` and ``old/...``) to the same name under ``new``
@@ -325,11 +332,11 @@ class GraphEditor:
         added = [n.name for n in new_nodes]
         if len(set(added)) != len(added):
             dups = sorted({a for a in added if added.count(a) > 1})
-            raise GraphSurgeonError(f"nodes to add share a name: {_shown(dups)}")
+            raise GraphSurgeonError(f"nodes to add share a name: {listed(dups)}")
         position = len(self) if after is None else self._names_index()[self._resolve(after)] + 1
         out = self._copy()
         _insert_nodes(out, position, new_nodes)
-        self._commit(out, f"adding {_shown(added)}", new_edges=True)
+        self._commit(out, f"adding {listed(added)}", new_edges=True)
 
     def insert_after(self, tensor: str, node: node_def_pb2.NodeDef) -> None:
         """Puts ``node`` on tensor ``tensor``: every consumer of ``tensor`` reads ``node:0`` instead.
@@ -371,7 +378,7 @@ class GraphEditor:
                 changed.append(node.name)
         if only is not None and set(changed) != only:
             missing = sorted(only - set(changed))
-            raise GraphSurgeonError(f"node(s) {_shown(missing)} do not read '{old}'")
+            raise GraphSurgeonError(f"node(s) {listed(missing)} do not read '{old}'")
         self._commit(out, f"rewiring '{old}' to '{new}'", new_edges=True)
         return changed
 
@@ -490,7 +497,7 @@ class GraphEditor:
                     raise GraphSurgeonError(f"collapse input '{t}' is produced inside the subgraph")
             missing = [t for t in ext_inputs if t not in order]
             if missing:
-                raise GraphSurgeonError(f"the subgraph also reads {_shown(missing)}; list it in inputs")
+                raise GraphSurgeonError(f"the subgraph also reads {listed(missing)}; list it in inputs")
             input_list = list(dict.fromkeys(order))
         else:
             input_list = list(ext_inputs)
@@ -507,12 +514,12 @@ class GraphEditor:
         else:
             output_list = sorted(used, key=lambda t: (index[parse_input(t).node], parse_input(t).index))
         self._check_no_cycle(inside, new_name)
-        listed = {parse_input(t).node for t in output_list}
+        output_nodes = {parse_input(t).node for t in output_list}
         sinks = [m for m in sorted(inside, key=index.__getitem__)
-                 if m not in listed and not self.view.consumers(m, ("data", "control"))]
+                 if m not in output_nodes and not self.view.consumers(m, ("data", "control"))]
         if sinks:
             log.warning("collapse: %s inside the subgraph had no consumers (a graph output?) and is not an output "
-                        "of '%s'; list it in outputs to keep its value", _shown(sinks), new_name)
+                        "of '%s'; list it in outputs to keep its value", listed(sinks), new_name)
 
         position = min(index[m] for m in inside)
         out_index = {t: k for k, t in enumerate(output_list)}
@@ -604,11 +611,6 @@ def _check_new_name(name: str) -> None:
     if not isinstance(name, str) or not name or _BAD_NAME.search(name) or name.startswith("/") or name.endswith("/"):
         raise GraphSurgeonError(f"{name!r} is not a valid node name (no '^', ':', ',', spaces; not empty; no "
                                 "leading or trailing '/')")
-
-
-def _shown(names: Sequence[str], limit: int = 5) -> str:
-    text = ", ".join(f"'{n}'" for n in names[:limit])
-    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _short(tensor: str) -> str:

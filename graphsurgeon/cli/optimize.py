@@ -40,7 +40,7 @@ import os
 import sys
 
 from graphsurgeon.cli import _flags as flags
-from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.errors import GraphSurgeonError, listed
 from graphsurgeon.formats import lazy_graph
 from graphsurgeon.formats.model import load_graph, save_graph
 from graphsurgeon.formats.protofile import format_bytes
@@ -102,9 +102,8 @@ def default_outputs(graph_def) -> list[str]:
     if not found:
         raise GraphSurgeonError("the graph has no candidate output (a node nothing consumes); name the outputs "
                                 "with --outputs")
-    shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
-    raise GraphSurgeonError(f"the graph has {len(found)} candidate outputs ({shown}); name the ones to keep with "
-                            "--outputs")
+    raise GraphSurgeonError(f"the graph has {len(found)} candidate outputs ({listed(found, 10, quote=False)}); "
+                            "name the ones to keep with --outputs")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graphsurgeon._proto import graph_pb2, types_pb2
-from graphsurgeon.errors import GraphSurgeonError, NotFrozenError, close_matches
+from graphsurgeon.errors import GraphSurgeonError, NotFrozenError, close_matches, listed
 from graphsurgeon.graph import functions as fn
 from graphsurgeon.graph.check import check_graph
 from graphsurgeon.graph.names import parse_input, split_names
@@ -93,9 +93,8 @@ def refuse_variables(graph_def: graph_pb2.GraphDef) -> None:
     """Raises ``NotFrozenError`` naming the variables when the graph still holds any."""
     found = variables_in(graph_def)
     if found:
-        shown = ", ".join(f"'{n}'" for n in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-        raise NotFrozenError(f"the graph still holds {len(found)} variable(s) ({shown}); optimize works on frozen "
-                             "graphs: run 'gs freeze' first")
+        raise NotFrozenError(f"the graph still holds {len(found)} variable(s) ({listed(found, 3)}); optimize works "
+                             "on frozen graphs: run 'gs freeze' first")
 
 
 def learning_phase_placeholders(graph_def: graph_pb2.GraphDef, outputs: Iterable[str] = ()) -> list[str]:
