@@ -34,9 +34,9 @@ from typing import IO, Any
 from graphsurgeon._proto import graph_pb2, node_def_pb2, tensor_pb2
 from graphsurgeon.errors import FileFormatError, OutputError
 from graphsurgeon.formats import protofile, tensors
-from graphsurgeon.formats.model import GRAPH_DEF, LoadedGraph, _plausible_graph
-from graphsurgeon.formats.stream import CHUNK_SIZE, _deferred_record
-from graphsurgeon.formats.varint import decode_varint, encode_varint
+from graphsurgeon.formats.model import GRAPH_DEF, LoadedGraph, plausible_graph
+from graphsurgeon.formats.stream import CHUNK_SIZE, deferred_record
+from graphsurgeon.formats.varint import decode_varint, encode_varint, wire_fields
 
 #: Files at least this big are read lazily. Read in full, a graph costs about 6x its size at the
 #: peak (the bytes, the parsed graph, the passes' copies): under 8 MiB that stays within
@@ -53,7 +53,7 @@ _GRAPH_FIELDS = {1: 2, 2: 2, 3: 0, 4: 2, 5: 2}  # GraphDef field -> wire type (n
 
 @dataclasses.dataclass(frozen=True)
 class _Whole:
-    """A node record written as it is (the shape ``_deferred_record`` returns, with no content to copy)."""
+    """A node record written as it is (the shape ``deferred_record`` returns, with no content to copy)."""
 
     name: str
     head: bytes
@@ -71,33 +71,9 @@ class _Span:
     size: int
 
 
-def _fields(data: Any, start: int, end: int) -> Iterable[tuple[int, int, int, int, int]]:
-    """(field, wire type, field start, value start, value end) of each field in ``data[start:end]``."""
-    pos = start
-    while pos < end:
-        field_start = pos
-        key, pos = decode_varint(data, pos, end)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            _, after = decode_varint(data, pos, end)
-        elif wire == 1:
-            after = pos + 8
-        elif wire == 2:
-            length, pos = decode_varint(data, pos, end)
-            after = pos + length
-        elif wire == 5:
-            after = pos + 4
-        else:
-            raise ValueError(f"wire type {wire}")
-        if after > end:
-            raise ValueError("field runs past its message")
-        yield field, wire, field_start, pos, after
-        pos = after
-
-
 def _only(data: Any, start: int, end: int, field: int) -> tuple[int, int, int] | None:
     """(field start, value start, value end) of ``field`` when it occurs exactly once, else None."""
-    found = [(f_start, v_start, v_end) for f, wire, f_start, v_start, v_end in _fields(data, start, end)
+    found = [(f_start, v_start, v_end) for f, wire, f_start, v_start, v_end in wire_fields(data, start, end)
              if f == field and wire == 2]
     return found[0] if len(found) == 1 else None
 
@@ -147,7 +123,7 @@ class LazyGraph:
         graph = graph_pb2.GraphDef()
         rest = bytearray()
         with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            for i, (field, wire, f_start, v_start, v_end) in enumerate(_fields(data, 0, len(data))):
+            for i, (field, wire, f_start, v_start, v_end) in enumerate(wire_fields(data, 0, len(data))):
                 if _GRAPH_FIELDS.get(field) != wire or (i < 2 and field != 1):  # TensorFlow writes nodes first
                     raise ValueError(f"top-level field {field} (wire type {wire}) is not a GraphDef's")
                 if field != 1:
@@ -165,7 +141,7 @@ class LazyGraph:
                         min_tensor_bytes: int) -> bool:
         """Parses a node whose ``value`` tensor_content is big into ``node`` with a token instead;
         False (``node`` untouched) when the node is anything else."""
-        entries = [(f_start, v_start, v_end) for f, wire, f_start, v_start, v_end in _fields(data, start, end)
+        entries = [(f_start, v_start, v_end) for f, wire, f_start, v_start, v_end in wire_fields(data, start, end)
                    if f == 5 and wire == 2]
         value_entries = []
         for f_start, v_start, v_end in entries:
@@ -178,7 +154,7 @@ class LazyGraph:
         attr = _only(data, entry_body, entry_end, 2)
         if attr is None:
             return False
-        attr_fields = list(_fields(data, attr[1], attr[2]))
+        attr_fields = list(wire_fields(data, attr[1], attr[2]))
         if len(attr_fields) != 1 or attr_fields[0][:2] != (8, 2):  # AttrValue holds only its tensor
             return False
         _, _, _, t_start, t_end = attr_fields[0]
@@ -292,7 +268,7 @@ class LazyGraph:
         hollow.CopyFrom(node)
         hollow.attr["value"].tensor.ClearField("tensor_content")
         try:
-            return _deferred_record(hollow, "", span.size, 0), span
+            return deferred_record(hollow, "", span.size, 0), span
         except OutputError:  # a pass gave the tensor other fields: write this one from memory
             hollow.attr["value"].tensor.tensor_content = bytes(self.read(token[1]))
             data = hollow.SerializeToString(deterministic=True)
@@ -378,7 +354,7 @@ def open_lazy(path: str | os.PathLike[str], tags: Iterable[str] | str | None = N
         graph = LazyGraph(p, MIN_TENSOR_BYTES if min_tensor_bytes is None else min_tensor_bytes)
     except Exception:  # noqa: BLE001 - not a GraphDef this scanner recognizes: load_graph says what it is
         return None
-    if len(graph.loaded.graph_def.node) < 2 or not _plausible_graph(graph.loaded.graph_def):
+    if len(graph.loaded.graph_def.node) < 2 or not plausible_graph(graph.loaded.graph_def):
         graph.close()
         return None
     return graph

@@ -14,7 +14,7 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from graphsurgeon._proto import graph_pb2, meta_graph_pb2, saved_model_pb2
 from graphsurgeon.errors import FileFormatError, InvalidGraphError, OutputError, UnsupportedError
 from graphsurgeon.formats import protofile, tensors
-from graphsurgeon.formats.varint import decode_varint
+from graphsurgeon.formats.varint import wire_fields
 
 GRAPH_DEF = "GraphDef"
 META_GRAPH_DEF = "MetaGraphDef"
@@ -75,22 +75,10 @@ def _text_kind(data: bytes) -> str | None:
 def _top_level_fields(data: bytes, limit: int = 64) -> list[tuple[int, int]]:
     """(field number, wire type) of the first top-level fields; stops at anything malformed."""
     out: list[tuple[int, int]] = []
-    pos = 0
     try:
-        while pos < len(data) and len(out) < limit:
-            key, pos = decode_varint(data, pos)
-            field, wire = key >> 3, key & 7
+        for field, wire, *_ in wire_fields(data):
             out.append((field, wire))
-            if wire == 0:
-                _, pos = decode_varint(data, pos)
-            elif wire == 1:
-                pos += 8
-            elif wire == 2:
-                length, pos = decode_varint(data, pos)
-                pos += length
-            elif wire == 5:
-                pos += 4
-            else:
+            if len(out) == limit:
                 break
     except ValueError:
         pass
@@ -100,7 +88,7 @@ def _top_level_fields(data: bytes, limit: int = 64) -> list[tuple[int, int]]:
 _OP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_>.\-]*$")
 
 
-def _plausible_graph(graph: graph_pb2.GraphDef) -> bool:
+def plausible_graph(graph: graph_pb2.GraphDef) -> bool:
     """Whether a binary parse really was a GraphDef: no unknown top-level fields, sane op names.
 
     Binary protobuf parsers accept many byte strings (docs/formats.md §7), so "it parsed" is not
@@ -129,7 +117,7 @@ def _broken_node(graph: graph_pb2.GraphDef) -> str | None:
 def _plausible_meta(meta: meta_graph_pb2.MetaGraphDef) -> bool:
     if len(UnknownFieldSet(meta)) or not (meta.HasField("graph_def") or meta.HasField("meta_info_def")):
         return False
-    return _plausible_graph(meta.graph_def)
+    return plausible_graph(meta.graph_def)
 
 
 def _describe_text(data: bytes) -> str | None:
@@ -165,7 +153,7 @@ def _parse_binary(data: bytes, source: str) -> tuple[str, _message.Message]:
             return SAVED_MODEL, saved_model
     graph = _try_parse(data, graph_pb2.GraphDef)
     meta = _try_parse(data, meta_graph_pb2.MetaGraphDef)
-    graph_ok = graph is not None and _plausible_graph(graph)
+    graph_ok = graph is not None and plausible_graph(graph)
     meta_ok = meta is not None and _plausible_meta(meta)
     if graph is not None and graph_ok and (not meta_ok or len(graph.node) > 0):
         return GRAPH_DEF, graph

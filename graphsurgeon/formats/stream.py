@@ -80,7 +80,7 @@ def streamable(checkpoint: object, key: str, dtype: int) -> bool:
 
 
 @dataclasses.dataclass
-class _Deferred:
+class DeferredRecord:
     """One hollow constant: its record is ``head + <content bytes from the shard> + tail``."""
 
     name: str
@@ -110,14 +110,14 @@ class WritePlan:
     largest: list[tuple[str, int]]
     _hollow: bytes = dataclasses.field(repr=False, default=b"")
     _spans: list[tuple[int, int]] = dataclasses.field(repr=False, default_factory=list)
-    _deferred: list[_Deferred] = dataclasses.field(repr=False, default_factory=list)
+    _deferred: list[DeferredRecord] = dataclasses.field(repr=False, default_factory=list)
 
 
 def _hollow_error(name: str, why: str) -> OutputError:
     return OutputError(f"deferred constant '{name}' {why}; it was not made by freeze(..., defer_values=True)")
 
 
-def _deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: int) -> _Deferred:
+def deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: int) -> DeferredRecord:
     """Splits a hollow Const's final record around its tensor_content."""
     if "value" not in node.attr:
         raise _hollow_error(node.name, "has no 'value' attr")
@@ -164,7 +164,7 @@ def _deferred_record(node: node_def_pb2.NodeDef, key: str, nbytes: int, index: i
     node_head = head_node.SerializeToString(deterministic=True) + encoded[:start] + value_head
     node_tail = encoded[end:] + rest.SerializeToString(deterministic=True)
     node_len = len(node_head) + nbytes + len(node_tail)
-    return _Deferred(name=node.name, key=key, index=index, head=_NODE_TAG + encode_varint(node_len) + node_head,
+    return DeferredRecord(name=node.name, key=key, index=index, head=_NODE_TAG + encode_varint(node_len) + node_head,
                      tail=node_tail, nbytes=nbytes)
 
 
@@ -189,7 +189,7 @@ def plan_graph(graph_def: graph_pb2.GraphDef, checkpoint: Any, deferred: Mapping
         length, body = decode_varint(hollow, pos + 1)
         spans.append((pos, body + length))
         pos = body + length
-    plans: list[_Deferred] = []
+    plans: list[DeferredRecord] = []
     if deferred:
         wanted = dict(deferred)
         for index, node in enumerate(graph_def.node):
@@ -206,7 +206,7 @@ def plan_graph(graph_def: graph_pb2.GraphDef, checkpoint: Any, deferred: Mapping
                                        tuple(d.size for d in tensor.tensor_shape.dim) != tuple(info.shape)):
                 raise _hollow_error(node.name, f"does not have the dtype and shape of key '{key}' "
                                                f"({info.dtype_name}{list(info.shape)})")
-            plans.append(_deferred_record(node, key, info.nbytes, index))
+            plans.append(deferred_record(node, key, info.nbytes, index))
         if wanted:
             raise OutputError(f"deferred constant(s) {sorted(wanted)[:5]} are not in the graph")
     size = len(hollow)
@@ -308,7 +308,7 @@ class _Copier:
         for handle in self.files.values():
             handle.close()
 
-    def copy(self, item: _Deferred, offset: int) -> None:
+    def copy(self, item: DeferredRecord, offset: int) -> None:
         """Copies ``item``'s stored bytes to the output, which is at ``offset``, checking their crc32c."""
         checkpoint = self.checkpoint
         entry = checkpoint.entry(item.key)
