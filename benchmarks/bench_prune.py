@@ -35,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import results  # benchmarks/results.py, beside this script
 
 from graphsurgeon._proto import graph_pb2  # noqa: E402
-from graphsurgeon.graph.view import GraphView, _bulk_digraph, _gc_paused  # noqa: E402
+from graphsurgeon.graph.view import GraphView, bulk_digraph, gc_paused  # noqa: E402
 from graphsurgeon.rewrite.prune import prune, prune_graph  # noqa: E402
 
 
@@ -48,8 +48,8 @@ def prune_with_networkx(graph_def: graph_pb2.GraphDef, output: str) -> graph_pb2
 
 def digraph_alone(view: GraphView) -> object:
     """The DiGraph alone, from a built view, as ``view.graph`` builds it (collector paused)."""
-    with _gc_paused():
-        return _bulk_digraph(view)
+    with gc_paused():
+        return bulk_digraph(view)
 
 
 def nx_phases(graph_def: graph_pb2.GraphDef, output: str) -> dict[str, float]:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # networkx is imported on first use: it is a third of `gs`'s 
     import networkx as nx
 
 from graphsurgeon._proto import graph_pb2, node_def_pb2
-from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, close_matches, not_found
+from graphsurgeon.errors import GraphSurgeonError, InvalidGraphError, close_matches, listed, not_found
 from graphsurgeon.graph.names import (
     TensorRef,
     colocation_target,
@@ -90,7 +90,7 @@ def _shared_attrs(**attrs: object) -> _SharedAttrs:
     return shared
 
 
-# One read-only edge-attr dict a kind, shared by all edges of that kind (see _bulk_digraph).
+# One read-only edge-attr dict a kind, shared by all edges of that kind (see bulk_digraph).
 _EDGE_ATTRS = {kind: _shared_attrs(kind=kind) for kind in EDGE_KINDS}
 
 _COLOCATION_ATTR = "_class"
@@ -128,7 +128,7 @@ class GraphView:
     """
 
     def __init__(self, graph_def: graph_pb2.GraphDef, *, allow_dangling: bool = False) -> None:
-        with _gc_paused():
+        with gc_paused():
             self._build(graph_def)
             if not allow_dangling and self.dangling:
                 raise self._dangling_error()
@@ -155,9 +155,8 @@ class GraphView:
         index = dict(zip(names, range(len(names))))
         if len(index) != len(names):
             dups = sorted(n for n, c in Counter(names).items() if c > 1)
-            shown = ", ".join(f"'{n}'" for n in dups[:5]) + (f" and {len(dups) - 5} more" if len(dups) > 5 else "")
             raise InvalidGraphError(
-                f"graph has duplicate node names: {shown}; every node needs a unique name "
+                f"graph has duplicate node names: {listed(dups)}; every node needs a unique name "
                 "(was the same graph imported twice without a name scope?)")
         self._names = names
         self._index = index
@@ -169,8 +168,30 @@ class GraphView:
         self._consumers: dict[str, list[int]] | None = None
         self._graph: nx.DiGraph | None = None
 
-    def _refs(self, i: int) -> tuple[TensorRef, ...]:
-        """Node ``i``'s inputs parsed (cached)."""
+    # --- the tables by node position, for passes that walk them directly (rewrite/prune); read-only
+
+    @property
+    def positions(self) -> dict[str, int]:
+        """Node name -> its position in the GraphDef."""
+        return self._index
+
+    @property
+    def raw_inputs(self) -> list[Sequence[str]]:
+        """Per position, the node's input strings as written."""
+        return self._raw
+
+    @property
+    def sources(self) -> list[Sequence[str]]:
+        """Per position, the node each input names (data and control inputs, in order)."""
+        return self._sources
+
+    @property
+    def colocations(self) -> dict[str, list[str]]:
+        """Node name -> its ``loc:@`` targets, for the nodes that have any."""
+        return self._colocated
+
+    def input_refs(self, i: int) -> tuple[TensorRef, ...]:
+        """The inputs of the node at position ``i``, parsed (cached)."""
         refs = self._parsed.get(i)
         if refs is None:
             refs = self._parsed[i] = parse_inputs(self._raw[i])
@@ -194,8 +215,8 @@ class GraphView:
         and pickling give plain dicts everywhere. Changing the graph does not change the view.
         """
         if self._graph is None:
-            with _gc_paused():
-                self._graph = _bulk_digraph(self)
+            with gc_paused():
+                self._graph = bulk_digraph(self)
         return self._graph
 
     @property
@@ -260,7 +281,7 @@ class GraphView:
 
     def inputs(self, name: str) -> tuple[TensorRef, ...]:
         """A node's inputs, parsed, in NodeDef order (data and control)."""
-        return self._refs(self._index[self.resolve(name)])
+        return self.input_refs(self._index[self.resolve(name)])
 
     def colocated_with(self, name: str) -> list[str]:
         """The nodes named by a node's ``_class: loc:@x`` attr (including missing ones)."""
@@ -278,7 +299,7 @@ class GraphView:
         kinds = _check_kinds(kinds)
         node = self.resolve(name)
         out: dict[str, None] = {}
-        for ref in self._refs(self._index[node]):
+        for ref in self.input_refs(self._index[node]):
             if (CONTROL if ref.is_control else DATA) in kinds and ref.node in self._index:
                 out[ref.node] = None
         if COLOCATION in kinds:
@@ -310,7 +331,7 @@ class GraphView:
             self._consumers = consumers
         out: dict[int, None] = {}
         for i in self._consumers.get(node, ()):
-            for r in self._refs(i):
+            for r in self.input_refs(i):
                 if r.node != node:
                     continue
                 if tensor is not None:
@@ -354,7 +375,7 @@ class GraphView:
             if all_inputs:
                 srcs: Iterable[str] = sources[i]
             elif use_data or use_control:
-                srcs = [r.node for r in self._refs(i) if (use_control if r.is_control else use_data)]
+                srcs = [r.node for r in self.input_refs(i) if (use_control if r.is_control else use_data)]
             else:
                 srcs = ()
             for src in srcs:
@@ -455,7 +476,7 @@ class GraphView:
         return order
 
 
-def _bulk_digraph(view: GraphView) -> nx.DiGraph:
+def bulk_digraph(view: GraphView) -> nx.DiGraph:
     """The view as a DiGraph with its nodes in graph order and a ``kind`` on every edge.
 
     The result equals ``add_nodes_from(names)`` followed by ``add_edges_from(pairs, kind=...)``
@@ -573,7 +594,7 @@ class _NodeAttrs(dict):  # type: ignore[type-arg]
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pauses the cyclic garbage collector while millions of small tuples and dicts are made.
 
     Those allocations trigger repeated full collections that find nothing (the objects are all

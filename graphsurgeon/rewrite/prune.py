@@ -39,7 +39,7 @@ from graphsurgeon.graph.names import (
     unique_name,
 )
 from graphsurgeon.graph.op_registry import Signatures, function_signatures, output_count, output_dtype
-from graphsurgeon.graph.view import GraphView, _gc_paused, colocation_targets
+from graphsurgeon.graph.view import GraphView, colocation_targets, gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def prune_graph(graph_def: graph_pb2.GraphDef | LoadedGraph, outputs: str | Iter
     """
     if isinstance(graph_def, LoadedGraph):
         graph_def = graph_def.graph_def
-    with _gc_paused():
+    with gc_paused():
         return _prune(graph_def, outputs, inputs, input_specs, view)
 
 
@@ -120,7 +120,7 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
     if view is None:
         view = GraphView(graph_def, allow_dangling=True)
     nodes = graph_def.node
-    index = view._index
+    index = view.positions
 
     functions = function_signatures(graph_def.library) if graph_def.library.function else None
     targets: dict[str, None] = {}
@@ -176,7 +176,7 @@ def _prune(graph_def: graph_pb2.GraphDef, outputs: str | Iterable[str], inputs: 
         return (j is not None and mark[j] == 1) or name in placeholder_names
 
     changed = set(rewired)
-    for name, targets_of in view._colocated.items():
+    for name, targets_of in view.colocations.items():
         if mark[index[name]] and not all(map(is_kept, targets_of)):
             changed.add(index[name])
 
@@ -214,7 +214,7 @@ def _reach(view: GraphView, start: list[int], cuts: dict[str, dict[int, str]],
     nodes that read a cut tensor (or control-depend on a cut node). Raises ``InvalidGraphError``
     for a kept node's dangling input.
     """
-    index, sources = view._index, view._sources
+    index, sources = view.positions, view.sources
     mark = bytearray(len(sources))
     stack: list[int] = []
     for i in start:
@@ -249,7 +249,7 @@ def _inputs_past_cuts(view: GraphView, i: int, cuts: dict[str, dict[int, str]], 
                       rewired: set[int]) -> list[str]:
     """The producers node ``i`` still needs when some of its inputs are cut tensors."""
     keep = []
-    for ref in view._refs(i):
+    for ref in view.input_refs(i):
         node_cuts = cuts.get(ref.node)
         if node_cuts is not None:
             if ref.is_control:
@@ -291,7 +291,7 @@ def _check_port(node: node_def_pb2.NodeDef, ref: TensorRef, given: str, kind: st
 
 def _dangling(view: GraphView, i: int, missing: str) -> InvalidGraphError:
     consumer = view.names[i]
-    raw = next((r for r, src in zip(view._raw[i], view._sources[i]) if src == missing), missing)
+    raw = next((r for r, src in zip(view.raw_inputs[i], view.sources[i]) if src == missing), missing)
     matches = close_matches(missing, view.names)
     msg = f"node '{consumer}' has input '{raw}', but the graph has no node '{missing}'"
     if matches:
